@@ -1,0 +1,73 @@
+// Defaults for every setting. They are what `npm start` runs with on a laptop and are meant to be
+// safe in production too: bind to loopback, strict limits, the contract numbers from the brief.
+import type { Config } from './schema.js'
+
+export const defaults: Config = {
+  server: {
+    host: '127.0.0.1',
+    port: 8080,
+    bodyLimitBytes: 1024 * 1024,
+    requestTimeoutMs: 30_000,
+    // Above the 60 s idle timeout of common load balancers, so they never reuse a socket we closed.
+    keepAliveTimeoutMs: 72_000,
+    shutdownTimeoutMs: 10_000,
+    docs: true
+  },
+  log: {
+    level: 'info',
+    accessLog: true
+  },
+  store: {
+    redisUrl: '',
+    keyPrefix: 'gw',
+    commandTimeoutMs: 250,
+    connectTimeoutMs: 2_000,
+    unavailableRetryAfterSeconds: 5,
+    memorySweepIntervalMs: 10_000
+  },
+  metrics: {
+    httpDurationBuckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    eventLoopPrecisionMs: 10
+  },
+  schedule: {
+    timezone: 'America/New_York',
+    // From 10 May 2023: requests all day from 12:00 to 11:00 ET the next day, drawn at 11:00.
+    requestWindowOpensAt: '12:00',
+    requestWindowClosesAt: '11:00',
+    allocationAt: '11:00',
+    confirmationHours: 23,
+    extensionHours: 23,
+    maxExtensions: 1
+  },
+  // 1,450 appointments a day across the eight ports of entry.
+  poes: [
+    { slug: 'brownsville', name: 'Brownsville', state: 'TX', dailyCapacity: 200 },
+    { slug: 'el-paso', name: 'El Paso', state: 'TX', dailyCapacity: 200 },
+    { slug: 'eagle-pass', name: 'Eagle Pass', state: 'TX', dailyCapacity: 150 },
+    { slug: 'hidalgo', name: 'Hidalgo', state: 'TX', dailyCapacity: 200 },
+    { slug: 'laredo', name: 'Laredo', state: 'TX', dailyCapacity: 200 },
+    { slug: 'calexico', name: 'Calexico', state: 'CA', dailyCapacity: 150 },
+    { slug: 'san-ysidro', name: 'San Ysidro', state: 'CA', dailyCapacity: 200 },
+    { slug: 'nogales', name: 'Nogales', state: 'AZ', dailyCapacity: 150 }
+  ],
+  geofence: {
+    // Mexico City; requests were only accepted north of it.
+    minLatitude: 19.4326,
+    maxAccuracyMeters: 5_000
+  },
+  registrations: {
+    maxMembers: 8,
+    perDeviceMax: 3,
+    perDeviceWindowHours: 24 * 30,
+    velocityWindowSeconds: 60
+  },
+  vendor: {
+    // The liveness vendor's contract: at most 1 scan/s and 400,000 scans in all.
+    ratePerSecond: 1,
+    totalScans: 400_000
+  },
+  delivery: {
+    ratePerSecond: 200,
+    maxConcurrent: 16
+  }
+}

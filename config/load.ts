@@ -1,0 +1,306 @@
+// Builds the one frozen Config the process runs with: defaults, then an optional JSON file
+// (GATEWAY_CONFIG_FILE), then environment variables. Anything invalid stops the boot with a
+// message that names the key, its environment variable and the form it must take.
+import { readFileSync } from 'node:fs'
+import Value from 'typebox/value'
+import { defaults } from './defaults.js'
+import { ConfigSchema, type Config } from './schema.js'
+
+export type { Config, Poe } from './schema.js'
+
+/** One tunable leaf of the schema, as listed in the README's configuration table. */
+export interface Setting {
+  path: string
+  env: string | undefined
+  expected: string
+  doc: string
+  secret: boolean
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[]
+
+  constructor (problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+export const CONFIG_FILE_ENV = 'GATEWAY_CONFIG_FILE'
+
+type Schema = Record<string, unknown> & {
+  type?: string
+  env?: string
+  expected?: string
+  doc?: string
+  secret?: boolean
+  properties?: Record<string, Schema>
+  items?: Schema
+}
+
+const root = ConfigSchema as unknown as Schema
+
+/** Every annotated leaf of the schema, in declaration order. */
+export function settings (): Setting[] {
+  const out: Setting[] = []
+  const walk = (schema: Schema, path: string[]): void => {
+    if (schema.expected !== undefined) {
+      out.push({
+        path: path.join('.'),
+        env: schema.env,
+        expected: schema.expected,
+        doc: schema.doc ?? '',
+        secret: schema.secret === true
+      })
+      return
+    }
+    for (const [key, child] of Object.entries(schema.properties ?? {})) walk(child, [...path, key])
+  }
+  walk(root, [])
+  return out
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv
+}
+
+export function loadConfig ({ env = process.env }: LoadOptions = {}): Readonly<Config> {
+  const problems: string[] = []
+  let candidate: unknown = structuredClone(defaults)
+
+  const file = env[CONFIG_FILE_ENV]
+  if (file !== undefined && file !== '') {
+    const overlay = readOverlay(file, problems)
+    if (overlay !== undefined) candidate = merge(candidate, overlay)
+  }
+
+  const known = new Map(settings().filter((s) => s.env !== undefined).map((s) => [s.env as string, s]))
+  for (const [name, raw] of Object.entries(env)) {
+    if (raw === undefined) continue
+    const setting = known.get(name)
+    if (setting === undefined) {
+      // A typo in a GATEWAY_* variable would otherwise be ignored in silence.
+      if (name.startsWith('GATEWAY_') && name !== CONFIG_FILE_ENV) problems.push(unknownEnv(name, [...known.keys()]))
+      continue
+    }
+    const parsed = parseEnv(setting, raw, problems)
+    if (parsed !== undefined) setAt(candidate, setting.path.split('.'), parsed.value)
+  }
+
+  if (problems.length === 0) {
+    problems.push(...schemaProblems(candidate))
+    if (problems.length === 0) problems.push(...crossFieldProblems(candidate as Config))
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return deepFreeze(candidate as Config)
+}
+
+function readOverlay (file: string, problems: string[]): unknown {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    problems.push(`${CONFIG_FILE_ENV} names a file that cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}): ${file}`)
+    return undefined
+  }
+  try {
+    const value: unknown = JSON.parse(text)
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      problems.push(`${CONFIG_FILE_ENV} must name a file holding one JSON object: ${file}`)
+      return undefined
+    }
+    return value
+  } catch {
+    problems.push(`${CONFIG_FILE_ENV} must name a file holding valid JSON: ${file}`)
+    return undefined
+  }
+}
+
+// Objects merge key by key; arrays and scalars replace (a POE list is replaced whole).
+function merge (base: unknown, overlay: unknown): unknown {
+  if (isPlainObject(base) && isPlainObject(overlay)) {
+    const out: Record<string, unknown> = { ...base }
+    for (const [key, value] of Object.entries(overlay)) out[key] = merge(base[key], value)
+    return out
+  }
+  return overlay
+}
+
+function parseEnv (setting: Setting, raw: string, problems: string[]): { value: unknown } | undefined {
+  const schema = schemaAt(setting.path.split('.'))
+  switch (schema?.type) {
+    case 'integer':
+    case 'number':
+      // Number('') is 0 and Number('0x10') is 16: accept only plain decimal text.
+      return { value: /^-?\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : raw }
+    case 'boolean':
+      if (raw === 'true' || raw === '1') return { value: true }
+      if (raw === 'false' || raw === '0') return { value: false }
+      return { value: raw }
+    case 'array':
+    case 'object':
+      try {
+        return { value: JSON.parse(raw) }
+      } catch {
+        problems.push(`${setting.path} (${setting.env}) must be ${setting.expected}; the value is not valid JSON`)
+        return undefined
+      }
+    default:
+      return { value: raw }
+  }
+}
+
+function schemaProblems (candidate: unknown): string[] {
+  const seen = new Set<string>()
+  const problems: string[] = []
+  for (const error of Value.Errors(ConfigSchema, candidate)) {
+    // additionalProperties is reported twice: once on the object, once per extra key.
+    if (error.keyword === 'additionalProperties') continue
+    const segments = error.instancePath.split('/').slice(1).map(unescapePointer)
+    const where = display(segments)
+    if (seen.has(where)) continue
+    seen.add(where)
+    if (error.keyword === 'boolean') {
+      problems.push(`${where} is not a known setting`)
+      continue
+    }
+    if (error.keyword === 'required') {
+      const missing = (error.params as { requiredProperties?: string[] }).requiredProperties ?? []
+      problems.push(`${where === '' ? 'the configuration' : where} is missing ${missing.join(', ')}`)
+      continue
+    }
+    const leafSchema = annotatedAncestor(segments)
+    const envName = envFor(segments)
+    const value = valueAt(candidate, segments)
+    const got = leafSchema?.secret === true ? '' : `, got ${JSON.stringify(value)}`
+    problems.push(`${where}${envName === undefined ? '' : ` (${envName})`} must be ${leafSchema?.expected ?? 'valid'}${got}`)
+  }
+  return problems
+}
+
+function crossFieldProblems (config: Config): string[] {
+  const problems: string[] = []
+  const slugs = new Set<string>()
+  config.poes.forEach((poe, i) => {
+    if (slugs.has(poe.slug)) problems.push(`poes[${i}].slug (GATEWAY_POES) must be unique, got "${poe.slug}" twice`)
+    slugs.add(poe.slug)
+  })
+
+  try {
+    // Throws RangeError on a zone the runtime's ICU does not know.
+    Intl.DateTimeFormat('en-US', { timeZone: config.schedule.timezone })
+  } catch {
+    problems.push(`schedule.timezone (GATEWAY_TIMEZONE) must be an IANA time zone such as America/New_York, got ${JSON.stringify(config.schedule.timezone)}`)
+  }
+
+  const { requestWindowOpensAt: opens, requestWindowClosesAt: closes, allocationAt } = config.schedule
+  if (opens === closes) {
+    problems.push('schedule.requestWindowClosesAt (GATEWAY_REQUEST_WINDOW_CLOSES_AT) must differ from schedule.requestWindowOpensAt, or the window never closes for the draw')
+  } else if (!inClosedPeriod(minutes(allocationAt), minutes(closes), minutes(opens))) {
+    problems.push(`schedule.allocationAt (GATEWAY_ALLOCATION_AT) must fall while the request window is closed, from ${closes} until ${opens}, got "${allocationAt}"`)
+  }
+
+  const url = config.store.redisUrl
+  if (url !== '' && !/^rediss?:\/\/[^\s]+$/.test(url)) {
+    problems.push('store.redisUrl (REDIS_URL) must be empty (embedded memory store) or a redis:// or rediss:// URL')
+  }
+
+  const buckets = config.metrics.httpDurationBuckets
+  if (buckets.some((b, i) => i > 0 && b <= (buckets[i - 1] as number))) {
+    problems.push(`metrics.httpDurationBuckets (GATEWAY_METRICS_HTTP_BUCKETS) must be ascending, got ${JSON.stringify(buckets)}`)
+  }
+  return problems
+}
+
+function minutes (hhmm: string): number {
+  const [h, m] = hhmm.split(':').map(Number) as [number, number]
+  return h * 60 + m
+}
+
+// The closed period runs from `closes` (inclusive) to `opens` (exclusive), across midnight if needed.
+function inClosedPeriod (t: number, closes: number, opens: number): boolean {
+  return closes < opens ? t >= closes && t < opens : t >= closes || t < opens
+}
+
+function schemaAt (segments: string[]): Schema | undefined {
+  let schema: Schema | undefined = root
+  for (const segment of segments) {
+    if (schema === undefined) return undefined
+    schema = schema.type === 'array' ? schema.items : schema.properties?.[segment]
+  }
+  return schema
+}
+
+function annotatedAncestor (segments: string[]): Schema | undefined {
+  for (let n = segments.length; n >= 0; n--) {
+    const schema = schemaAt(segments.slice(0, n))
+    if (schema?.expected !== undefined) return schema
+  }
+  return undefined
+}
+
+function envFor (segments: string[]): string | undefined {
+  for (let n = segments.length; n >= 0; n--) {
+    const env = schemaAt(segments.slice(0, n))?.env
+    if (env !== undefined) return env
+  }
+  return undefined
+}
+
+function valueAt (value: unknown, segments: string[]): unknown {
+  let current = value
+  for (const segment of segments) {
+    if (current === null || typeof current !== 'object') return undefined
+    current = (current as Record<string, unknown>)[segment]
+  }
+  return current
+}
+
+function setAt (target: unknown, segments: string[], value: unknown): void {
+  let current = target as Record<string, unknown>
+  for (const segment of segments.slice(0, -1)) current = current[segment] as Record<string, unknown>
+  current[segments[segments.length - 1] as string] = value
+}
+
+function display (segments: string[]): string {
+  return segments.reduce((out, s) => /^\d+$/.test(s) ? `${out}[${s}]` : out === '' ? s : `${out}.${s}`, '')
+}
+
+function unescapePointer (segment: string): string {
+  return segment.replace(/~1/g, '/').replace(/~0/g, '~')
+}
+
+function unknownEnv (name: string, known: string[]): string {
+  const close = known
+    .map((k) => ({ k, d: editDistance(name, k) }))
+    .sort((a, b) => a.d - b.d)[0]
+  const hint = close !== undefined && close.d <= 3 ? ` (did you mean ${close.k}?)` : ''
+  return `${name} is not a known setting${hint}`
+}
+
+function editDistance (a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] as number
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j] as number
+      row[j] = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
+      prev = tmp
+    }
+  }
+  return row[b.length] as number
+}
+
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child)
+    Object.freeze(value)
+  }
+  return value
+}

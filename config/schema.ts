@@ -1,0 +1,87 @@
+// The one schema every setting is validated against at boot.
+//
+// Each leaf carries three annotations besides its JSON Schema keywords:
+//   env      the environment variable that overrides it (leaves inside arrays have none:
+//            their whole array is overridden as JSON)
+//   expected the form a valid value takes, used verbatim in the boot error
+//   doc      one line for the README's configuration table
+// and `secret: true` where the value must never be echoed (URLs with passwords, keys).
+import Type, { type Static } from 'typebox'
+
+const HH_MM = '^([01][0-9]|2[0-3]):[0-5][0-9]$'
+const SLUG = '^[a-z][a-z0-9-]{0,31}$'
+
+export const PoeSchema = Type.Object({
+  slug: Type.String({ pattern: SLUG, expected: 'a lower-case slug of letters, digits and dashes (at most 32 characters)', doc: 'stable identifier used in the API and in metrics' }),
+  name: Type.String({ minLength: 1, maxLength: 80, expected: 'a display name of 1 to 80 characters', doc: 'display name' }),
+  state: Type.String({ pattern: '^[A-Z]{2}$', expected: 'a two-letter US state code such as TX', doc: 'US state' }),
+  dailyCapacity: Type.Integer({ minimum: 0, maximum: 100000, expected: 'an integer from 0 to 100000', doc: 'appointments (people) per day' })
+}, { additionalProperties: false })
+
+export const ConfigSchema = Type.Object({
+  server: Type.Object({
+    host: Type.String({ minLength: 1, maxLength: 255, env: 'GATEWAY_HOST', expected: 'a host name or IP address to listen on', doc: 'interface the HTTP server binds to' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, env: 'GATEWAY_PORT', expected: 'an integer from 0 to 65535', doc: 'TCP port (0 picks a free one)' }),
+    bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, env: 'GATEWAY_BODY_LIMIT_BYTES', expected: 'an integer from 1024 to 67108864', doc: 'largest request body accepted, in bytes (413 above it)' }),
+    requestTimeoutMs: Type.Integer({ minimum: 1000, maximum: 600000, env: 'GATEWAY_REQUEST_TIMEOUT_MS', expected: 'an integer from 1000 to 600000', doc: 'time a client has to send a whole request before it gets 408' }),
+    keepAliveTimeoutMs: Type.Integer({ minimum: 1000, maximum: 600000, env: 'GATEWAY_KEEP_ALIVE_TIMEOUT_MS', expected: 'an integer from 1000 to 600000', doc: 'idle keep-alive time; keep above the load balancer\'s idle timeout' }),
+    shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 600000, env: 'GATEWAY_SHUTDOWN_TIMEOUT_MS', expected: 'an integer from 100 to 600000', doc: 'how long SIGTERM waits for in-flight requests before forcing exit' }),
+    docs: Type.Boolean({ env: 'GATEWAY_DOCS_ENABLED', expected: 'true or false', doc: 'serve the OpenAPI document and UI at /docs' })
+  }, { additionalProperties: false }),
+
+  log: Type.Object({
+    level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { env: 'GATEWAY_LOG_LEVEL', expected: 'one of fatal, error, warn, info, debug, trace, silent', doc: 'pino log level' }),
+    accessLog: Type.Boolean({ env: 'GATEWAY_ACCESS_LOG', expected: 'true or false', doc: 'one log line per completed request (route template, status, duration)' })
+  }, { additionalProperties: false }),
+
+  store: Type.Object({
+    redisUrl: Type.String({ maxLength: 2048, env: 'REDIS_URL', expected: 'empty (embedded memory store) or a redis:// or rediss:// URL', doc: 'Redis to keep state in; empty runs on the embedded per-process memory store', secret: true }),
+    keyPrefix: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,32}$', env: 'GATEWAY_REDIS_KEY_PREFIX', expected: '1 to 32 letters, digits, dots, dashes or underscores', doc: 'prefix of every Redis key, so several deployments can share one Redis' }),
+    commandTimeoutMs: Type.Integer({ minimum: 10, maximum: 10000, env: 'GATEWAY_REDIS_COMMAND_TIMEOUT_MS', expected: 'an integer from 10 to 10000', doc: 'a Redis command slower than this fails instead of holding the request' }),
+    connectTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000, env: 'GATEWAY_REDIS_CONNECT_TIMEOUT_MS', expected: 'an integer from 100 to 60000', doc: 'how long one connection attempt to Redis may take' }),
+    unavailableRetryAfterSeconds: Type.Integer({ minimum: 1, maximum: 3600, env: 'GATEWAY_STORE_UNAVAILABLE_RETRY_AFTER_SECONDS', expected: 'an integer from 1 to 3600', doc: 'Retry-After sent with 503 when the store cannot be reached' }),
+    memorySweepIntervalMs: Type.Integer({ minimum: 100, maximum: 3600000, env: 'GATEWAY_MEMORY_SWEEP_INTERVAL_MS', expected: 'an integer from 100 to 3600000', doc: 'how often the embedded store drops expired entries' })
+  }, { additionalProperties: false }),
+
+  metrics: Type.Object({
+    httpDurationBuckets: Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 600 }), { minItems: 1, maxItems: 30, env: 'GATEWAY_METRICS_HTTP_BUCKETS', expected: 'a JSON array of 1 to 30 ascending positive numbers of seconds', doc: 'histogram buckets of http_request_duration_seconds' }),
+    eventLoopPrecisionMs: Type.Integer({ minimum: 1, maximum: 1000, env: 'GATEWAY_METRICS_EVENT_LOOP_PRECISION_MS', expected: 'an integer from 1 to 1000', doc: 'sampling precision of the event-loop lag metrics' })
+  }, { additionalProperties: false }),
+
+  schedule: Type.Object({
+    timezone: Type.String({ minLength: 1, maxLength: 64, env: 'GATEWAY_TIMEZONE', expected: 'an IANA time zone such as America/New_York', doc: 'time zone of the request window, allocation and pool dates' }),
+    requestWindowOpensAt: Type.String({ pattern: HH_MM, env: 'GATEWAY_REQUEST_WINDOW_OPENS_AT', expected: 'a time of day as HH:MM (24-hour)', doc: 'appointment requests are accepted from this time...' }),
+    requestWindowClosesAt: Type.String({ pattern: HH_MM, env: 'GATEWAY_REQUEST_WINDOW_CLOSES_AT', expected: 'a time of day as HH:MM (24-hour)', doc: '...until this time (the next day when earlier than the opening)' }),
+    allocationAt: Type.String({ pattern: HH_MM, env: 'GATEWAY_ALLOCATION_AT', expected: 'a time of day as HH:MM (24-hour)', doc: 'when the day\'s pool is drawn; must fall while the request window is closed' }),
+    confirmationHours: Type.Integer({ minimum: 1, maximum: 168, env: 'GATEWAY_CONFIRMATION_HOURS', expected: 'an integer from 1 to 168', doc: 'hours a selected applicant has to confirm' }),
+    extensionHours: Type.Integer({ minimum: 0, maximum: 168, env: 'GATEWAY_EXTENSION_HOURS', expected: 'an integer from 0 to 168', doc: 'hours one extension adds to the confirmation window' }),
+    maxExtensions: Type.Integer({ minimum: 0, maximum: 10, env: 'GATEWAY_MAX_EXTENSIONS', expected: 'an integer from 0 to 10', doc: 'how many extensions one selection may take' })
+  }, { additionalProperties: false }),
+
+  poes: Type.Array(PoeSchema, { minItems: 1, maxItems: 64, env: 'GATEWAY_POES', expected: 'a JSON array of 1 to 64 ports of entry', doc: 'ports of entry with their daily capacity (JSON array of {slug, name, state, dailyCapacity})' }),
+
+  geofence: Type.Object({
+    minLatitude: Type.Number({ minimum: -90, maximum: 90, env: 'GATEWAY_GEOFENCE_MIN_LATITUDE', expected: 'a number of degrees from -90 to 90', doc: 'requests and confirmations are accepted only north of this latitude' }),
+    maxAccuracyMeters: Type.Integer({ minimum: 1, maximum: 100000, env: 'GATEWAY_GEOFENCE_MAX_ACCURACY_METERS', expected: 'an integer from 1 to 100000', doc: 'a location fix less precise than this is refused' })
+  }, { additionalProperties: false }),
+
+  registrations: Type.Object({
+    maxMembers: Type.Integer({ minimum: 1, maximum: 50, env: 'GATEWAY_REGISTRATION_MAX_MEMBERS', expected: 'an integer from 1 to 50', doc: 'largest group one registration may hold' }),
+    perDeviceMax: Type.Integer({ minimum: 1, maximum: 1000, env: 'GATEWAY_REGISTRATION_PER_DEVICE_MAX', expected: 'an integer from 1 to 1000', doc: 'registrations one device may create per rolling window' }),
+    perDeviceWindowHours: Type.Integer({ minimum: 1, maximum: 8760, env: 'GATEWAY_REGISTRATION_PER_DEVICE_WINDOW_HOURS', expected: 'an integer from 1 to 8760', doc: 'length of the per-device rolling window' }),
+    velocityWindowSeconds: Type.Integer({ minimum: 1, maximum: 86400, env: 'GATEWAY_REGISTRATION_VELOCITY_WINDOW_SECONDS', expected: 'an integer from 1 to 86400', doc: 'registrations from one device closer together than this are flagged' })
+  }, { additionalProperties: false }),
+
+  vendor: Type.Object({
+    ratePerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 10000, env: 'GATEWAY_VENDOR_RATE_PER_SECOND', expected: 'a number greater than 0 and at most 10000', doc: 'liveness vendor contract rate, scans per second' }),
+    totalScans: Type.Integer({ minimum: 1, maximum: 1e9, env: 'GATEWAY_VENDOR_TOTAL_SCANS', expected: 'an integer from 1 to 1000000000', doc: 'liveness vendor contract budget, scans over the contract' })
+  }, { additionalProperties: false }),
+
+  delivery: Type.Object({
+    ratePerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 100000, env: 'GATEWAY_DELIVERY_RATE_PER_SECOND', expected: 'a number greater than 0 and at most 100000', doc: 'events per second delivered to backend services, across all instances' }),
+    maxConcurrent: Type.Integer({ minimum: 1, maximum: 1000, env: 'GATEWAY_DELIVERY_MAX_CONCURRENT', expected: 'an integer from 1 to 1000', doc: 'backend requests in flight at once, across all instances' })
+  }, { additionalProperties: false })
+}, { additionalProperties: false })
+
+export type Config = Static<typeof ConfigSchema>
+export type Poe = Static<typeof PoeSchema>

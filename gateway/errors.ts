@@ -1,0 +1,157 @@
+// Every error a client can see: a stable code, its HTTP status, and what to tell a person in each
+// supported language. Codes are never reused for a new meaning (fastify lib/errors.js keeps the
+// same discipline). Messages say what to do next, never only what went wrong, and never carry
+// personal data: they are fixed text, chosen by code and language.
+
+export const LANGUAGES = ['en', 'es', 'ht', 'ru'] as const
+export type Language = typeof LANGUAGES[number]
+export const DEFAULT_LANGUAGE: Language = 'en'
+
+interface ErrorDefinition {
+  status: number
+  messages: Record<Language, string>
+}
+
+export const ERRORS = {
+  GW_ERR_ROUTE_NOT_FOUND: {
+    status: 404,
+    messages: {
+      en: 'There is nothing at this address. Make sure the app is up to date, then try again.',
+      es: 'No hay nada en esta dirección. Asegúrese de que la aplicación esté actualizada e inténtelo de nuevo.',
+      ht: 'Pa gen anyen nan adrès sa a. Asire w aplikasyon an ajou, epi eseye ankò.',
+      ru: 'По этому адресу ничего нет. Убедитесь, что приложение обновлено, и попробуйте снова.'
+    }
+  },
+  GW_ERR_REQUEST_INVALID: {
+    status: 400,
+    messages: {
+      en: 'Some information is missing or not in the expected form. Check the fields listed and send it again.',
+      es: 'Falta información o no tiene el formato esperado. Revise los campos indicados y envíela de nuevo.',
+      ht: 'Gen kèk enfòmasyon ki manke oswa ki pa nan bon fòma. Verifye chan ki nan lis la epi voye l ankò.',
+      ru: 'Часть данных отсутствует или указана в неверном формате. Проверьте перечисленные поля и отправьте снова.'
+    }
+  },
+  GW_ERR_REQUEST_MALFORMED_JSON: {
+    status: 400,
+    messages: {
+      en: 'We could not read what the app sent. Update the app and try again; if it keeps happening, contact support.',
+      es: 'No pudimos leer lo que envió la aplicación. Actualícela e inténtelo de nuevo; si sigue ocurriendo, comuníquese con soporte.',
+      ht: 'Nou pa t kapab li sa aplikasyon an voye a. Mete l ajou epi eseye ankò; si sa kontinye rive, kontakte sipò.',
+      ru: 'Не удалось прочитать данные, отправленные приложением. Обновите приложение и попробуйте снова; если ошибка повторяется, обратитесь в поддержку.'
+    }
+  },
+  GW_ERR_REQUEST_MALFORMED: {
+    status: 400,
+    messages: {
+      en: 'The request was not understood. Update the app and try again; if it keeps happening, contact support.',
+      es: 'No se entendió la solicitud. Actualice la aplicación e inténtelo de nuevo; si sigue ocurriendo, comuníquese con soporte.',
+      ht: 'Nou pa t konprann demann lan. Mete aplikasyon an ajou epi eseye ankò; si sa kontinye rive, kontakte sipò.',
+      ru: 'Запрос не удалось разобрать. Обновите приложение и попробуйте снова; если ошибка повторяется, обратитесь в поддержку.'
+    }
+  },
+  GW_ERR_REQUEST_BODY_TOO_LARGE: {
+    status: 413,
+    messages: {
+      en: 'What you sent is too large. If it is a photo, take a new one at a lower resolution and try again.',
+      es: 'Lo que envió es demasiado grande. Si es una foto, tome una nueva con menor resolución e inténtelo de nuevo.',
+      ht: 'Sa w voye a twò gwo. Si se yon foto, pran yon lòt ak yon rezolisyon pi ba epi eseye ankò.',
+      ru: 'Отправленные данные слишком велики. Если это фото, сделайте новое с меньшим разрешением и попробуйте снова.'
+    }
+  },
+  GW_ERR_REQUEST_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    messages: {
+      en: 'This kind of content is not accepted here. Update the app and try again.',
+      es: 'Este tipo de contenido no se acepta aquí. Actualice la aplicación e inténtelo de nuevo.',
+      ht: 'Kalite kontni sa a pa aksepte isit la. Mete aplikasyon an ajou epi eseye ankò.',
+      ru: 'Этот тип данных здесь не принимается. Обновите приложение и попробуйте снова.'
+    }
+  },
+  GW_ERR_REQUEST_TIMEOUT: {
+    status: 408,
+    messages: {
+      en: 'Your request took too long to arrive. Check your connection and try again.',
+      es: 'Su solicitud tardó demasiado en llegar. Revise su conexión e inténtelo de nuevo.',
+      ht: 'Demann ou an pran twòp tan pou l rive. Verifye koneksyon ou epi eseye ankò.',
+      ru: 'Запрос шёл слишком долго. Проверьте подключение к интернету и попробуйте снова.'
+    }
+  },
+  GW_ERR_REQUEST_HEADERS_TOO_LARGE: {
+    status: 431,
+    messages: {
+      en: 'The request carried too much header data. Sign out and back in to the app, then try again.',
+      es: 'La solicitud llevaba demasiados datos de encabezado. Cierre sesión, vuelva a entrar en la aplicación e inténtelo de nuevo.',
+      ht: 'Demann lan te gen twòp done nan antèt li. Dekonekte epi rekonekte nan aplikasyon an, epi eseye ankò.',
+      ru: 'В заголовках запроса слишком много данных. Выйдите из приложения, войдите снова и повторите попытку.'
+    }
+  },
+  GW_ERR_SERVER_SHUTTING_DOWN: {
+    status: 503,
+    messages: {
+      en: 'This server is restarting and did not process your request. Try again in a few seconds.',
+      es: 'Este servidor se está reiniciando y no procesó su solicitud. Inténtelo de nuevo en unos segundos.',
+      ht: 'Sèvè sa a ap redemare e li pa t trete demann ou an. Eseye ankò nan kèk segonn.',
+      ru: 'Сервер перезапускается и не обработал ваш запрос. Повторите попытку через несколько секунд.'
+    }
+  },
+  GW_ERR_STORE_UNAVAILABLE: {
+    status: 503,
+    messages: {
+      en: 'The service is briefly unavailable and nothing was saved. Try again in a minute.',
+      es: 'El servicio no está disponible por un momento y no se guardó nada. Inténtelo de nuevo en un minuto.',
+      ht: 'Sèvis la pa disponib pou yon ti moman, e anyen pa t anrejistre. Eseye ankò nan yon minit.',
+      ru: 'Сервис временно недоступен, ничего не сохранено. Повторите попытку через минуту.'
+    }
+  },
+  GW_ERR_INTERNAL: {
+    status: 500,
+    messages: {
+      en: 'Something went wrong on our side. Try again in a few minutes; if it keeps happening, contact support.',
+      es: 'Algo salió mal de nuestro lado. Inténtelo de nuevo en unos minutos; si sigue ocurriendo, comuníquese con soporte.',
+      ht: 'Yon bagay mal pase bò kote nou. Eseye ankò nan kèk minit; si sa kontinye rive, kontakte sipò.',
+      ru: 'У нас что-то пошло не так. Повторите попытку через несколько минут; если ошибка повторяется, обратитесь в поддержку.'
+    }
+  }
+} as const satisfies Record<`GW_ERR_${string}`, ErrorDefinition>
+
+export type ErrorCode = keyof typeof ERRORS
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  code: ErrorCode
+  message: string
+  retryAfterSeconds?: number
+  /** JSON pointers of the fields that failed validation; never their values. */
+  fields?: string[]
+}
+
+export interface GatewayErrorOptions {
+  retryAfterSeconds?: number
+  fields?: string[]
+  cause?: unknown
+}
+
+/** An error meant for the client: thrown anywhere, rendered by the error-handler plugin. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode
+  readonly statusCode: number
+  readonly retryAfterSeconds: number | undefined
+  readonly fields: string[] | undefined
+
+  constructor (code: ErrorCode, options: GatewayErrorOptions = {}) {
+    // The English text doubles as the Error message, so logs stay readable without personal data.
+    super(ERRORS[code].messages.en, { cause: options.cause })
+    this.name = 'GatewayError'
+    this.code = code
+    this.statusCode = ERRORS[code].status
+    this.retryAfterSeconds = options.retryAfterSeconds
+    this.fields = options.fields
+  }
+
+  toBody (language: Language): ErrorBody {
+    const body: ErrorBody = { code: this.code, message: ERRORS[this.code].messages[language] }
+    if (this.retryAfterSeconds !== undefined) body.retryAfterSeconds = this.retryAfterSeconds
+    if (this.fields !== undefined) body.fields = this.fields
+    return body
+  }
+}

@@ -1,0 +1,28 @@
+// The OpenAPI document is generated from the route schemas: /docs/json, with the UI at /docs.
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import fp from 'fastify-plugin'
+import { ErrorBodySchema } from '../schemas/error.js'
+
+export interface OpenApiOptions {
+  enabled: boolean
+  version: string
+}
+
+export default fp<OpenApiOptions>(async function openapi (fastify, opts) {
+  // Shared schemas are registered even without docs: routes reference them by $ref.
+  fastify.addSchema(ErrorBodySchema)
+  if (!opts.enabled) return
+  await fastify.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Appointment gateway',
+        description: 'Public edge for registrations, appointment requests and confirmations. Every error body is { code, message, retryAfterSeconds?, fields? } in the language chosen by Accept-Language (en, es, ht, ru).',
+        version: opts.version
+      },
+      tags: [{ name: 'health', description: 'Liveness and readiness' }]
+    }
+  })
+  await fastify.register(swaggerUi, { routePrefix: '/docs' })
+}, { name: 'openapi' })

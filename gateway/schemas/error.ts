@@ -1,0 +1,10 @@
+import Type from 'typebox'
+import { ERRORS } from '../errors.js'
+
+/** The body of every error response, for OpenAPI. */
+export const ErrorBodySchema = Type.Object({
+  code: Type.Enum(Object.keys(ERRORS), { description: 'stable GW_ERR_* code; see the README error table' }),
+  message: Type.String({ description: 'what happened and what to do next, in the Content-Language' }),
+  retryAfterSeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+  fields: Type.Optional(Type.Array(Type.String(), { description: 'JSON pointers of the invalid fields' }))
+}, { $id: 'ErrorBody' })

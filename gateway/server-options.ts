@@ -1,0 +1,53 @@
+// The Fastify server options, shared by the process entry (server.ts) and the tests, so both
+// run the same server: same logger, limits, timeouts and low-level error answers.
+import { randomUUID } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
+import type { FastifyServerOptions } from 'fastify'
+import type { DestinationStream } from 'pino'
+import type { Config } from '../config/load.js'
+import { ERRORS, type ErrorCode } from './errors.js'
+import { GatewayLogController, loggerOptions } from './logger.js'
+
+export interface ServerOptionsOverrides {
+  /** Where logs go (tests capture them); stdout otherwise. */
+  logStream?: DestinationStream
+}
+
+export function serverOptions (config: Config, overrides: ServerOptionsOverrides = {}): FastifyServerOptions {
+  return {
+    logger: loggerOptions(config.log.level, overrides.logStream),
+    logController: new GatewayLogController(config.log.accessLog),
+    genReqId: () => randomUUID(),
+    bodyLimit: config.server.bodyLimitBytes,
+    requestTimeout: config.server.requestTimeoutMs,
+    keepAliveTimeout: config.server.keepAliveTimeoutMs,
+    // Our draining plugin answers in the error catalogue's shape instead.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    clientErrorHandler,
+    ajv: {
+      customOptions: {
+        // Reject rather than silently coerce or strip: a client bug should surface as a 400.
+        coerceTypes: false,
+        removeAdditional: false,
+        allErrors: false
+      }
+    }
+  }
+}
+
+// Errors Node's HTTP parser raises before a request exists (bad framing, oversized headers,
+// timeouts): no Accept-Language has been read, so the answer is in English, in our shape.
+function clientErrorHandler (err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const code: ErrorCode = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    ? 'GW_ERR_REQUEST_TIMEOUT'
+    : err.code === 'HPE_HEADER_OVERFLOW' ? 'GW_ERR_REQUEST_HEADERS_TOO_LARGE' : 'GW_ERR_REQUEST_MALFORMED'
+  const { status, messages } = ERRORS[code]
+  const body = JSON.stringify({ code, message: messages.en })
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Language: en\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy(err)
+}

@@ -1,0 +1,23 @@
+import type { Config } from '../../config/load.js'
+import { systemClock, type Clock } from './clock.js'
+import { createMemoryStores } from './memory/index.js'
+import type { Stores } from './ports.js'
+import { createRedisStores } from './redis/index.js'
+
+export interface CreateStoresOptions {
+  clock?: Clock
+  onConnectionError?: (err: Error) => void
+}
+
+/** Redis when a URL is configured, the embedded memory store otherwise. */
+export async function createStores (config: Config['store'], { clock = systemClock, onConnectionError }: CreateStoresOptions = {}): Promise<Stores> {
+  if (config.redisUrl === '') return createMemoryStores({ clock, sweepIntervalMs: config.memorySweepIntervalMs })
+  return createRedisStores({
+    url: config.redisUrl,
+    keyPrefix: config.keyPrefix,
+    commandTimeoutMs: config.commandTimeoutMs,
+    connectTimeoutMs: config.connectTimeoutMs,
+    clock,
+    ...(onConnectionError === undefined ? {} : { onConnectionError })
+  })
+}

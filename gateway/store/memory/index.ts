@@ -1,0 +1,26 @@
+import { systemClock, type Clock } from '../clock.js'
+import type { Stores } from '../ports.js'
+import { MemoryCounterStore } from './counter-store.js'
+import { MemoryKeyValueStore } from './key-value-store.js'
+import { Keyspace } from './keyspace.js'
+import { MemoryRateLimitStore } from './rate-limit-store.js'
+import { MemorySortedSetStore } from './sorted-set-store.js'
+
+export interface MemoryStoresOptions {
+  clock?: Clock
+  sweepIntervalMs?: number
+}
+
+/** The embedded store: one process, nothing kept after exit. */
+export function createMemoryStores ({ clock = systemClock, sweepIntervalMs = 10_000 }: MemoryStoresOptions = {}): Stores {
+  const keys = new Keyspace(clock, sweepIntervalMs)
+  return {
+    kind: 'memory',
+    kv: new MemoryKeyValueStore(keys),
+    counters: new MemoryCounterStore(keys),
+    sortedSets: new MemorySortedSetStore(keys),
+    rateLimits: new MemoryRateLimitStore(keys),
+    ping: async () => {},
+    close: async () => keys.close()
+  }
+}

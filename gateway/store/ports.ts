@@ -1,0 +1,98 @@
+// The ports the domain keeps its state behind. Each has a memory adapter (embedded, one process)
+// and a Redis adapter (shared by every gateway instance); one contract suite runs against both
+// (test/store/contract.ts). Times are epoch milliseconds from the injected Clock; durations are ms.
+import type { StoreKey } from './keys.js'
+
+export interface TtlOptions {
+  /** Expire the entry this many ms after the write; omitted means it never expires. */
+  ttlMs?: number
+}
+
+/** Strings by key, each with an optional time to live. */
+export interface KeyValueStore {
+  get(key: StoreKey): Promise<string | null>
+  set(key: StoreKey, value: string, options?: TtlOptions): Promise<void>
+  /** Writes only when the key is absent; true when this call wrote it. */
+  setIfAbsent(key: StoreKey, value: string, options?: TtlOptions): Promise<boolean>
+  /** True when a key was removed. */
+  delete(key: StoreKey): Promise<boolean>
+  /** Remaining time to live in ms; null when the key is absent or never expires. */
+  ttl(key: StoreKey): Promise<number | null>
+}
+
+export interface IncrementOptions {
+  by?: number
+  /** Time to live set when the counter is created by this call (a fixed window); later calls keep it. */
+  ttlMs?: number
+}
+
+/** Integer counters that start at 0. */
+export interface CounterStore {
+  /** Adds `by` (default 1) atomically and returns the new value. */
+  increment(key: StoreKey, options?: IncrementOptions): Promise<number>
+  get(key: StoreKey): Promise<number>
+}
+
+export interface ScoredMember {
+  member: string
+  score: number
+}
+
+/** Sorted sets: members ordered by score, then by member for equal scores (Redis order). */
+export interface SortedSetStore {
+  /** Adds or re-scores a member; true when it was new. With onlyIfAbsent an existing member keeps its score. */
+  add(key: StoreKey, member: string, score: number, options?: { onlyIfAbsent?: boolean } & TtlOptions): Promise<boolean>
+  score(key: StoreKey, member: string): Promise<number | null>
+  /** Zero-based position in ascending order; null when absent. */
+  rank(key: StoreKey, member: string): Promise<number | null>
+  count(key: StoreKey): Promise<number>
+  /** Members with min <= score <= max. */
+  countByScore(key: StoreKey, min: number, max: number): Promise<number>
+  /** Ascending, by zero-based inclusive positions; negative positions count from the end. */
+  rangeByRank(key: StoreKey, start: number, stop: number): Promise<ScoredMember[]>
+  remove(key: StoreKey, member: string): Promise<boolean>
+  /** Removes members with min <= score <= max; returns how many. */
+  removeByScore(key: StoreKey, min: number, max: number): Promise<number>
+  /** Removes and returns up to `count` members with the lowest scores. */
+  popMin(key: StoreKey, count: number): Promise<ScoredMember[]>
+}
+
+/** One bucket to draw from: a sustained rate and the burst it may absorb at once. */
+export interface BucketSpec {
+  key: StoreKey
+  ratePerSecond: number
+  burst: number
+}
+
+export interface BucketDecision {
+  allowed: boolean
+  /** The bucket's capacity (its burst). */
+  limit: number
+  /** Whole requests the bucket could still admit right now, after this decision. */
+  remaining: number
+  /** 0 when allowed; otherwise ms until this request would be admitted. */
+  retryAfterMs: number
+  /** ms until the bucket is full again. */
+  resetMs: number
+}
+
+/**
+ * Rate-limit decisions by GCRA (the generic cell rate algorithm, a token bucket that stores one
+ * timestamp per key instead of a count and a refill time: one key, one read, one write).
+ * Buckets that share a hash tag are decided together, all or nothing, in one atomic step;
+ * buckets under different tags are decided independently, in the same round trip.
+ */
+export interface RateLimitStore {
+  decide(buckets: readonly BucketSpec[], cost?: number): Promise<BucketDecision[]>
+}
+
+export interface Stores {
+  readonly kind: 'memory' | 'redis'
+  readonly kv: KeyValueStore
+  readonly counters: CounterStore
+  readonly sortedSets: SortedSetStore
+  readonly rateLimits: RateLimitStore
+  /** Resolves when the backing store answers; rejects otherwise. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}

@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs'
+import { Redis } from 'ioredis'
+
+export interface RedisClientOptions {
+  url: string
+  keyPrefix: string
+  commandTimeoutMs: number
+  connectTimeoutMs: number
+}
+
+/** The gateway's Lua scripts, each sent once and then called by SHA (ioredis defineCommand). */
+export interface ScriptedRedis extends Redis {
+  gwGcra(numKeys: number, ...args: Array<string | number>): Promise<number[]>
+  gwIncrement(key: string, by: number, ttlMs: number): Promise<number>
+}
+
+function lua (name: string): string {
+  return readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8')
+}
+
+export function createRedisClient (options: RedisClientOptions): ScriptedRedis {
+  const client = new Redis(options.url, {
+    keyPrefix: `${options.keyPrefix}:`,
+    // Fail fast instead of queueing: a dead Redis must never make requests hang.
+    enableOfflineQueue: false,
+    commandTimeout: options.commandTimeoutMs,
+    connectTimeout: options.connectTimeoutMs,
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+    // Commands issued in one tick go out in one write, so a request's several scripts cost one
+    // round trip per node.
+    enableAutoPipelining: true,
+    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000)
+  })
+  client.defineCommand('gwGcra', { lua: lua('gcra') })
+  client.defineCommand('gwIncrement', { numberOfKeys: 1, lua: lua('increment') })
+  return client as ScriptedRedis
+}

@@ -1,0 +1,45 @@
+import type { Clock } from '../clock.js'
+import { systemClock } from '../clock.js'
+import type { Stores } from '../ports.js'
+import { createRedisClient, type RedisClientOptions } from './client.js'
+import { RedisCounterStore } from './counter-store.js'
+import { guard } from './guard.js'
+import { RedisKeyValueStore } from './key-value-store.js'
+import { RedisRateLimitStore } from './rate-limit-store.js'
+import { RedisSortedSetStore } from './sorted-set-store.js'
+
+export interface RedisStoresOptions extends RedisClientOptions {
+  clock?: Clock
+  /** Told about connection trouble; ioredis keeps reconnecting on its own. */
+  onConnectionError?: (err: Error) => void
+}
+
+/**
+ * Stores shared by every gateway instance. Resolves once the first connection is up or has
+ * failed: a gateway started during a Redis outage serves what it can and reports not ready.
+ */
+export async function createRedisStores (options: RedisStoresOptions): Promise<Stores> {
+  const { clock = systemClock, onConnectionError = () => {} } = options
+  const redis = createRedisClient(options)
+  redis.on('error', onConnectionError)
+  try {
+    await redis.connect()
+  } catch (err) {
+    onConnectionError(err as Error)
+  }
+  return {
+    kind: 'redis',
+    kv: new RedisKeyValueStore(redis),
+    counters: new RedisCounterStore(redis),
+    sortedSets: new RedisSortedSetStore(redis),
+    rateLimits: new RedisRateLimitStore(redis, clock),
+    ping: async () => { await guard(redis.ping()) },
+    close: async () => {
+      try {
+        await redis.quit()
+      } catch {
+        redis.disconnect()
+      }
+    }
+  }
+}

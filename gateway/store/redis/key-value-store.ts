@@ -1,0 +1,39 @@
+import type { StoreKey } from '../keys.js'
+import type { KeyValueStore, TtlOptions } from '../ports.js'
+import { ttlOf } from '../ttl.js'
+import type { ScriptedRedis } from './client.js'
+import { guard } from './guard.js'
+
+export class RedisKeyValueStore implements KeyValueStore {
+  readonly #redis: ScriptedRedis
+
+  constructor (redis: ScriptedRedis) {
+    this.#redis = redis
+  }
+
+  async get (key: StoreKey): Promise<string | null> {
+    return guard(this.#redis.get(key))
+  }
+
+  async set (key: StoreKey, value: string, options?: TtlOptions): Promise<void> {
+    const ttlMs = ttlOf(options)
+    await guard(ttlMs === undefined ? this.#redis.set(key, value) : this.#redis.set(key, value, 'PX', ttlMs))
+  }
+
+  async setIfAbsent (key: StoreKey, value: string, options?: TtlOptions): Promise<boolean> {
+    const ttlMs = ttlOf(options)
+    const reply = await guard(ttlMs === undefined
+      ? this.#redis.set(key, value, 'NX')
+      : this.#redis.set(key, value, 'PX', ttlMs, 'NX'))
+    return reply === 'OK'
+  }
+
+  async delete (key: StoreKey): Promise<boolean> {
+    return (await guard(this.#redis.del(key))) === 1
+  }
+
+  async ttl (key: StoreKey): Promise<number | null> {
+    const ms = await guard(this.#redis.pttl(key))
+    return ms < 0 ? null : ms
+  }
+}

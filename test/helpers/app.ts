@@ -1,0 +1,67 @@
+// Builds the real gateway for a test, exactly as server.ts does, on the stores the test chooses.
+import { randomBytes } from 'node:crypto'
+import { Writable } from 'node:stream'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { inject } from 'vitest'
+import { loadConfig, type Config } from '../../config/load.js'
+import app from '../../gateway/app.js'
+import { serverOptions } from '../../gateway/server-options.js'
+import type { Clock } from '../../gateway/store/clock.js'
+import { createMemoryStores } from '../../gateway/store/memory/index.js'
+import type { Stores } from '../../gateway/store/ports.js'
+import { createRedisStores } from '../../gateway/store/redis/index.js'
+
+/** Config from defaults plus the given environment, never the test process's own. */
+export function testConfig (env: Record<string, string> = {}): Readonly<Config> {
+  return loadConfig({ env: { GATEWAY_LOG_LEVEL: 'silent', ...env } })
+}
+
+/** A key prefix no other test file shares, so files can run in parallel on one Redis. */
+export function uniquePrefix (): string {
+  return `t${randomBytes(6).toString('hex')}`
+}
+
+export async function redisStores (options: { clock?: Clock, url?: string, commandTimeoutMs?: number } = {}): Promise<Stores> {
+  return createRedisStores({
+    url: options.url ?? inject('redisUrl'),
+    keyPrefix: uniquePrefix(),
+    commandTimeoutMs: options.commandTimeoutMs ?? 1_000,
+    connectTimeoutMs: 1_000,
+    ...(options.clock === undefined ? {} : { clock: options.clock })
+  })
+}
+
+/** Collects every log line the app writes, as text and parsed. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = []
+
+  override _write (chunk: Buffer, _encoding: string, done: () => void): void {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''))
+    done()
+  }
+
+  get text (): string {
+    return this.lines.join('\n')
+  }
+
+  records (): Array<Record<string, unknown>> {
+    return this.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+  }
+}
+
+export interface BuildOptions {
+  config?: Readonly<Config>
+  stores?: Stores
+  logs?: LogCapture
+  /** Extra routes a test needs beside the app's own (registered after the app, like a later feature). */
+  routes?: (fastify: FastifyInstance) => void | Promise<void>
+}
+
+export async function buildApp (options: BuildOptions = {}): Promise<FastifyInstance> {
+  const config = options.config ?? testConfig()
+  const fastify = Fastify(serverOptions(config, options.logs === undefined ? {} : { logStream: options.logs }))
+  await fastify.register(app, { config, stores: options.stores ?? createMemoryStores() })
+  if (options.routes !== undefined) await fastify.register(async (f) => { await options.routes?.(f) })
+  await fastify.ready()
+  return fastify
+}

@@ -1,0 +1,267 @@
+// The store contract: every adapter (memory, Redis, later Redis Cluster) must pass exactly this.
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterAll, beforeEach, describe, expect, it } from 'vitest'
+import type { ManualClock } from '../../gateway/store/clock.js'
+import { storeKey } from '../../gateway/store/keys.js'
+import type { BucketSpec, Stores } from '../../gateway/store/ports.js'
+
+export interface ContractSubject {
+  stores: Stores
+  clock: ManualClock
+  /** Lets `ms` pass for everything the store does: the injected clock, and Redis' own TTLs. */
+  elapse(ms: number): Promise<void>
+}
+
+/** For adapters whose TTLs run on real time (Redis): move the clock and wait as long. */
+export function realTimeElapse (clock: ManualClock): (ms: number) => Promise<void> {
+  return async (ms) => {
+    clock.advance(ms)
+    await sleep(ms)
+  }
+}
+
+let counter = 0
+function key (...parts: string[]) {
+  counter += 1
+  return storeKey(`c${process.pid}-${counter}`, ...parts)
+}
+
+export function storeContract (name: string, create: () => Promise<ContractSubject>): void {
+  describe(`${name} store contract`, () => {
+    let subject: ContractSubject
+    let all: ContractSubject[] = []
+
+    beforeEach(async () => {
+      subject = await create()
+      all.push(subject)
+    })
+
+    afterAll(async () => {
+      await Promise.all(all.map((s) => s.stores.close()))
+      all = []
+    })
+
+    describe('key/value', () => {
+      it('returns null for an absent key and what was set for a present one', async () => {
+        const k = key('kv')
+        expect(await subject.stores.kv.get(k)).toBe(null)
+        await subject.stores.kv.set(k, 'héllo ✓ привіт')
+        expect(await subject.stores.kv.get(k)).toBe('héllo ✓ привіт')
+      })
+
+      it('expires a value after its TTL, and reports the TTL left', async () => {
+        const k = key('kv')
+        await subject.stores.kv.set(k, 'v', { ttlMs: 60_000 })
+        const left = await subject.stores.kv.ttl(k)
+        expect(left).toBeGreaterThan(59_000)
+        expect(left).toBeLessThanOrEqual(60_000)
+
+        const short = key('kv')
+        await subject.stores.kv.set(short, 'v', { ttlMs: 40 })
+        await subject.elapse(120)
+        expect(await subject.stores.kv.get(short)).toBe(null)
+        expect(await subject.stores.kv.ttl(short)).toBe(null)
+      })
+
+      it('drops the TTL when a value is set again without one', async () => {
+        const k = key('kv')
+        await subject.stores.kv.set(k, 'a', { ttlMs: 60_000 })
+        await subject.stores.kv.set(k, 'b')
+        expect(await subject.stores.kv.ttl(k)).toBe(null)
+        expect(await subject.stores.kv.get(k)).toBe('b')
+      })
+
+      it('writes with setIfAbsent only when the key is absent or expired', async () => {
+        const k = key('kv')
+        expect(await subject.stores.kv.setIfAbsent(k, 'first', { ttlMs: 40 })).toBe(true)
+        expect(await subject.stores.kv.setIfAbsent(k, 'second')).toBe(false)
+        expect(await subject.stores.kv.get(k)).toBe('first')
+        await subject.elapse(120)
+        expect(await subject.stores.kv.setIfAbsent(k, 'third')).toBe(true)
+        expect(await subject.stores.kv.get(k)).toBe('third')
+      })
+
+      it('deletes, telling whether there was something to delete', async () => {
+        const k = key('kv')
+        await subject.stores.kv.set(k, 'v')
+        expect(await subject.stores.kv.delete(k)).toBe(true)
+        expect(await subject.stores.kv.delete(k)).toBe(false)
+        expect(await subject.stores.kv.get(k)).toBe(null)
+      })
+
+      it('refuses a TTL that is not a positive number', async () => {
+        for (const ttlMs of [0, -5, Number.NaN, Infinity]) {
+          await expect(subject.stores.kv.set(key('kv'), 'v', { ttlMs })).rejects.toThrow('ttlMs must be a positive number of milliseconds')
+        }
+      })
+    })
+
+    describe('counters', () => {
+      it('starts at 0 and adds atomically', async () => {
+        const k = key('n')
+        expect(await subject.stores.counters.get(k)).toBe(0)
+        expect(await subject.stores.counters.increment(k)).toBe(1)
+        expect(await subject.stores.counters.increment(k, { by: 5 })).toBe(6)
+        expect(await subject.stores.counters.increment(k, { by: -2 })).toBe(4)
+        const results = await Promise.all(Array.from({ length: 50 }, () => subject.stores.counters.increment(k)))
+        expect(new Set(results).size).toBe(50)
+        expect(await subject.stores.counters.get(k)).toBe(54)
+      })
+
+      it('keeps the TTL set at creation (a fixed window) when later calls pass one', async () => {
+        const k = key('n')
+        await subject.stores.counters.increment(k, { ttlMs: 80 })
+        await subject.elapse(50)
+        expect(await subject.stores.counters.increment(k, { ttlMs: 80 })).toBe(2)
+        await subject.elapse(60)
+        expect(await subject.stores.counters.get(k)).toBe(0)
+      })
+
+      it('refuses a fractional step', async () => {
+        await expect(subject.stores.counters.increment(key('n'), { by: 1.5 })).rejects.toThrow('increment takes an integer `by`')
+      })
+    })
+
+    describe('sorted sets', () => {
+      it('adds, re-scores, and keeps a score with onlyIfAbsent', async () => {
+        const k = key('z')
+        expect(await subject.stores.sortedSets.add(k, 'a', 10)).toBe(true)
+        expect(await subject.stores.sortedSets.add(k, 'a', 5)).toBe(false)
+        expect(await subject.stores.sortedSets.score(k, 'a')).toBe(5)
+        expect(await subject.stores.sortedSets.add(k, 'a', 1, { onlyIfAbsent: true })).toBe(false)
+        expect(await subject.stores.sortedSets.score(k, 'a')).toBe(5)
+        expect(await subject.stores.sortedSets.score(k, 'missing')).toBe(null)
+      })
+
+      it('orders by score, then by member for equal scores', async () => {
+        const k = key('z')
+        for (const [member, score] of [['c', 2], ['b', 2], ['a', 3], ['d', 1], ['e', -1.5]] as const) {
+          await subject.stores.sortedSets.add(k, member, score)
+        }
+        expect(await subject.stores.sortedSets.rangeByRank(k, 0, -1)).toEqual([
+          { member: 'e', score: -1.5 }, { member: 'd', score: 1 }, { member: 'b', score: 2 },
+          { member: 'c', score: 2 }, { member: 'a', score: 3 }
+        ])
+        expect(await subject.stores.sortedSets.rank(k, 'c')).toBe(3)
+        expect(await subject.stores.sortedSets.rank(k, 'nobody')).toBe(null)
+        expect(await subject.stores.sortedSets.rangeByRank(k, -2, -1)).toEqual([{ member: 'c', score: 2 }, { member: 'a', score: 3 }])
+        expect(await subject.stores.sortedSets.rangeByRank(k, 1, 2)).toEqual([{ member: 'd', score: 1 }, { member: 'b', score: 2 }])
+        expect(await subject.stores.sortedSets.rangeByRank(k, 7, 9)).toEqual([])
+        expect(await subject.stores.sortedSets.count(k)).toBe(5)
+        expect(await subject.stores.sortedSets.countByScore(k, 1, 2)).toBe(3)
+        expect(await subject.stores.sortedSets.countByScore(k, -Infinity, Infinity)).toBe(5)
+        expect(await subject.stores.sortedSets.countByScore(k, 5, 1)).toBe(0)
+      })
+
+      it('round-trips infinite scores', async () => {
+        const k = key('z')
+        await subject.stores.sortedSets.add(k, 'top', Infinity)
+        await subject.stores.sortedSets.add(k, 'bottom', -Infinity)
+        expect(await subject.stores.sortedSets.rangeByRank(k, 0, -1)).toEqual([
+          { member: 'bottom', score: -Infinity }, { member: 'top', score: Infinity }
+        ])
+      })
+
+      it('removes by member and by score range', async () => {
+        const k = key('z')
+        for (let i = 0; i < 10; i++) await subject.stores.sortedSets.add(k, `m${i}`, i)
+        expect(await subject.stores.sortedSets.remove(k, 'm0')).toBe(true)
+        expect(await subject.stores.sortedSets.remove(k, 'm0')).toBe(false)
+        expect(await subject.stores.sortedSets.removeByScore(k, 3, 5)).toBe(3)
+        expect(await subject.stores.sortedSets.removeByScore(k, 100, 200)).toBe(0)
+        expect((await subject.stores.sortedSets.rangeByRank(k, 0, -1)).map((e) => e.member)).toEqual(['m1', 'm2', 'm6', 'm7', 'm8', 'm9'])
+      })
+
+      it('pops the lowest scores, and the set is gone once empty', async () => {
+        const k = key('z')
+        for (const [member, score] of [['x', 3], ['y', 1], ['z', 2]] as const) await subject.stores.sortedSets.add(k, member, score)
+        expect(await subject.stores.sortedSets.popMin(k, 2)).toEqual([{ member: 'y', score: 1 }, { member: 'z', score: 2 }])
+        expect(await subject.stores.sortedSets.popMin(k, 5)).toEqual([{ member: 'x', score: 3 }])
+        expect(await subject.stores.sortedSets.popMin(k, 1)).toEqual([])
+        expect(await subject.stores.sortedSets.count(k)).toBe(0)
+        await expect(subject.stores.sortedSets.popMin(k, 0)).rejects.toThrow('popMin takes a positive integer count')
+      })
+
+      it('expires the whole set after the TTL of its last write', async () => {
+        const k = key('z')
+        await subject.stores.sortedSets.add(k, 'a', 1, { ttlMs: 40 })
+        await subject.elapse(120)
+        expect(await subject.stores.sortedSets.count(k)).toBe(0)
+      })
+    })
+
+    describe('rate-limit decisions (GCRA)', () => {
+      const bucket = (k: ReturnType<typeof key>, ratePerSecond: number, burst: number): BucketSpec => ({ key: k, ratePerSecond, burst })
+
+      it('admits a full burst, then refuses with the exact wait', async () => {
+        const b = bucket(key('rl'), 10, 5)
+        const remaining: number[] = []
+        for (let i = 0; i < 5; i++) {
+          const [d] = await subject.stores.rateLimits.decide([b])
+          expect(d?.allowed).toBe(true)
+          remaining.push(d?.remaining as number)
+        }
+        expect(remaining).toEqual([4, 3, 2, 1, 0])
+        expect(await subject.stores.rateLimits.decide([b])).toEqual([
+          { allowed: false, limit: 5, remaining: 0, retryAfterMs: 100, resetMs: 500 }
+        ])
+      })
+
+      it('refills at the configured rate', async () => {
+        const b = bucket(key('rl'), 10, 2)
+        await subject.stores.rateLimits.decide([b])
+        await subject.stores.rateLimits.decide([b])
+        expect((await subject.stores.rateLimits.decide([b]))[0]?.allowed).toBe(false)
+        subject.clock.advance(100)
+        expect(await subject.stores.rateLimits.decide([b])).toEqual([
+          { allowed: true, limit: 2, remaining: 0, retryAfterMs: 0, resetMs: 200 }
+        ])
+        subject.clock.advance(10_000)
+        expect(await subject.stores.rateLimits.decide([b])).toEqual([
+          { allowed: true, limit: 2, remaining: 1, retryAfterMs: 0, resetMs: 100 }
+        ])
+      })
+
+      it('charges a cost of several tokens at once', async () => {
+        const b = bucket(key('rl'), 1, 5)
+        expect((await subject.stores.rateLimits.decide([b], 3))[0]).toEqual({ allowed: true, limit: 5, remaining: 2, retryAfterMs: 0, resetMs: 3000 })
+        expect((await subject.stores.rateLimits.decide([b], 3))[0]).toEqual({ allowed: false, limit: 5, remaining: 2, retryAfterMs: 1000, resetMs: 3000 })
+      })
+
+      it('handles a rate below one per second', async () => {
+        const b = bucket(key('rl'), 0.5, 1)
+        expect((await subject.stores.rateLimits.decide([b]))[0]?.allowed).toBe(true)
+        expect((await subject.stores.rateLimits.decide([b]))[0]).toEqual({ allowed: false, limit: 1, remaining: 0, retryAfterMs: 2000, resetMs: 2000 })
+      })
+
+      it('decides buckets of one hash tag all or nothing', async () => {
+        const tag = `g${counter++}`
+        const wide = bucket(storeKey(tag, 'wide'), 1, 5)
+        const narrow = bucket(storeKey(tag, 'narrow'), 1, 1)
+        expect((await subject.stores.rateLimits.decide([wide, narrow])).map((d) => d.allowed)).toEqual([true, true])
+        const refused = await subject.stores.rateLimits.decide([wide, narrow])
+        expect(refused).toEqual([
+          { allowed: false, limit: 5, remaining: 4, retryAfterMs: 0, resetMs: 1000 },
+          { allowed: false, limit: 1, remaining: 0, retryAfterMs: 1000, resetMs: 1000 }
+        ])
+        // The wide bucket spent nothing on the refused request.
+        expect((await subject.stores.rateLimits.decide([wide]))[0]?.remaining).toBe(3)
+      })
+
+      it('decides buckets of different hash tags independently', async () => {
+        const wide = bucket(key('rl'), 1, 5)
+        const narrow = bucket(key('rl'), 1, 1)
+        await subject.stores.rateLimits.decide([wide, narrow])
+        const second = await subject.stores.rateLimits.decide([wide, narrow])
+        expect(second.map((d) => d.allowed)).toEqual([true, false])
+        expect(second[0]?.remaining).toBe(3)
+      })
+
+      it('refuses nonsense limits instead of guessing', async () => {
+        await expect(subject.stores.rateLimits.decide([bucket(key('rl'), 0, 1)])).rejects.toThrow('must be a positive number')
+        await expect(subject.stores.rateLimits.decide([bucket(key('rl'), 1, 0)])).rejects.toThrow('must be a positive integer')
+        await expect(subject.stores.rateLimits.decide([bucket(key('rl'), 1, 1)], 0)).rejects.toThrow('cost must be a positive integer')
+      })
+    })
+  })
+}
