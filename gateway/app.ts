@@ -1,6 +1,7 @@
 // The gateway as one Fastify plugin (fastify/demo src/app.ts): cross-cutting plugins first, in
 // the order a request meets them, then the routes.
 import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
 import type { Config } from '../config/load.js'
 import draining from './plugins/draining.js'
 import errorHandler from './plugins/error-handler.js'
@@ -24,7 +25,7 @@ declare module 'fastify' {
   }
 }
 
-export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   const { config } = opts
   fastify.decorate('config', config)
   await fastify.register(language)
@@ -37,3 +38,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
 
   await fastify.register(health)
 }
+
+// Not encapsulated (fastify/demo registers its app through fastify-plugin too): the error and
+// not-found handlers, hooks and decorators apply to the whole server.
+export default fp(app, { name: 'gateway' })

@@ -103,7 +103,7 @@ export const ERRORS = {
       ru: 'Сервис временно недоступен, ничего не сохранено. Повторите попытку через минуту.'
     }
   },
-  GW_ERR_INTERNAL: {
+  GW_ERR_SERVER_INTERNAL: {
     status: 500,
     messages: {
       en: 'Something went wrong on our side. Try again in a few minutes; if it keeps happening, contact support.',

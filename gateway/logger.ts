@@ -24,21 +24,28 @@ function isPersonal (key: string): boolean {
   return PERSONAL_KEYS.has(key.toLowerCase().replace(/[-_]/g, ''))
 }
 
-function isPlain (value: object): boolean {
-  const proto = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null || Array.isArray(value)
+// Logged under these keys, objects go through their own serializers below (or pino's err one).
+const SERIALIZED_KEYS = new Set(['req', 'res', 'err', 'error'])
+
+// Whatever JSON.stringify would walk, except what has its own serialization.
+function isWalkable (value: object): boolean {
+  return !(value instanceof Error) && !(value instanceof Date) && !ArrayBuffer.isView(value) &&
+    !(value instanceof ArrayBuffer) && typeof (value as { toJSON?: unknown }).toJSON !== 'function'
 }
 
-/** A copy of `value` with every personal field's value replaced; class instances pass untouched. */
-export function censor (value: unknown, depth = 0): unknown {
-  if (value === null || typeof value !== 'object' || !isPlain(value) || depth > 8) return value
-  if (Array.isArray(value)) return value.map((v) => censor(v, depth + 1))
+/** A copy of `value` with every personal field's value replaced; the caller's object is untouched. */
+export function censor (value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
+  if (value === null || typeof value !== 'object' || !isWalkable(value)) return value
+  if (depth > 8 || seen.has(value)) return '[elided]'
+  seen.add(value)
+  if (Array.isArray(value)) return value.map((v) => censor(v, depth + 1, seen))
   const out: Record<string, unknown> = {}
-  for (const [key, v] of Object.entries(value)) out[key] = isPersonal(key) ? REDACTED : censor(v, depth + 1)
+  for (const [key, v] of Object.entries(value)) {
+    out[key] = isPersonal(key) ? REDACTED : depth === 0 && SERIALIZED_KEYS.has(key) ? v : censor(v, depth + 1, seen)
+  }
   return out
 }
 
-/** The route's template, never the path a client typed (it can carry ids and tokens). */
 export function routeLabel (request: FastifyRequest): string {
   return request.routeOptions.url ?? 'unmatched'
 }

@@ -1,5 +1,6 @@
 // Once close() starts, requests that arrive on open keep-alive connections get a localized 503
-// with Connection: close, so the client retries elsewhere; requests already in flight finish.
+// with Connection: close, so the client retries elsewhere; requests already in flight finish and
+// their connections close behind them.
 // (Fastify's own return503OnClosing answers in its own shape and English only.)
 import fp from 'fastify-plugin'
 import { GatewayError } from '../errors.js'
@@ -19,5 +20,11 @@ export default fp(async function draining (fastify) {
     if (!closing) return
     reply.header('connection', 'close')
     throw new GatewayError('GW_ERR_SERVER_SHUTTING_DOWN', { retryAfterSeconds: 1 })
+  })
+  // A request admitted before the close still gets its answer, but its keep-alive connection
+  // must end with it, or close() would wait for the client to hang up.
+  fastify.addHook('onSend', function (_request, reply, payload, done) {
+    if (closing) reply.header('connection', 'close')
+    done(null, payload)
   })
 }, { name: 'draining', dependencies: ['error-handler'] })

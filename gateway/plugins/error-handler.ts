@@ -65,7 +65,7 @@ function toGatewayError (error: FastifyError, opts: ErrorHandlerOptions): Gatewa
   if (status === 415) return new GatewayError('GW_ERR_REQUEST_UNSUPPORTED_MEDIA_TYPE')
   if (status === 431) return new GatewayError('GW_ERR_REQUEST_HEADERS_TOO_LARGE')
   if (status >= 400 && status < 500) return new GatewayError('GW_ERR_REQUEST_MALFORMED')
-  return new GatewayError('GW_ERR_INTERNAL', { cause: error })
+  return new GatewayError('GW_ERR_SERVER_INTERNAL', { cause: error })
 }
 
 // JSON pointers such as /body/members/0/dateOfBirth: where the problem is, never what was sent.

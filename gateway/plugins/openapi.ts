@@ -22,6 +22,10 @@ export default fp<OpenApiOptions>(async function openapi (fastify, opts) {
         version: opts.version
       },
       tags: [{ name: 'health', description: 'Liveness and readiness' }]
+    },
+    // Shared schemas keep their $id as their name under components/schemas (ErrorBody, ...).
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}`
     }
   })
   await fastify.register(swaggerUi, { routePrefix: '/docs' })

@@ -43,14 +43,14 @@ async function startRedis (dir: string): Promise<{ child: ChildProcess, port: nu
       '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
       '--dir', dir, '--loglevel', 'warning'
     ], { stdio: ['ignore', 'ignore', 'inherit'] })
-    let spawnError: Error | undefined
-    child.once('error', (err) => { spawnError = err })
+    const failed: { error?: Error } = {}
+    child.once('error', (err) => { failed.error = err })
     const deadline = Date.now() + 10_000
-    while (spawnError === undefined && child.exitCode === null && Date.now() < deadline) {
+    while (failed.error === undefined && child.exitCode === null && Date.now() < deadline) {
       if (await answersPing(port)) return { child, port }
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
-    if (spawnError !== undefined) throw new Error(`cannot run redis-server (install the Debian package redis-server): ${spawnError.message}`)
+    if (failed.error !== undefined) throw new Error(`cannot run redis-server (install the Debian package redis-server): ${failed.error.message}`)
     if (child.exitCode === null) child.kill('SIGKILL')
   }
   throw new Error('could not start a private redis-server on a free loopback port')

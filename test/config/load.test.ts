@@ -1,0 +1,153 @@
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig, settings } from '../../config/load.js'
+
+function problemsOf (env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig({ env })
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems
+    throw err
+  }
+  throw new Error('expected the configuration to be refused')
+}
+
+async function configFile (content: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'gateway-config-'))
+  const file = join(dir, 'gateway.json')
+  await writeFile(file, content)
+  return file
+}
+
+describe('loadConfig', () => {
+  it('runs on defaults alone, with the numbers from the brief', () => {
+    const config = loadConfig({ env: {} })
+    expect(config.server).toMatchObject({ host: '127.0.0.1', port: 8080 })
+    expect(config.store.redisUrl).toBe('')
+    expect(config.poes.map((p) => p.slug)).toEqual(['brownsville', 'el-paso', 'eagle-pass', 'hidalgo', 'laredo', 'calexico', 'san-ysidro', 'nogales'])
+    expect(config.poes.reduce((sum, p) => sum + p.dailyCapacity, 0)).toBe(1450)
+    expect(config.schedule).toEqual({
+      timezone: 'America/New_York',
+      requestWindowOpensAt: '12:00',
+      requestWindowClosesAt: '11:00',
+      allocationAt: '11:00',
+      confirmationHours: 23,
+      extensionHours: 23,
+      maxExtensions: 1
+    })
+    expect(config.geofence.minLatitude).toBe(19.4326)
+    expect(config.vendor).toEqual({ ratePerSecond: 1, totalScans: 400_000 })
+  })
+
+  it('is frozen all the way down', () => {
+    const config = loadConfig({ env: {} })
+    expect(Object.isFrozen(config)).toBe(true)
+    expect(Object.isFrozen(config.poes[0])).toBe(true)
+    expect(() => { (config.server as { port: number }).port = 1 }).toThrow(TypeError)
+  })
+
+  it('takes overrides from the environment, typed by the schema', () => {
+    const config = loadConfig({
+      env: {
+        GATEWAY_PORT: '9090',
+        GATEWAY_DOCS_ENABLED: 'false',
+        GATEWAY_GEOFENCE_MIN_LATITUDE: '20.5',
+        REDIS_URL: 'redis://127.0.0.1:6380/2',
+        GATEWAY_POES: JSON.stringify([{ slug: 'laredo', name: 'Laredo', state: 'TX', dailyCapacity: 500 }]),
+        GATEWAY_METRICS_HTTP_BUCKETS: '[0.01, 0.1, 1]',
+        UNRELATED_VARIABLE: 'ignored'
+      }
+    })
+    expect(config.server.port).toBe(9090)
+    expect(config.server.docs).toBe(false)
+    expect(config.geofence.minLatitude).toBe(20.5)
+    expect(config.store.redisUrl).toBe('redis://127.0.0.1:6380/2')
+    expect(config.poes).toEqual([{ slug: 'laredo', name: 'Laredo', state: 'TX', dailyCapacity: 500 }])
+    expect(config.metrics.httpDurationBuckets).toEqual([0.01, 0.1, 1])
+  })
+
+  it('takes a JSON file, merged under the environment', async () => {
+    const file = await configFile(JSON.stringify({ server: { port: 7000, host: '0.0.0.0' }, registrations: { maxMembers: 4 } }))
+    const config = loadConfig({ env: { GATEWAY_CONFIG_FILE: file, GATEWAY_PORT: '7001' } })
+    expect(config.server.port).toBe(7001)
+    expect(config.server.host).toBe('0.0.0.0')
+    expect(config.registrations.maxMembers).toBe(4)
+    expect(config.registrations.perDeviceMax).toBe(3)
+  })
+
+  // Each message an operator can see at boot, exactly (piscina test/option-validation.test.ts).
+  it.each([
+    [{ GATEWAY_PORT: 'abc' }, 'server.port (GATEWAY_PORT) must be an integer from 0 to 65535, got "abc"'],
+    [{ GATEWAY_PORT: '70000' }, 'server.port (GATEWAY_PORT) must be an integer from 0 to 65535, got 70000'],
+    [{ GATEWAY_PORT: '' }, 'server.port (GATEWAY_PORT) must be an integer from 0 to 65535, got ""'],
+    [{ GATEWAY_PORT: '8080.5' }, 'server.port (GATEWAY_PORT) must be an integer from 0 to 65535, got 8080.5'],
+    [{ GATEWAY_LOG_LEVEL: 'loud' }, 'log.level (GATEWAY_LOG_LEVEL) must be one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
+    [{ GATEWAY_DOCS_ENABLED: 'yes' }, 'server.docs (GATEWAY_DOCS_ENABLED) must be true or false, got "yes"'],
+    [{ GATEWAY_GEOFENCE_MIN_LATITUDE: '91' }, 'geofence.minLatitude (GATEWAY_GEOFENCE_MIN_LATITUDE) must be a number of degrees from -90 to 90, got 91'],
+    [{ GATEWAY_VENDOR_RATE_PER_SECOND: '0' }, 'vendor.ratePerSecond (GATEWAY_VENDOR_RATE_PER_SECOND) must be a number greater than 0 and at most 10000, got 0'],
+    [{ GATEWAY_REQUEST_WINDOW_OPENS_AT: '25:00' }, 'schedule.requestWindowOpensAt (GATEWAY_REQUEST_WINDOW_OPENS_AT) must be a time of day as HH:MM (24-hour), got "25:00"'],
+    [{ GATEWAY_POES: '[{' }, 'poes (GATEWAY_POES) must be a JSON array of 1 to 64 ports of entry; the value is not valid JSON'],
+    [{ GATEWAY_POES: '[]' }, 'poes (GATEWAY_POES) must be a JSON array of 1 to 64 ports of entry, got []'],
+    [{ GATEWAY_POES: '[{"slug":"Laredo","name":"Laredo","state":"TX","dailyCapacity":5}]' }, 'poes[0].slug (GATEWAY_POES) must be a lower-case slug of letters, digits and dashes (at most 32 characters), got "Laredo"'],
+    [{ GATEWAY_POES: '[{"slug":"laredo","name":"Laredo","state":"TX","dailyCapacity":-1}]' }, 'poes[0].dailyCapacity (GATEWAY_POES) must be an integer from 0 to 100000, got -1'],
+    [{ GATEWAY_POES: '[{"slug":"laredo","name":"Laredo","state":"TX"}]' }, 'poes[0] is missing dailyCapacity'],
+    [{ GATEWAY_POES: '[{"slug":"laredo","name":"Laredo","state":"TX","dailyCapacity":1,"extra":1}]' }, 'poes[0].extra is not a known setting'],
+    [{ GATEWAY_POES: '[{"slug":"laredo","name":"L","state":"TX","dailyCapacity":1},{"slug":"laredo","name":"L2","state":"TX","dailyCapacity":1}]' }, 'poes[1].slug (GATEWAY_POES) must be unique, got "laredo" twice'],
+    [{ GATEWAY_PROT: '9000' }, 'GATEWAY_PROT is not a known setting (did you mean GATEWAY_PORT?)'],
+    [{ GATEWAY_TIMEZONE: 'Mars/Olympus_Mons' }, 'schedule.timezone (GATEWAY_TIMEZONE) must be an IANA time zone such as America/New_York, got "Mars/Olympus_Mons"'],
+    [{ GATEWAY_ALLOCATION_AT: '14:00' }, 'schedule.allocationAt (GATEWAY_ALLOCATION_AT) must fall while the request window is closed, from 11:00 until 12:00, got "14:00"'],
+    [{ GATEWAY_REQUEST_WINDOW_CLOSES_AT: '12:00' }, 'schedule.requestWindowClosesAt (GATEWAY_REQUEST_WINDOW_CLOSES_AT) must differ from schedule.requestWindowOpensAt, or the window never closes for the draw'],
+    [{ GATEWAY_METRICS_HTTP_BUCKETS: '[1, 0.5]' }, 'metrics.httpDurationBuckets (GATEWAY_METRICS_HTTP_BUCKETS) must be ascending, got [1,0.5]'],
+    [{ GATEWAY_METRICS_HTTP_BUCKETS: '[0]' }, 'metrics.httpDurationBuckets[0] (GATEWAY_METRICS_HTTP_BUCKETS) must be a JSON array of 1 to 30 ascending positive numbers of seconds, got 0']
+  ])('refuses %j with an exact message', (env, message) => {
+    expect(problemsOf(env)).toEqual([message])
+  })
+
+  it('never echoes a secret value back', () => {
+    const secret = 'http://user:hunter2@redis.internal:6379'
+    const problems = problemsOf({ REDIS_URL: secret })
+    expect(problems).toEqual(['store.redisUrl (REDIS_URL) must be empty (embedded memory store) or a redis:// or rediss:// URL'])
+    expect(problems.join('\n')).not.toContain('hunter2')
+  })
+
+  it('reports every problem at once, so one boot shows them all', () => {
+    expect(problemsOf({ GATEWAY_PORT: 'abc', GATEWAY_LOG_LEVEL: 'loud' })).toEqual([
+      'server.port (GATEWAY_PORT) must be an integer from 0 to 65535, got "abc"',
+      'log.level (GATEWAY_LOG_LEVEL) must be one of fatal, error, warn, info, debug, trace, silent, got "loud"'
+    ])
+  })
+
+  it('refuses an unreadable, non-JSON or unknown-keyed config file', async () => {
+    expect(problemsOf({ GATEWAY_CONFIG_FILE: '/nonexistent/gateway.json' })).toEqual([
+      'GATEWAY_CONFIG_FILE names a file that cannot be read (ENOENT): /nonexistent/gateway.json'
+    ])
+    const broken = await configFile('{ not json')
+    expect(problemsOf({ GATEWAY_CONFIG_FILE: broken })).toEqual([`GATEWAY_CONFIG_FILE must name a file holding valid JSON: ${broken}`])
+    const list = await configFile('[1, 2]')
+    expect(problemsOf({ GATEWAY_CONFIG_FILE: list })).toEqual([`GATEWAY_CONFIG_FILE must name a file holding one JSON object: ${list}`])
+    const typo = await configFile(JSON.stringify({ server: { prot: 1 } }))
+    expect(problemsOf({ GATEWAY_CONFIG_FILE: typo })).toEqual(['server.prot is not a known setting'])
+  })
+
+  it('puts the error in the message of the thrown ConfigError', () => {
+    expect(() => loadConfig({ env: { GATEWAY_PORT: 'abc' } })).toThrow(
+      'invalid configuration:\n  - server.port (GATEWAY_PORT) must be an integer from 0 to 65535, got "abc"'
+    )
+  })
+})
+
+describe('settings', () => {
+  it('annotates every leaf with an expected form and a doc line, and gives each env name once', () => {
+    const all = settings()
+    expect(all.length).toBeGreaterThan(30)
+    for (const s of all) {
+      expect(s.expected, s.path).not.toBe('')
+      expect(s.doc, s.path).not.toBe('')
+      expect(s.env, s.path).toMatch(/^(GATEWAY_[A-Z0-9_]+|REDIS_URL)$/)
+    }
+    const envs = all.map((s) => s.env)
+    expect(new Set(envs).size).toBe(envs.length)
+  })
+})

@@ -1,0 +1,50 @@
+// Runs the built gateway (dist/gateway/server.js, what `npm start` runs) as a real process.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+export const SERVER_ENTRY = fileURLToPath(new URL('../../dist/gateway/server.js', import.meta.url))
+
+export interface GatewayProcess {
+  child: ChildProcess
+  stdout: () => string
+  stderr: () => string
+  /** Resolves with the exit code (or signal name) once the process has ended. */
+  exited: Promise<number | string>
+  /** Resolves with the base URL once the gateway logs that it listens. */
+  listening: Promise<string>
+}
+
+export function startGateway (env: Record<string, string>): GatewayProcess {
+  if (!existsSync(SERVER_ENTRY)) throw new Error(`${SERVER_ENTRY} is missing: run the suite with npm test, which builds first`)
+  // Only what the gateway needs: never the test process's own REDIS_URL or GATEWAY_* settings.
+  const child = spawn(process.execPath, [SERVER_ENTRY], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let out = ''
+  let err = ''
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { err += chunk })
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'))
+  })
+  const listening = new Promise<string>((resolve, reject) => {
+    const look = (): void => {
+      const match = /gateway listening on (http:\/\/[^:]+:\d+)/.exec(out)
+      if (match !== null) {
+        child.stdout?.off('data', look)
+        resolve(match[1] as string)
+      }
+    }
+    child.stdout?.on('data', look)
+    exited.then((code) => reject(new Error(`gateway exited (${code}) before listening:\n${err}`)), () => {})
+  })
+  listening.catch(() => {})
+  return { child, stdout: () => out, stderr: () => err, exited, listening }
+}
+
+/** Kills a gateway a failed test left behind; only ever the process this test started. */
+export function stopGateway (gateway: GatewayProcess | undefined): void {
+  if (gateway?.child.exitCode === null && gateway.child.pid !== undefined) gateway.child.kill('SIGKILL')
+}
