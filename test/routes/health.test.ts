@@ -1,8 +1,7 @@
-import { createServer } from 'node:net'
-import { once } from 'node:events'
 import { describe, expect, it } from 'vitest'
 import { ERRORS } from '../../gateway/errors.js'
 import { buildApp, redisStores } from '../helpers/app.js'
+import { closedPort } from '../helpers/ports.js'
 
 describe('/healthz and /readyz', () => {
   it('report up and ready on the memory store', async () => {
@@ -28,11 +27,7 @@ describe('/healthz and /readyz', () => {
   })
 
   it('report not ready, with Retry-After, while Redis cannot be reached; healthz stays up', async () => {
-    const server = createServer().listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    const { port } = server.address() as { port: number }
-    server.close()
-    const app = await buildApp({ stores: await redisStores({ url: `redis://127.0.0.1:${port}` }) })
+    const app = await buildApp({ stores: await redisStores({ url: `redis://127.0.0.1:${await closedPort()}` }) })
     try {
       const ready = await app.inject({ url: '/readyz', headers: { 'accept-language': 'es' } })
       expect(ready.statusCode).toBe(503)

@@ -1,25 +1,15 @@
-import { createServer } from 'node:net'
-import { once } from 'node:events'
 import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../../gateway/store/clock.js'
 import { StoreUnavailableError } from '../../gateway/store/errors.js'
 import { storeKey } from '../../gateway/store/keys.js'
 import { redisStores } from '../helpers/app.js'
+import { closedPort } from '../helpers/ports.js'
 import { realTimeElapse, storeContract } from './contract.js'
 
 storeContract('redis', async () => {
   const clock = new ManualClock()
   return { stores: await redisStores({ clock }), clock, elapse: realTimeElapse(clock) }
 })
-
-async function closedPort (): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
 
 describe('redis store when Redis is away', () => {
   it('fails every call at once with StoreUnavailableError instead of queueing it', async () => {
