@@ -11,6 +11,7 @@ export const defaults: Config = {
     // Above the 60 s idle timeout of common load balancers, so they never reuse a socket we closed.
     keepAliveTimeoutMs: 72_000,
     shutdownTimeoutMs: 10_000,
+    trustedProxies: [],
     docs: true
   },
   log: {
@@ -24,6 +25,44 @@ export const defaults: Config = {
     connectTimeoutMs: 2_000,
     unavailableRetryAfterSeconds: 5,
     memorySweepIntervalMs: 10_000
+  },
+  auth: {
+    issuer: 'appointment-gateway',
+    audience: 'appointment-gateway-api',
+    publicKeyFile: '',
+    jwksFile: '',
+    algorithms: ['ES256', 'EdDSA', 'RS256'],
+    roleClaim: 'role',
+    clockToleranceSeconds: 30,
+    cacheSize: 100_000,
+    devKeyFile: '.dev-keys/jwt-dev.json'
+  },
+  rateLimit: {
+    // Every limited request draws from all the buckets that apply to it. Devices and IPs are
+    // generous enough for a polite app and for carrier NAT (many phones behind one address at the
+    // border); the global and route buckets keep the whole edge under what the backends take.
+    rules: [
+      { name: 'global', scope: 'global', ratePerSecond: 20_000, burst: 40_000 },
+      { name: 'schedule', scope: 'route', ratePerSecond: 15_000, burst: 30_000, routes: ['/v1/schedule'] },
+      { name: 'device', scope: 'device', ratePerSecond: 2, burst: 20 },
+      { name: 'ip', scope: 'ip', ratePerSecond: 100, burst: 400 }
+    ],
+    defaultFailurePolicy: 'closed',
+    // Reads that change nothing stay up on in-process buckets while Redis is away.
+    routeFailurePolicies: { '/v1/schedule': 'open' },
+    retryJitterSeconds: 3,
+    fallbackProbeIntervalMs: 1_000,
+    overLimitCacheSize: 100_000
+  },
+  shedding: {
+    // Event-loop delay is the signal that work is queueing inside the process. Utilization is off
+    // by default: a gateway saturated by cheap requests sits near 1.0 while still answering fast.
+    maxEventLoopDelayMs: 250,
+    maxEventLoopUtilization: 0,
+    maxHeapUsedBytes: 2 * 1024 ** 3,
+    maxRssBytes: 3 * 1024 ** 3,
+    sampleIntervalMs: 100,
+    retryAfterSeconds: 5
   },
   metrics: {
     httpDurationBuckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],

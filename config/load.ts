@@ -206,6 +206,21 @@ function crossFieldProblems (config: Config): string[] {
     problems.push('store.redisUrl (REDIS_URL) must be empty (embedded memory store) or a redis:// or rediss:// URL')
   }
 
+  const { publicKeyFile, jwksFile } = config.auth
+  if (publicKeyFile !== '' && jwksFile !== '') {
+    problems.push('auth.publicKeyFile (GATEWAY_AUTH_PUBLIC_KEY_FILE) and auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must not both be set')
+  } else if (publicKeyFile === '' && jwksFile === '' && url !== '') {
+    // Development keys are generated on the machine; a shared deployment must not trust them.
+    problems.push('auth.publicKeyFile (GATEWAY_AUTH_PUBLIC_KEY_FILE) or auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must be set when REDIS_URL is set: development keys serve the embedded store only')
+  }
+
+  const ruleNames = new Set<string>()
+  config.rateLimit.rules.forEach((rule, i) => {
+    if (ruleNames.has(rule.name)) problems.push(`rateLimit.rules[${i}].name (GATEWAY_RATE_LIMIT_RULES) must be unique, got "${rule.name}" twice`)
+    ruleNames.add(rule.name)
+    if (rule.scope === 'route' && rule.routes === undefined) problems.push(`rateLimit.rules[${i}].routes (GATEWAY_RATE_LIMIT_RULES) must list the routes of a route-scoped rule`)
+  })
+
   const buckets = config.metrics.httpDurationBuckets
   if (buckets.some((b, i) => i > 0 && b <= (buckets[i - 1] as number))) {
     problems.push(`metrics.httpDurationBuckets (GATEWAY_METRICS_HTTP_BUCKETS) must be ascending, got ${JSON.stringify(buckets)}`)

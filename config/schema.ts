@@ -26,6 +26,7 @@ export const ConfigSchema = Type.Object({
     requestTimeoutMs: Type.Integer({ minimum: 1000, maximum: 600000, env: 'GATEWAY_REQUEST_TIMEOUT_MS', expected: 'an integer from 1000 to 600000', doc: 'time a client has to send a whole request before it gets 408' }),
     keepAliveTimeoutMs: Type.Integer({ minimum: 1000, maximum: 600000, env: 'GATEWAY_KEEP_ALIVE_TIMEOUT_MS', expected: 'an integer from 1000 to 600000', doc: 'idle keep-alive time; keep above the load balancer\'s idle timeout' }),
     shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 600000, env: 'GATEWAY_SHUTDOWN_TIMEOUT_MS', expected: 'an integer from 100 to 600000', doc: 'how long SIGTERM waits for in-flight requests before forcing exit' }),
+    trustedProxies: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64, env: 'GATEWAY_TRUSTED_PROXIES', expected: 'a JSON array of IP addresses or CIDR ranges', doc: 'proxies whose X-Forwarded-For is believed when finding the client IP; empty trusts none' }),
     docs: Type.Boolean({ env: 'GATEWAY_DOCS_ENABLED', expected: 'true or false', doc: 'serve the OpenAPI document and UI at /docs' })
   }, { additionalProperties: false }),
 
@@ -41,6 +42,42 @@ export const ConfigSchema = Type.Object({
     connectTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000, env: 'GATEWAY_REDIS_CONNECT_TIMEOUT_MS', expected: 'an integer from 100 to 60000', doc: 'how long one connection attempt to Redis may take' }),
     unavailableRetryAfterSeconds: Type.Integer({ minimum: 1, maximum: 3600, env: 'GATEWAY_STORE_UNAVAILABLE_RETRY_AFTER_SECONDS', expected: 'an integer from 1 to 3600', doc: 'Retry-After sent with 503 when the store cannot be reached' }),
     memorySweepIntervalMs: Type.Integer({ minimum: 100, maximum: 3600000, env: 'GATEWAY_MEMORY_SWEEP_INTERVAL_MS', expected: 'an integer from 100 to 3600000', doc: 'how often the embedded store drops expired entries' })
+  }, { additionalProperties: false }),
+
+  auth: Type.Object({
+    issuer: Type.String({ minLength: 1, maxLength: 256, env: 'GATEWAY_AUTH_ISSUER', expected: 'a non-empty string of at most 256 characters', doc: 'required `iss` of every bearer token' }),
+    audience: Type.String({ minLength: 1, maxLength: 256, env: 'GATEWAY_AUTH_AUDIENCE', expected: 'a non-empty string of at most 256 characters', doc: 'required `aud` of every bearer token' }),
+    publicKeyFile: Type.String({ maxLength: 4096, env: 'GATEWAY_AUTH_PUBLIC_KEY_FILE', expected: 'empty or the path of a PEM public key', doc: 'PEM public key that verifies tokens' }),
+    jwksFile: Type.String({ maxLength: 4096, env: 'GATEWAY_AUTH_JWKS_FILE', expected: 'empty or the path of a JWKS file', doc: 'JSON Web Key Set that verifies tokens, by `kid` (instead of a PEM key)' }),
+    algorithms: Type.Array(Type.Enum(['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256']), { minItems: 1, maxItems: 5, env: 'GATEWAY_AUTH_ALGORITHMS', expected: 'a JSON array of ES256, ES384, EdDSA, RS256 or PS256', doc: 'signature algorithms accepted; never none, never HMAC' }),
+    roleClaim: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_.:/-]{0,63}$', env: 'GATEWAY_AUTH_ROLE_CLAIM', expected: 'a claim name of letters, digits, _ . : / -', doc: 'claim that holds the role: applicant, partner, officer or ops' }),
+    clockToleranceSeconds: Type.Integer({ minimum: 0, maximum: 300, env: 'GATEWAY_AUTH_CLOCK_TOLERANCE_SECONDS', expected: 'an integer from 0 to 300', doc: 'leeway on exp and nbf for clocks that disagree' }),
+    cacheSize: Type.Integer({ minimum: 0, maximum: 10000000, env: 'GATEWAY_AUTH_CACHE_SIZE', expected: 'an integer from 0 to 10000000', doc: 'verified tokens kept (LRU, keyed by a hash of the token, never past exp); 0 turns the cache off' }),
+    devKeyFile: Type.String({ minLength: 1, maxLength: 4096, env: 'GATEWAY_AUTH_DEV_KEY_FILE', expected: 'a file path', doc: 'where `npm start` keeps the development key pair when no key is configured (embedded store only)' })
+  }, { additionalProperties: false }),
+
+  rateLimit: Type.Object({
+    rules: Type.Array(Type.Object({
+      name: Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$', expected: 'a lower-case name of letters, digits and dashes', doc: 'metric label of the rule' }),
+      scope: Type.Enum(['global', 'route', 'device', 'ip'], { expected: 'one of global, route, device, ip', doc: 'what one bucket counts' }),
+      ratePerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 1000000, expected: 'a number greater than 0 and at most 1000000', doc: 'sustained rate' }),
+      burst: Type.Integer({ minimum: 1, maximum: 10000000, expected: 'an integer from 1 to 10000000', doc: 'requests admitted at once from a full bucket' }),
+      routes: Type.Optional(Type.Array(Type.String({ pattern: '^/', maxLength: 256 }), { minItems: 1, maxItems: 256, expected: 'a JSON array of route templates such as /v1/schedule', doc: 'routes the rule applies to; absent means every limited route' }))
+    }, { additionalProperties: false }), { maxItems: 64, env: 'GATEWAY_RATE_LIMIT_RULES', expected: 'a JSON array of rules {name, scope, ratePerSecond, burst, routes?}', doc: 'token buckets every limited request draws from' }),
+    defaultFailurePolicy: Type.Enum(['open', 'closed'], { env: 'GATEWAY_RATE_LIMIT_FAILURE_POLICY', expected: 'open or closed', doc: 'while Redis is away: open serves under in-process buckets, closed answers 503' }),
+    routeFailurePolicies: Type.Record(Type.String({ pattern: '^/' }), Type.Enum(['open', 'closed']), { env: 'GATEWAY_RATE_LIMIT_ROUTE_FAILURE_POLICIES', expected: 'a JSON object of route template to open or closed', doc: 'per-route exceptions to the default failure policy' }),
+    retryJitterSeconds: Type.Integer({ minimum: 0, maximum: 600, env: 'GATEWAY_RATE_LIMIT_RETRY_JITTER_SECONDS', expected: 'an integer from 0 to 600', doc: 'random seconds added to Retry-After on 429, so refused clients do not return in one wave' }),
+    fallbackProbeIntervalMs: Type.Integer({ minimum: 50, maximum: 60000, env: 'GATEWAY_RATE_LIMIT_FALLBACK_PROBE_MS', expected: 'an integer from 50 to 60000', doc: 'after a Redis failure, how long decisions stay local before Redis is tried again' }),
+    overLimitCacheSize: Type.Integer({ minimum: 0, maximum: 10000000, env: 'GATEWAY_RATE_LIMIT_OVER_LIMIT_CACHE_SIZE', expected: 'an integer from 0 to 10000000', doc: 'buckets remembered as empty until their refill time, refused without asking Redis; 0 turns it off' })
+  }, { additionalProperties: false }),
+
+  shedding: Type.Object({
+    maxEventLoopDelayMs: Type.Integer({ minimum: 0, maximum: 60000, env: 'GATEWAY_SHED_MAX_EVENT_LOOP_DELAY_MS', expected: 'an integer from 0 to 60000', doc: 'shed load (503) above this event-loop delay; 0 turns the check off' }),
+    maxEventLoopUtilization: Type.Number({ minimum: 0, maximum: 1, env: 'GATEWAY_SHED_MAX_EVENT_LOOP_UTILIZATION', expected: 'a number from 0 to 1', doc: 'shed load above this event-loop utilization; 0 turns the check off' }),
+    maxHeapUsedBytes: Type.Integer({ minimum: 0, env: 'GATEWAY_SHED_MAX_HEAP_USED_BYTES', expected: 'a non-negative integer', doc: 'shed load above this heap use; 0 turns the check off' }),
+    maxRssBytes: Type.Integer({ minimum: 0, env: 'GATEWAY_SHED_MAX_RSS_BYTES', expected: 'a non-negative integer', doc: 'shed load above this resident set size; 0 turns the check off' }),
+    sampleIntervalMs: Type.Integer({ minimum: 5, maximum: 10000, env: 'GATEWAY_SHED_SAMPLE_INTERVAL_MS', expected: 'an integer from 5 to 10000', doc: 'how often the pressure is sampled' }),
+    retryAfterSeconds: Type.Integer({ minimum: 1, maximum: 3600, env: 'GATEWAY_SHED_RETRY_AFTER_SECONDS', expected: 'an integer from 1 to 3600', doc: 'Retry-After sent with a shed 503' })
   }, { additionalProperties: false }),
 
   metrics: Type.Object({

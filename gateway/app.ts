@@ -3,40 +3,59 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../config/load.js'
+import type { VerificationKeys } from './auth/keys.js'
+import auth from './plugins/auth.js'
 import draining from './plugins/draining.js'
 import errorHandler from './plugins/error-handler.js'
 import language from './plugins/language.js'
 import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
+import rateLimit from './plugins/rate-limit.js'
 import requestId from './plugins/request-id.js'
+import shedding from './plugins/shedding.js'
 import stores from './plugins/stores.js'
 import health from './routes/health/index.js'
+import schedule from './routes/schedule/index.js'
+import { systemClock, type Clock } from './store/clock.js'
 import type { Stores } from './store/ports.js'
 import { version } from './version.js'
 
 export interface AppOptions {
   config: Readonly<Config>
   stores: Stores
+  /** Keys that verify bearer tokens (gateway/auth/keys.ts loads them from config). */
+  keys: VerificationKeys
+  clock?: Clock
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Readonly<Config>
+    /** Wall-clock time for every decision; injected so tests can move it. */
+    clock: Clock
   }
 }
 
 async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   const { config } = opts
+  const clock = opts.clock ?? systemClock
   fastify.decorate('config', config)
+  fastify.decorate('clock', clock)
   await fastify.register(language)
   await fastify.register(errorHandler, { storeRetryAfterSeconds: config.store.unavailableRetryAfterSeconds })
   await fastify.register(metrics, config.metrics)
-  await fastify.register(requestId)
-  await fastify.register(draining)
   await fastify.register(stores, { stores: opts.stores })
   await fastify.register(openapi, { enabled: config.server.docs, version })
 
+  // onRequest hooks run in this order: id, draining, shedding, authentication, rate limits.
+  await fastify.register(requestId)
+  await fastify.register(draining)
+  await fastify.register(shedding, config.shedding)
+  await fastify.register(auth, { auth: config.auth, keys: opts.keys })
+  await fastify.register(rateLimit, { rateLimit: config.rateLimit, storeRetryAfterSeconds: config.store.unavailableRetryAfterSeconds, clock })
+
   await fastify.register(health)
+  await fastify.register(schedule)
 }
 
 // Not encapsulated (fastify/demo registers its app through fastify-plugin too): the error and

@@ -103,6 +103,69 @@ export const ERRORS = {
       ru: 'Сервис временно недоступен, ничего не сохранено. Повторите попытку через минуту.'
     }
   },
+  GW_ERR_RATE_LIMITED: {
+    status: 429,
+    messages: {
+      en: 'Too many requests right now. Wait the number of seconds shown, then try again; trying sooner will not help.',
+      es: 'Hay demasiadas solicitudes en este momento. Espere los segundos indicados y vuelva a intentarlo; intentarlo antes no ayudará.',
+      ht: 'Gen twòp demann kounye a. Tann kantite segonn yo montre a, epi eseye ankò; si w eseye pi vit sa p ap ede.',
+      ru: 'Сейчас слишком много запросов. Подождите указанное число секунд и повторите попытку; раньше пробовать бесполезно.'
+    }
+  },
+  GW_ERR_SERVER_OVERLOADED: {
+    status: 503,
+    messages: {
+      en: 'The service is very busy and did not process your request. Wait the number of seconds shown, then try again.',
+      es: 'El servicio está muy ocupado y no procesó su solicitud. Espere los segundos indicados y vuelva a intentarlo.',
+      ht: 'Sèvis la twò okipe e li pa t trete demann ou an. Tann kantite segonn yo montre a, epi eseye ankò.',
+      ru: 'Сервис перегружен и не обработал ваш запрос. Подождите указанное число секунд и повторите попытку.'
+    }
+  },
+  GW_ERR_AUTH_TOKEN_MISSING: {
+    status: 401,
+    messages: {
+      en: 'You are not signed in. Open the app and sign in, then try again.',
+      es: 'No ha iniciado sesión. Abra la aplicación, inicie sesión y vuelva a intentarlo.',
+      ht: 'Ou pa konekte. Louvri aplikasyon an epi konekte, apre sa eseye ankò.',
+      ru: 'Вы не вошли в систему. Откройте приложение, войдите и повторите попытку.'
+    }
+  },
+  GW_ERR_AUTH_TOKEN_INVALID: {
+    status: 401,
+    messages: {
+      en: 'Your sign-in could not be checked. Sign out of the app, sign in again, then try again.',
+      es: 'No se pudo verificar su inicio de sesión. Cierre sesión en la aplicación, vuelva a iniciarla e inténtelo de nuevo.',
+      ht: 'Nou pa t kapab verifye koneksyon ou. Dekonekte nan aplikasyon an, konekte ankò, epi eseye ankò.',
+      ru: 'Не удалось проверить ваш вход. Выйдите из приложения, войдите снова и повторите попытку.'
+    }
+  },
+  GW_ERR_AUTH_TOKEN_EXPIRED: {
+    status: 401,
+    messages: {
+      en: 'Your session has ended. Sign in again; what you entered is still in the app.',
+      es: 'Su sesión terminó. Inicie sesión de nuevo; lo que escribió sigue en la aplicación.',
+      ht: 'Sesyon ou an fini. Konekte ankò; sa w te antre yo toujou nan aplikasyon an.',
+      ru: 'Ваш сеанс завершён. Войдите снова; введённые данные сохранены в приложении.'
+    }
+  },
+  GW_ERR_AUTH_FORBIDDEN: {
+    status: 403,
+    messages: {
+      en: 'Your account is not allowed to do this. If you think it should be, contact support.',
+      es: 'Su cuenta no tiene permiso para hacer esto. Si cree que debería tenerlo, comuníquese con soporte.',
+      ht: 'Kont ou pa gen dwa fè sa. Si ou panse li ta dwe genyen l, kontakte sipò.',
+      ru: 'Вашей учётной записи это действие не разрешено. Если вы считаете это ошибкой, обратитесь в поддержку.'
+    }
+  },
+  GW_ERR_DEVICE_ID_INVALID: {
+    status: 400,
+    messages: {
+      en: 'The app did not identify this phone correctly. Update the app and try again.',
+      es: 'La aplicación no identificó correctamente este teléfono. Actualice la aplicación e inténtelo de nuevo.',
+      ht: 'Aplikasyon an pa t idantifye telefòn sa a kòrèkteman. Mete aplikasyon an ajou epi eseye ankò.',
+      ru: 'Приложение не смогло правильно определить этот телефон. Обновите приложение и повторите попытку.'
+    }
+  },
   GW_ERR_SERVER_INTERNAL: {
     status: 500,
     messages: {

@@ -5,6 +5,7 @@ import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import { ConfigError, loadConfig, type Config } from '../config/load.js'
 import app from './app.js'
+import { KeyLoadError, loadVerificationKeys } from './auth/keys.js'
 import { serverOptions } from './server-options.js'
 import { createStores } from './store/index.js'
 
@@ -40,7 +41,21 @@ async function main (): Promise<void> {
     }
   })
 
-  await fastify.register(app, { config, stores })
+  let keys
+  try {
+    const loaded = loadVerificationKeys(config.auth)
+    keys = loaded.keys
+    if (config.auth.publicKeyFile === '' && config.auth.jwksFile === '') {
+      log.warn({ file: config.auth.devKeyFile, created: loaded.created }, 'no token keys configured: using the development key pair (embedded store only); mint a token with `npm run token -- --role applicant --sub u1`')
+    }
+  } catch (err) {
+    if (!(err instanceof KeyLoadError)) throw err
+    process.stderr.write(`gateway: ${err.message}\n`)
+    await stores.close()
+    process.exit(EXIT_CONFIG)
+  }
+
+  await fastify.register(app, { config, stores, keys })
 
   closeWithGrace({ delay: config.server.shutdownTimeoutMs }, async ({ signal, err }) => {
     if (err !== undefined) log.error({ err }, 'closing after an uncaught error')

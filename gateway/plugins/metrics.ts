@@ -41,7 +41,7 @@ export default fp<MetricsOptions>(async function metrics (fastify, opts) {
     }, reply.elapsedTime / 1000)
   })
 
-  fastify.get('/metrics', { schema: { hide: true } }, async function (_request, reply) {
+  fastify.get('/metrics', { config: { shed: false }, schema: { hide: true } }, async function (_request, reply) {
     reply.type(registry.contentType)
     return registry.metrics()
   })

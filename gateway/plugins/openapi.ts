@@ -21,7 +21,15 @@ export default fp<OpenApiOptions>(async function openapi (fastify, opts) {
         description: 'Public edge for registrations, appointment requests and confirmations. Every error body is { code, message, retryAfterSeconds?, fields? } in the language chosen by Accept-Language (en, es, ht, ru).',
         version: opts.version
       },
-      tags: [{ name: 'health', description: 'Liveness and readiness' }]
+      tags: [
+        { name: 'health', description: 'Liveness and readiness' },
+        { name: 'schedule', description: 'When requests are accepted and drawn' }
+      ],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Signed by the identity provider; the role claim decides which routes answer. Applicant routes also need X-Device-Id (a UUID).' }
+        }
+      }
     },
     // Shared schemas keep their $id as their name under components/schemas (ErrorBody, ...).
     refResolver: {

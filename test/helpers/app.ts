@@ -6,14 +6,19 @@ import { inject } from 'vitest'
 import { loadConfig, type Config } from '../../config/load.js'
 import app from '../../gateway/app.js'
 import { serverOptions } from '../../gateway/server-options.js'
+import type { VerificationKeys } from '../../gateway/auth/keys.js'
 import type { Clock } from '../../gateway/store/clock.js'
 import { createMemoryStores } from '../../gateway/store/memory/index.js'
 import type { Stores } from '../../gateway/store/ports.js'
 import { createRedisStores } from '../../gateway/store/redis/index.js'
+import { testKeys } from './tokens.js'
 
-/** Config from defaults plus the given environment, never the test process's own. */
+/**
+ * Config from defaults plus the given environment, never the test process's own. Load shedding
+ * is off unless a test turns it on: parallel test files on two cores stall each other's loops.
+ */
 export function testConfig (env: Record<string, string> = {}): Readonly<Config> {
-  return loadConfig({ env: { GATEWAY_LOG_LEVEL: 'silent', ...env } })
+  return loadConfig({ env: { GATEWAY_LOG_LEVEL: 'silent', GATEWAY_SHED_MAX_EVENT_LOOP_DELAY_MS: '0', ...env } })
 }
 
 /** A key prefix no other test file shares, so files can run in parallel on one Redis. */
@@ -53,6 +58,8 @@ export interface BuildOptions {
   config?: Readonly<Config>
   stores?: Stores
   logs?: LogCapture
+  keys?: VerificationKeys
+  clock?: Clock
   /** Extra routes a test needs beside the app's own (registered after the app, like a later feature). */
   routes?: (fastify: FastifyInstance) => void | Promise<void>
 }
@@ -60,7 +67,12 @@ export interface BuildOptions {
 export async function buildApp (options: BuildOptions = {}): Promise<FastifyInstance> {
   const config = options.config ?? testConfig()
   const fastify = Fastify(serverOptions(config, options.logs === undefined ? {} : { logStream: options.logs }))
-  await fastify.register(app, { config, stores: options.stores ?? createMemoryStores() })
+  await fastify.register(app, {
+    config,
+    stores: options.stores ?? createMemoryStores(),
+    keys: options.keys ?? testKeys,
+    ...(options.clock === undefined ? {} : { clock: options.clock })
+  })
   if (options.routes !== undefined) await fastify.register(async (f) => { await options.routes?.(f) })
   await fastify.ready()
   return fastify

@@ -1,9 +1,20 @@
+import { spawnSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { ERRORS } from '../../gateway/errors.js'
-import { startGateway, stopGateway, type GatewayProcess } from '../helpers/process.js'
+import { SERVER_ENTRY, startGateway, stopGateway, type GatewayProcess } from '../helpers/process.js'
+import { publicKeyPem } from '../helpers/tokens.js'
+
+const scratch = mkdtempSync(join(tmpdir(), 'gateway-process-'))
+const publicKeyFile = join(scratch, 'jwt.pem')
+writeFileSync(publicKeyFile, publicKeyPem)
+const devKeyFile = join(scratch, 'dev', 'jwt-dev.json')
 
 describe('the gateway process', () => {
   let gateway: GatewayProcess | undefined
@@ -16,8 +27,31 @@ describe('the gateway process', () => {
     expect(gateway.stdout()).not.toContain('listening')
   })
 
+  it('refuses to start on Redis without token keys: development keys serve the embedded store only', async () => {
+    gateway = startGateway({ GATEWAY_PORT: '0', REDIS_URL: inject('redisUrl') })
+    expect(await gateway.exited).toBe(78)
+    expect(gateway.stderr()).toContain('auth.publicKeyFile (GATEWAY_AUTH_PUBLIC_KEY_FILE) or auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must be set when REDIS_URL is set')
+  })
+
+  it('on the embedded store, makes a development key once; `npm run token` mints a token it accepts', async () => {
+    gateway = startGateway({ GATEWAY_PORT: '0', GATEWAY_AUTH_DEV_KEY_FILE: devKeyFile })
+    const base = await gateway.listening
+    const minted = spawnSync(process.execPath, [SERVER_ENTRY.replace('server.js', 'dev-token.js'), '--role', 'applicant', '--sub', 'u1'], {
+      env: { PATH: process.env.PATH ?? '', GATEWAY_AUTH_DEV_KEY_FILE: devKeyFile },
+      encoding: 'utf8'
+    })
+    expect(minted.status).toBe(0)
+    const lines = minted.stdout.split('\n').filter((l) => l !== '')
+    expect(lines).toHaveLength(1)
+    const res = await fetch(`${base}/v1/schedule`, { headers: { authorization: `Bearer ${lines[0]}`, 'x-device-id': randomUUID() } })
+    expect(res.status).toBe(200)
+    expect(((await res.json()) as { poes: unknown[] }).poes).toHaveLength(8)
+    gateway.child.kill('SIGTERM')
+    expect(await gateway.exited).toBe(0)
+  })
+
   it('warns once that the memory store is per-process when REDIS_URL is unset', async () => {
-    gateway = startGateway({ GATEWAY_PORT: '0' })
+    gateway = startGateway({ GATEWAY_PORT: '0', GATEWAY_AUTH_DEV_KEY_FILE: devKeyFile })
     const base = await gateway.listening
     expect((await fetch(`${base}/healthz`)).status).toBe(200)
     const warnings = gateway.stdout().split('\n').filter((l) => l.includes('embedded memory store'))
@@ -28,7 +62,7 @@ describe('the gateway process', () => {
   })
 
   it('serves on Redis, prints where things are, and on SIGTERM finishes the request in flight, closes Redis and exits 0', async () => {
-    gateway = startGateway({ GATEWAY_PORT: '0', REDIS_URL: inject('redisUrl') })
+    gateway = startGateway({ GATEWAY_PORT: '0', REDIS_URL: inject('redisUrl'), GATEWAY_AUTH_PUBLIC_KEY_FILE: publicKeyFile })
     const base = await gateway.listening
     expect(gateway.stdout()).not.toContain('embedded memory store')
     const listening = gateway.stdout().split('\n').map((l) => l.trim()).filter((l) => l.includes('gateway listening')).map((l) => JSON.parse(l))[0]

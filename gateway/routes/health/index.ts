@@ -8,6 +8,7 @@ const Status = Type.Object({ status: Type.String() })
 
 const health: FastifyPluginAsync = async function (fastify) {
   fastify.get('/healthz', {
+    config: { shed: false },
     schema: {
       tags: ['health'],
       summary: 'The process is up',
@@ -18,6 +19,7 @@ const health: FastifyPluginAsync = async function (fastify) {
   })
 
   fastify.get('/readyz', {
+    config: { shed: false },
     schema: {
       tags: ['health'],
       summary: 'The stores answer and the process is not draining',

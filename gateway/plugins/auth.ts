@@ -1,0 +1,121 @@
+// Bearer JWT on every /v1 route: signature, iss, aud and exp checked; the role claim must be one
+// the route allows; applicant routes also need a canonical X-Device-Id. A /v1 route that does not
+// say which roles it allows is refused at boot: secure by default.
+import { createVerifier } from 'fast-jwt'
+import fp from 'fastify-plugin'
+import type { Config } from '../../config/load.js'
+import type { VerificationKeys } from '../auth/keys.js'
+import { GatewayError } from '../errors.js'
+
+export const ROLES = ['applicant', 'partner', 'officer', 'ops'] as const
+export type Role = typeof ROLES[number]
+
+export interface Principal {
+  subject: string
+  role: Role
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Roles allowed on the route; every /v1 route must name them. */
+    roles?: readonly Role[]
+    /** false exempts the route from load shedding (health, metrics). */
+    shed?: boolean
+  }
+  interface FastifyRequest {
+    principal: Principal | null
+    /** Canonical lower-case X-Device-Id, on applicant routes. */
+    deviceId: string | undefined
+  }
+}
+
+export interface AuthOptions {
+  auth: Config['auth']
+  keys: VerificationKeys
+}
+
+// RFC 9562 text form: 8-4-4-4-12 hex digits. Either case on input, lower case from here on.
+const DEVICE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+export default fp<AuthOptions>(async function auth (fastify, opts) {
+  const verify = verifierFor(opts)
+  const roleClaim = opts.auth.roleClaim
+
+  fastify.decorateRequest('principal', null)
+  fastify.decorateRequest('deviceId', undefined)
+
+  fastify.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/v1/') && (route.config?.roles === undefined || route.config.roles.length === 0)) {
+      throw new Error(`route ${route.method.toString()} ${route.url} must name the roles it allows (config.roles)`)
+    }
+  })
+
+  fastify.addHook('onRequest', async function (request, reply) {
+    const roles = request.routeOptions.config.roles
+    if (roles === undefined) return
+    const header = request.headers.authorization
+    if (header === undefined || header === '') {
+      reply.header('www-authenticate', 'Bearer')
+      throw new GatewayError('GW_ERR_AUTH_TOKEN_MISSING')
+    }
+    const match = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/i.exec(header)
+    if (match === null) {
+      reply.header('www-authenticate', 'Bearer error="invalid_token"')
+      throw new GatewayError('GW_ERR_AUTH_TOKEN_INVALID')
+    }
+    let claims: Record<string, unknown>
+    try {
+      claims = verify(match[1] as string)
+    } catch (err) {
+      const expired = (err as { code?: string }).code === 'FAST_JWT_EXPIRED'
+      reply.header('www-authenticate', 'Bearer error="invalid_token"')
+      throw new GatewayError(expired ? 'GW_ERR_AUTH_TOKEN_EXPIRED' : 'GW_ERR_AUTH_TOKEN_INVALID')
+    }
+    const role = claims[roleClaim]
+    if (typeof claims.sub !== 'string' || claims.sub === '' || !ROLES.includes(role as Role)) {
+      reply.header('www-authenticate', 'Bearer error="invalid_token"')
+      throw new GatewayError('GW_ERR_AUTH_TOKEN_INVALID')
+    }
+    if (!roles.includes(role as Role)) throw new GatewayError('GW_ERR_AUTH_FORBIDDEN')
+    request.principal = { subject: claims.sub, role: role as Role }
+
+    if (role === 'applicant') {
+      const deviceId = request.headers['x-device-id']
+      if (typeof deviceId !== 'string' || !DEVICE_ID.test(deviceId)) throw new GatewayError('GW_ERR_DEVICE_ID_INVALID')
+      request.deviceId = deviceId.toLowerCase()
+    }
+  })
+}, { name: 'auth', dependencies: ['error-handler'] })
+
+type Verify = (token: string) => Record<string, unknown>
+
+function verifierFor ({ auth, keys }: AuthOptions): Verify {
+  const options = {
+    algorithms: [...auth.algorithms],
+    allowedIss: auth.issuer,
+    allowedAud: auth.audience,
+    requiredClaims: ['exp', 'sub', 'iss', 'aud'],
+    clockTolerance: auth.clockToleranceSeconds * 1000,
+    // fast-jwt's LRU is keyed by a hash of the token and never serves an entry past its exp.
+    cache: auth.cacheSize === 0 ? false : auth.cacheSize
+  }
+  if (keys.kind === 'pem') {
+    return createVerifier({ ...options, key: keys.pem }) as Verify
+  }
+  // One synchronous verifier per key id: fast-jwt's key callback would make every check async.
+  const byKid = new Map([...keys.byKid].map(([kid, pem]) => [kid, createVerifier({ ...options, key: pem }) as Verify]))
+  return (token) => {
+    const verifier = byKid.get(kidOf(token))
+    if (verifier === undefined) throw new Error('unknown kid')
+    return verifier(token)
+  }
+}
+
+function kidOf (token: string): string {
+  try {
+    const header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8')) as { kid?: unknown }
+    return typeof header.kid === 'string' ? header.kid : ''
+  } catch {
+    return ''
+  }
+}

@@ -1,0 +1,30 @@
+// Load shedding, first on every request: when the event loop lags or memory runs high, answer
+// 503 with Retry-After at once rather than queue work we cannot finish in time
+// (@fastify/under-pressure). Health checks and metrics stay answered (config.shed: false).
+import underPressure from '@fastify/under-pressure'
+import fp from 'fastify-plugin'
+import { Counter } from 'prom-client'
+import type { Config } from '../../config/load.js'
+import { GatewayError } from '../errors.js'
+
+export default fp<Config['shedding']>(async function shedding (fastify, opts) {
+  const shed = new Counter({
+    name: 'gateway_shed_total',
+    help: 'Requests shed with 503 under pressure, by what was over its threshold.',
+    labelNames: ['reason'] as const,
+    registers: [fastify.metrics]
+  })
+  await fastify.register(underPressure, {
+    maxEventLoopDelay: opts.maxEventLoopDelayMs,
+    maxEventLoopUtilization: opts.maxEventLoopUtilization,
+    eventLoopUtilizationMode: 'interval',
+    maxHeapUsedBytes: opts.maxHeapUsedBytes,
+    maxRssBytes: opts.maxRssBytes,
+    sampleInterval: opts.sampleIntervalMs,
+    pressureHandler: (request, _reply, type) => {
+      if (request.routeOptions.config.shed === false) return undefined
+      shed.inc({ reason: type })
+      return Promise.reject(new GatewayError('GW_ERR_SERVER_OVERLOADED', { retryAfterSeconds: opts.retryAfterSeconds }))
+    }
+  })
+}, { name: 'shedding', dependencies: ['metrics', 'error-handler'] })
