@@ -23,6 +23,7 @@ export const defaults: Config = {
     keyPrefix: 'gw',
     commandTimeoutMs: 250,
     connectTimeoutMs: 2_000,
+    autoPipelining: false,
     unavailableRetryAfterSeconds: 5,
     memorySweepIntervalMs: 10_000
   },

@@ -40,6 +40,7 @@ export const ConfigSchema = Type.Object({
     keyPrefix: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,32}$', env: 'GATEWAY_REDIS_KEY_PREFIX', expected: '1 to 32 letters, digits, dots, dashes or underscores', doc: 'prefix of every Redis key, so several deployments can share one Redis' }),
     commandTimeoutMs: Type.Integer({ minimum: 10, maximum: 10000, env: 'GATEWAY_REDIS_COMMAND_TIMEOUT_MS', expected: 'an integer from 10 to 10000', doc: 'a Redis command slower than this fails instead of holding the request' }),
     connectTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000, env: 'GATEWAY_REDIS_CONNECT_TIMEOUT_MS', expected: 'an integer from 100 to 60000', doc: 'how long one connection attempt to Redis may take' }),
+    autoPipelining: Type.Boolean({ env: 'GATEWAY_REDIS_AUTO_PIPELINING', expected: 'true or false', doc: 'let ioredis batch commands of concurrent requests into one write' }),
     unavailableRetryAfterSeconds: Type.Integer({ minimum: 1, maximum: 3600, env: 'GATEWAY_STORE_UNAVAILABLE_RETRY_AFTER_SECONDS', expected: 'an integer from 1 to 3600', doc: 'Retry-After sent with 503 when the store cannot be reached' }),
     memorySweepIntervalMs: Type.Integer({ minimum: 100, maximum: 3600000, env: 'GATEWAY_MEMORY_SWEEP_INTERVAL_MS', expected: 'an integer from 100 to 3600000', doc: 'how often the embedded store drops expired entries' })
   }, { additionalProperties: false }),

@@ -64,6 +64,7 @@ export class GatewayLogController extends LogController {
   override routeNotFound (): void {}
 
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.isLogDisabled(request)) return
     const line = {
       method: request.method,
       route: routeLabel(request),

@@ -19,6 +19,8 @@ export function serverOptions (config: Config, overrides: ServerOptionsOverrides
     logger: loggerOptions(config.log.level, overrides.logStream),
     logController: new GatewayLogController(config.log.accessLog),
     genReqId: () => randomUUID(),
+    // X-Forwarded-For is believed only from these proxies; otherwise request.ip is the peer.
+    trustProxy: config.server.trustedProxies.length > 0 ? [...config.server.trustedProxies] : false,
     bodyLimit: config.server.bodyLimitBytes,
     requestTimeout: config.server.requestTimeoutMs,
     keepAliveTimeout: config.server.keepAliveTimeoutMs,

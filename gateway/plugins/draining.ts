@@ -16,10 +16,10 @@ export default fp(async function draining (fastify) {
   let closing = false
   fastify.decorate('draining', { getter: () => closing })
   fastify.addHook('preClose', async () => { closing = true })
-  fastify.addHook('onRequest', async function (_request, reply) {
-    if (!closing) return
+  fastify.addHook('onRequest', function (_request, reply, done) {
+    if (!closing) return done()
     reply.header('connection', 'close')
-    throw new GatewayError('GW_ERR_SERVER_SHUTTING_DOWN', { retryAfterSeconds: 1 })
+    done(new GatewayError('GW_ERR_SERVER_SHUTTING_DOWN', { retryAfterSeconds: 1 }))
   })
   // A request admitted before the close still gets its answer, but its keep-alive connection
   // must end with it, or close() would wait for the client to hang up.

@@ -61,6 +61,18 @@ export default fp<RateLimitOptions>(async function rateLimit (fastify, opts) {
     }
   })
 
+  // Bound label children, looked up by a flat key: labels() hashes its arguments on every call.
+  const children = new Map<string, ReturnType<typeof decisions.labels>>()
+  const counted = (rule: string, allowed: boolean, source: string) => {
+    const key = `${rule}|${allowed ? 1 : 0}|${source}`
+    let child = children.get(key)
+    if (child === undefined) {
+      child = decisions.labels({ rule, outcome: allowed ? 'allowed' : 'limited', source })
+      children.set(key, child)
+    }
+    return child
+  }
+
   const policies = new Map<string, string>()
   const policyOf = (route: string): FailurePolicy => (config.routeFailurePolicies[route] ?? config.defaultFailurePolicy) as FailurePolicy
   const policyHeader = (route: string): string => {
@@ -80,9 +92,7 @@ export default fp<RateLimitOptions>(async function rateLimit (fastify, opts) {
       unavailable.inc({ route })
       throw new GatewayError('GW_ERR_STORE_UNAVAILABLE', { retryAfterSeconds: opts.storeRetryAfterSeconds })
     }
-    for (const { rule, decision } of verdict.decisions) {
-      decisions.inc({ rule: rule.name, outcome: decision.allowed ? 'allowed' : 'limited', source: verdict.source })
-    }
+    for (const { rule, decision } of verdict.decisions) counted(rule.name, decision.allowed, verdict.source).inc()
     if (verdict.decisions.length === 0) return
     const tightest = tightestOf(verdict.decisions)
     reply.header('ratelimit-policy', policyHeader(route))

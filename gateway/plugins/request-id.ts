@@ -3,7 +3,8 @@
 import fp from 'fastify-plugin'
 
 export default fp(async function requestId (fastify) {
-  fastify.addHook('onRequest', async function (request, reply) {
+  fastify.addHook('onRequest', function (request, reply, done) {
     reply.header('x-request-id', request.id)
+    done()
   })
 }, { name: 'request-id' })

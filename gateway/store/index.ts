@@ -17,6 +17,7 @@ export async function createStores (config: Config['store'], { clock = systemClo
     keyPrefix: config.keyPrefix,
     commandTimeoutMs: config.commandTimeoutMs,
     connectTimeoutMs: config.connectTimeoutMs,
+    autoPipelining: config.autoPipelining,
     clock,
     ...(onConnectionError === undefined ? {} : { onConnectionError })
   })

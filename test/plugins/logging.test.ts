@@ -82,3 +82,17 @@ describe('censor', () => {
     expect(censor(loop)).toEqual({ a: 1, self: '[elided]' })
   })
 })
+
+describe('access log switch', () => {
+  it('writes no per-request line when GATEWAY_ACCESS_LOG is false', async () => {
+    const logs = new LogCapture()
+    const app = await buildApp({ config: testConfig({ GATEWAY_LOG_LEVEL: 'info', GATEWAY_ACCESS_LOG: 'false' }), logs })
+    try {
+      expect((await app.inject('/healthz')).statusCode).toBe(200)
+      expect((await app.inject('/nope')).statusCode).toBe(404)
+      expect(logs.records().filter((r) => r.msg === 'request completed')).toEqual([])
+    } finally {
+      await app.close()
+    }
+  })
+})

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import { ERRORS } from '../../gateway/errors.js'
 import { ManualClock } from '../../gateway/store/clock.js'
 import { buildApp, redisStores, testConfig } from '../helpers/app.js'
-import { startRedis, stopRedis } from '../helpers/redis-server.js'
+import { startRedis, stopRedis } from '../../loadtests/lib/redis-server.js'
 import { applicant } from '../helpers/tokens.js'
 
 const RULES = JSON.stringify([
@@ -139,6 +139,28 @@ describe('Retry-After jitter', () => {
       expect(seen.size).toBeGreaterThan(1)
     } finally {
       await gateway.close()
+    }
+  })
+})
+
+describe('client IP for the ip scope', () => {
+  const rules = JSON.stringify([{ name: 'ip', scope: 'ip', ratePerSecond: 1, burst: 1 }])
+
+  it('believes X-Forwarded-For only from a configured proxy', async () => {
+    const trusting = await buildApp({ config: testConfig({ GATEWAY_RATE_LIMIT_RULES: rules, GATEWAY_TRUSTED_PROXIES: '["127.0.0.1"]' }) })
+    const distrusting = await buildApp({ config: testConfig({ GATEWAY_RATE_LIMIT_RULES: rules }) })
+    try {
+      const from = (ip: string) => ({ ...applicant(), 'x-forwarded-for': ip })
+      // Behind the trusted proxy, two clients have a bucket each.
+      expect((await trusting.inject({ url: '/v1/schedule', headers: from('203.0.113.7'), remoteAddress: '127.0.0.1' })).statusCode).toBe(200)
+      expect((await trusting.inject({ url: '/v1/schedule', headers: from('203.0.113.8'), remoteAddress: '127.0.0.1' })).statusCode).toBe(200)
+      expect((await trusting.inject({ url: '/v1/schedule', headers: from('203.0.113.7'), remoteAddress: '127.0.0.1' })).statusCode).toBe(429)
+      // Without a trusted proxy a forged header changes nothing: the peer address is the client.
+      expect((await distrusting.inject({ url: '/v1/schedule', headers: from('203.0.113.7'), remoteAddress: '198.51.100.1' })).statusCode).toBe(200)
+      expect((await distrusting.inject({ url: '/v1/schedule', headers: from('203.0.113.9'), remoteAddress: '198.51.100.1' })).statusCode).toBe(429)
+    } finally {
+      await trusting.close()
+      await distrusting.close()
     }
   })
 })

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestProject } from 'vitest/node'
-import { startRedis, stopRedis } from '../helpers/redis-server.js'
+import { startRedis, stopRedis } from '../../loadtests/lib/redis-server.js'
 
 declare module 'vitest' {
   export interface ProvidedContext {

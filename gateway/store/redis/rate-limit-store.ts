@@ -19,27 +19,23 @@ export class RedisRateLimitStore implements RateLimitStore {
 
   async decide (buckets: readonly BucketSpec[], cost = 1): Promise<BucketDecision[]> {
     assertBuckets(buckets, cost)
-    const now = this.#clock.now()
     const groups = groupByTag(buckets, (b) => hashTagOf(b.key))
-    // One script per hash tag, all issued in this tick: auto-pipelining sends them together.
-    const replies = await guard(Promise.all(groups.map((group) => {
-      const args: Array<string | number> = group.map((i) => (buckets[i] as BucketSpec).key)
-      args.push(now, cost, EXPIRY_SLACK_MS)
-      for (const i of group) args.push((buckets[i] as BucketSpec).ratePerSecond, (buckets[i] as BucketSpec).burst)
-      return this.#redis.gwGcra(group.length, ...args)
-    })))
+    const order = groups.flat()
+    // One script call for every group: on a single Redis node a request's buckets cost one
+    // command. (A Cluster adapter sends one call per slot instead; the semantics are the same.)
+    const args: Array<string | number> = order.map((i) => (buckets[i] as BucketSpec).key)
+    args.push(this.#clock.now(), cost, EXPIRY_SLACK_MS, groups.length, ...groups.map((g) => g.length))
+    for (const i of order) args.push((buckets[i] as BucketSpec).ratePerSecond, (buckets[i] as BucketSpec).burst)
+    const reply = await guard(this.#redis.gwGcra(order.length, ...args))
     const out = new Array<BucketDecision>(buckets.length)
-    groups.forEach((group, g) => {
-      const reply = replies[g] as number[]
-      group.forEach((bucketIndex, j) => {
-        out[bucketIndex] = {
-          allowed: reply[j * 4] === 1,
-          limit: (buckets[bucketIndex] as BucketSpec).burst,
-          remaining: reply[j * 4 + 1] as number,
-          retryAfterMs: reply[j * 4 + 2] as number,
-          resetMs: reply[j * 4 + 3] as number
-        }
-      })
+    order.forEach((bucketIndex, j) => {
+      out[bucketIndex] = {
+        allowed: reply[j * 4] === 1,
+        limit: (buckets[bucketIndex] as BucketSpec).burst,
+        remaining: reply[j * 4 + 1] as number,
+        retryAfterMs: reply[j * 4 + 2] as number,
+        resetMs: reply[j * 4 + 3] as number
+      }
     })
     return out
   }

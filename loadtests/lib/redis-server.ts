@@ -1,10 +1,10 @@
-// A private redis-server for tests: the suite's shared one (test/setup) and the ones a test
-// stops and restarts to prove behaviour while Redis is away.
+// A private redis-server on a free loopback port, keeping nothing on disk: for the test suite
+// (test/setup), the tests that stop and restart Redis, and the benchmarks. Never port 6379.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { connect, createServer } from 'node:net'
 
-async function freePort (): Promise<number> {
+export async function freePort (): Promise<number> {
   const server = createServer()
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
@@ -47,7 +47,7 @@ export async function startRedis (dir: string, fixedPort?: number): Promise<{ ch
   throw new Error('could not start a private redis-server on a free loopback port')
 }
 
-/** Stops a redis-server this test run started, by its PID. */
+/** Stops a redis-server this process started, by its PID. */
 export async function stopRedis (child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = once(child, 'exit')
