@@ -2,6 +2,7 @@
 // the route allows; applicant routes also need a canonical X-Device-Id. A /v1 route that does not
 // say which roles it allows is refused at boot: secure by default.
 import { createVerifier } from 'fast-jwt'
+import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../../config/load.js'
 import type { VerificationKeys } from '../auth/keys.js'
@@ -50,41 +51,42 @@ export default fp<AuthOptions>(async function auth (fastify, opts) {
     }
   })
 
-  fastify.addHook('onRequest', async function (request, reply) {
+  // Synchronous work (verification is cached and sync), so a callback hook: no promise per request.
+  fastify.addHook('onRequest', function (request, reply, done) {
     const roles = request.routeOptions.config.roles
-    if (roles === undefined) return
+    if (roles === undefined) return done()
+    const refusal = authenticate(request, roles)
+    if (refusal === undefined) return done()
+    if (refusal.statusCode === 401) {
+      reply.header('www-authenticate', refusal.code === 'GW_ERR_AUTH_TOKEN_MISSING' ? 'Bearer' : 'Bearer error="invalid_token"')
+    }
+    done(refusal)
+  })
+
+  // Sets request.principal and request.deviceId, or returns why the request is refused.
+  function authenticate (request: FastifyRequest, roles: readonly Role[]): GatewayError | undefined {
     const header = request.headers.authorization
-    if (header === undefined || header === '') {
-      reply.header('www-authenticate', 'Bearer')
-      throw new GatewayError('GW_ERR_AUTH_TOKEN_MISSING')
-    }
+    if (header === undefined || header === '') return new GatewayError('GW_ERR_AUTH_TOKEN_MISSING')
     const match = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/i.exec(header)
-    if (match === null) {
-      reply.header('www-authenticate', 'Bearer error="invalid_token"')
-      throw new GatewayError('GW_ERR_AUTH_TOKEN_INVALID')
-    }
+    if (match === null) return new GatewayError('GW_ERR_AUTH_TOKEN_INVALID')
     let claims: Record<string, unknown>
     try {
       claims = verify(match[1] as string)
     } catch (err) {
-      const expired = (err as { code?: string }).code === 'FAST_JWT_EXPIRED'
-      reply.header('www-authenticate', 'Bearer error="invalid_token"')
-      throw new GatewayError(expired ? 'GW_ERR_AUTH_TOKEN_EXPIRED' : 'GW_ERR_AUTH_TOKEN_INVALID')
+      return new GatewayError((err as { code?: string }).code === 'FAST_JWT_EXPIRED' ? 'GW_ERR_AUTH_TOKEN_EXPIRED' : 'GW_ERR_AUTH_TOKEN_INVALID')
     }
     const role = claims[roleClaim]
-    if (typeof claims.sub !== 'string' || claims.sub === '' || !ROLES.includes(role as Role)) {
-      reply.header('www-authenticate', 'Bearer error="invalid_token"')
-      throw new GatewayError('GW_ERR_AUTH_TOKEN_INVALID')
-    }
-    if (!roles.includes(role as Role)) throw new GatewayError('GW_ERR_AUTH_FORBIDDEN')
+    if (typeof claims.sub !== 'string' || claims.sub === '' || !ROLES.includes(role as Role)) return new GatewayError('GW_ERR_AUTH_TOKEN_INVALID')
+    if (!roles.includes(role as Role)) return new GatewayError('GW_ERR_AUTH_FORBIDDEN')
     request.principal = { subject: claims.sub, role: role as Role }
 
     if (role === 'applicant') {
       const deviceId = request.headers['x-device-id']
-      if (typeof deviceId !== 'string' || !DEVICE_ID.test(deviceId)) throw new GatewayError('GW_ERR_DEVICE_ID_INVALID')
+      if (typeof deviceId !== 'string' || !DEVICE_ID.test(deviceId)) return new GatewayError('GW_ERR_DEVICE_ID_INVALID')
       request.deviceId = deviceId.toLowerCase()
     }
-  })
+    return undefined
+  }
 }, { name: 'auth', dependencies: ['error-handler'] })
 
 type Verify = (token: string) => Record<string, unknown>

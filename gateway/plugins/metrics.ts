@@ -33,12 +33,13 @@ export default fp<MetricsOptions>(async function metrics (fastify, opts) {
   })
   fastify.decorate('metrics', registry)
 
-  fastify.addHook('onResponse', async function (request: FastifyRequest, reply: FastifyReply) {
+  fastify.addHook('onResponse', function (request: FastifyRequest, reply: FastifyReply, done: () => void) {
     duration.observe({
       route: routeLabel(request),
       method: METHODS.has(request.method) ? request.method : 'OTHER',
       status_code: String(reply.statusCode)
     }, reply.elapsedTime / 1000)
+    done()
   })
 
   fastify.get('/metrics', { config: { shed: false }, schema: { hide: true } }, async function (_request, reply) {
