@@ -15,7 +15,7 @@ const PERSONAL_KEYS = new Set([
   'nationality', 'email', 'phone', 'phonenumber', 'passport', 'documentnumber', 'ssn',
   'photo', 'image', 'selfie', 'picture',
   'location', 'latitude', 'longitude', 'lat', 'lon', 'lng', 'coords', 'coordinates',
-  'ip', 'remoteaddress', 'xforwardedfor',
+  'ip', 'remoteaddress', 'xforwardedfor', 'deviceid', 'xdeviceid',
   'token', 'accesstoken', 'idtoken', 'refreshtoken', 'admissiontoken', 'authorization', 'cookie',
   'setcookie', 'password', 'secret', 'apikey', 'confirmationnumber', 'redisurl', 'url'
 ])
@@ -85,6 +85,15 @@ export function loggerOptions (level: string, stream?: DestinationStream): Logge
       log: (object) => censor(object) as Record<string, unknown>
     },
     serializers: {
+      // Type, code, message and stack only: libraries hang more on their errors (ioredis puts the
+      // command and its keys, which name devices and client IPs, on every reply error).
+      err: (err: Error & { code?: unknown }) => ({
+        type: err.name,
+        ...(typeof err.code === 'string' ? { code: err.code } : {}),
+        message: err.message,
+        ...(err.stack === undefined ? {} : { stack: err.stack }),
+        ...(err.cause instanceof Error ? { cause: { type: err.cause.name, message: err.cause.message } } : {})
+      }),
       req: (request: FastifyRequest) => ({ method: request.method, route: request.routeOptions?.url ?? 'unmatched' }),
       res: (reply: { statusCode: number }) => ({ statusCode: reply.statusCode })
     },

@@ -34,9 +34,10 @@ export class RateLimiter {
   // Buckets known to refuse until a moment: a refused bucket's TAT never moves back, so until
   // then it refuses any request of the same cost. Exact, and it spares the store the traffic of
   // clients that hammer after a 429. Oldest entries go first when it is full.
-  readonly #emptyUntil = new Map<string, number>()
+  readonly #emptyUntil = new Map<string, { until: number, fullAt: number }>()
   #fallbackUntil = 0
   #inFallback = false
+  #probing = false
 
   constructor (options: RateLimiterOptions) {
     this.#o = options
@@ -54,16 +55,21 @@ export class RateLimiter {
     const cached = this.#fromCache(planned, now)
     if (cached !== undefined) return cached
 
-    if (now >= this.#fallbackUntil) {
+    // While the store is away, one request at a time probes it once the interval is up; the
+    // rest keep deciding locally, so a hung Redis holds up one request per interval, not all.
+    const probe = this.#inFallback
+    if (!probe || (now >= this.#fallbackUntil && !this.#probing)) {
+      if (probe) this.#probing = true
       try {
         const decisions = await this.#o.store.decide(planned.map((p) => p.spec))
         this.#setFallback(false)
         return this.#verdict(planned, decisions, 'store', now)
       } catch (err) {
         if (!(err instanceof StoreUnavailableError)) throw err
-        // Stay local for a while instead of making every request wait on a dead store.
-        this.#fallbackUntil = now + this.#o.fallbackProbeIntervalMs
+        this.#fallbackUntil = this.#o.clock.now() + this.#o.fallbackProbeIntervalMs
         this.#setFallback(true)
+      } finally {
+        if (probe) this.#probing = false
       }
     }
     if (policy === 'closed') return { outcome: 'unavailable' }
@@ -74,18 +80,14 @@ export class RateLimiter {
   #fromCache (planned: PlannedBucket[], now: number): Verdict | undefined {
     if (this.#o.overLimitCacheSize === 0) return undefined
     for (const p of planned) {
-      const until = this.#emptyUntil.get(p.spec.key)
-      if (until === undefined) continue
-      if (until <= now) {
+      const empty = this.#emptyUntil.get(p.spec.key)
+      if (empty === undefined) continue
+      if (empty.until <= now) {
         this.#emptyUntil.delete(p.spec.key)
         continue
       }
-      const wait = Math.ceil(until - now)
-      return {
-        outcome: 'limited',
-        source: 'cache',
-        decisions: [{ rule: p.rule, decision: { allowed: false, limit: p.spec.burst, remaining: 0, retryAfterMs: wait, resetMs: wait } }]
-      }
+      const decision = { allowed: false, limit: p.spec.burst, remaining: 0, retryAfterMs: Math.ceil(empty.until - now), resetMs: Math.ceil(empty.fullAt - now) }
+      return { outcome: 'limited', source: 'cache', decisions: [{ rule: p.rule, decision }] }
     }
     return undefined
   }
@@ -95,18 +97,18 @@ export class RateLimiter {
     const admitted = ruled.every((r) => r.decision.allowed)
     if (!admitted && this.#o.overLimitCacheSize > 0) {
       ruled.forEach((r, i) => {
-        if (r.decision.retryAfterMs > 0) this.#remember((planned[i] as PlannedBucket).spec.key, now + r.decision.retryAfterMs)
+        if (r.decision.retryAfterMs > 0) this.#remember((planned[i] as PlannedBucket).spec.key, now + r.decision.retryAfterMs, now + r.decision.resetMs)
       })
     }
     return { outcome: admitted ? 'allowed' : 'limited', source, decisions: ruled }
   }
 
-  #remember (key: string, until: number): void {
+  #remember (key: string, until: number, fullAt: number): void {
     if (this.#emptyUntil.size >= this.#o.overLimitCacheSize) {
       const oldest = this.#emptyUntil.keys().next().value
       if (oldest !== undefined) this.#emptyUntil.delete(oldest)
     }
-    this.#emptyUntil.set(key, until)
+    this.#emptyUntil.set(key, { until, fullAt })
   }
 
   #setFallback (active: boolean): void {

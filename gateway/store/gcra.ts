@@ -24,8 +24,24 @@ export interface GcraStep {
   refused: BucketDecision
 }
 
+/**
+ * Times inside the algorithm are whole microseconds. An epoch in milliseconds (about 1.8e12) has
+ * no room left in a double for fractions of an interval such as 1000/7 ms: sums drift, and a
+ * burst of 20 admitted 19. Whole microseconds stay exact integers (below 2^53) in JavaScript and
+ * in Redis' Lua alike. The interval is rounded to the microsecond, so a rate of 7/s is enforced
+ * as 1 per 142,857 µs (7.000007/s).
+ */
+export function intervalMicros (ratePerSecond: number): number {
+  return Math.max(1, Math.round(1e6 / ratePerSecond))
+}
+
+export function nowMicros (epochMs: number): number {
+  return Math.round(epochMs * 1000)
+}
+
+/** One bucket's arithmetic; `storedTat` and `now` in whole microseconds. */
 export function gcraStep (bucket: BucketSpec, storedTat: number | null, now: number, cost: number): GcraStep {
-  const interval = 1000 / bucket.ratePerSecond
+  const interval = intervalMicros(bucket.ratePerSecond)
   const window = bucket.burst * interval
   const tat = Math.max(storedTat ?? now, now)
   const newTat = tat + cost * interval
@@ -38,14 +54,14 @@ export function gcraStep (bucket: BucketSpec, storedTat: number | null, now: num
       limit: bucket.burst,
       remaining: Math.max(0, Math.floor((window - (newTat - now)) / interval)),
       retryAfterMs: 0,
-      resetMs: Math.ceil(newTat - now)
+      resetMs: Math.ceil((newTat - now) / 1000)
     },
     refused: {
       allowed: false,
       limit: bucket.burst,
       remaining: Math.max(0, Math.floor((window - (tat - now)) / interval)),
-      retryAfterMs: Math.max(0, Math.ceil(allowAt - now)),
-      resetMs: Math.ceil(tat - now)
+      retryAfterMs: Math.max(0, Math.ceil((allowAt - now) / 1000)),
+      resetMs: Math.ceil((tat - now) / 1000)
     }
   }
 }

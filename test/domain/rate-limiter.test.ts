@@ -87,6 +87,33 @@ describe('RateLimiter', () => {
     expect(changes).toEqual([true, false])
   })
 
+  it('lets one request at a time probe a hung store; the others decide locally meanwhile', async () => {
+    const clock = new ManualClock()
+    let calls = 0
+    // A store that hangs until released, like a Redis that stopped answering, then times out.
+    let release: () => void = () => {}
+    const hung: RateLimitStore = {
+      decide: async () => {
+        calls += 1
+        await new Promise<void>((resolve) => { release = resolve })
+        throw new StoreUnavailableError(new Error('command timed out'))
+      }
+    }
+    const limiter2 = new RateLimiter({ rules, store: hung, local: createMemoryStores({ clock }).rateLimits, clock, fallbackProbeIntervalMs: 1000, overLimitCacheSize: 0 })
+    // First failure trips the fallback; after the interval one probe hangs and the rest go local.
+    const first = limiter2.check(facts, 'open')
+    release()
+    await first
+    clock.advance(1000)
+    calls = 0
+    const probe = limiter2.check({ ...facts, deviceId: 'p' }, 'open')
+    const others = await Promise.all(Array.from({ length: 20 }, (_, i) => limiter2.check({ ...facts, deviceId: `o${i}` }, 'open')))
+    expect(others.every((v) => v.outcome === 'allowed' && v.source === 'fallback')).toBe(true)
+    expect(calls).toBe(1)
+    release()
+    expect(await probe).toMatchObject({ outcome: 'allowed', source: 'fallback' })
+  })
+
   it('lets other store errors through: a bug is not an outage', async () => {
     const clock = new ManualClock()
     const broken: RateLimitStore = { decide: async () => { throw new TypeError('bug') } }

@@ -234,6 +234,17 @@ export function storeContract (name: string, create: () => Promise<ContractSubje
         expect((await subject.stores.rateLimits.decide([b]))[0]).toEqual({ allowed: false, limit: 1, remaining: 0, retryAfterMs: 2000, resetMs: 2000 })
       })
 
+      it('admits exactly the burst at wall-clock magnitude, whatever the rate', async () => {
+        // Intervals like 1000/7 ms used to drift in a double next to an epoch in ms (19 of 20).
+        subject.clock.set(Date.now())
+        for (const [ratePerSecond, burst] of [[7, 20], [15_000, 3_000], [3, 11]] as const) {
+          const b = bucket(key('rl'), ratePerSecond, burst)
+          let admitted = 0
+          for (let i = 0; i < burst + 5; i++) if ((await subject.stores.rateLimits.decide([b]))[0]?.allowed === true) admitted++
+          expect(admitted, `rate ${ratePerSecond}, burst ${burst}`).toBe(burst)
+        }
+      })
+
       it('decides buckets of one hash tag all or nothing', async () => {
         const tag = `g${counter++}`
         const wide = bucket(storeKey(tag, 'wide'), 1, 5)

@@ -1,4 +1,4 @@
-import { EXPIRY_SLACK_MS, assertBuckets, gcraStep, groupByTag } from '../gcra.js'
+import { EXPIRY_SLACK_MS, assertBuckets, gcraStep, groupByTag, nowMicros } from '../gcra.js'
 import { hashTagOf } from '../keys.js'
 import type { BucketDecision, BucketSpec, RateLimitStore } from '../ports.js'
 import type { Keyspace } from './keyspace.js'
@@ -17,7 +17,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
   /** The same decision, synchronously: for an in-process fallback while Redis is away. */
   decideNow (buckets: readonly BucketSpec[], cost = 1): BucketDecision[] {
     assertBuckets(buckets, cost)
-    const now = this.#keys.clock.now()
+    const now = nowMicros(this.#keys.clock.now())
     const out = new Array<BucketDecision>(buckets.length)
     for (const group of groupByTag(buckets, (b) => hashTagOf(b.key))) {
       const steps = group.map((i) => {
@@ -27,7 +27,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
       const admitted = steps.every((s) => s.fits)
       group.forEach((bucketIndex, j) => {
         const step = steps[j] as (typeof steps)[number]
-        if (admitted) this.#keys.set((buckets[bucketIndex] as BucketSpec).key, step.newTat, Math.ceil(step.newTat - now) + EXPIRY_SLACK_MS)
+        if (admitted) this.#keys.set((buckets[bucketIndex] as BucketSpec).key, step.newTat, Math.ceil((step.newTat - now) / 1000) + EXPIRY_SLACK_MS)
         out[bucketIndex] = admitted ? step.admitted : step.refused
       })
     }

@@ -33,7 +33,8 @@ export async function createRedisStores (options: RedisStoresOptions): Promise<S
     counters: new RedisCounterStore(redis),
     sortedSets: new RedisSortedSetStore(redis),
     rateLimits: new RedisRateLimitStore(redis, clock),
-    ping: async () => { await guard(redis.ping()) },
+    // A write, not a PING: a replica or a Redis out of memory answers PING but refuses our writes.
+    ping: async () => { await guard(redis.set('{health}:probe', '1', 'PX', 10_000)) },
     close: async () => {
       try {
         await redis.quit()

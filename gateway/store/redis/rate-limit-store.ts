@@ -1,4 +1,4 @@
-import { EXPIRY_SLACK_MS, assertBuckets, groupByTag } from '../gcra.js'
+import { EXPIRY_SLACK_MS, assertBuckets, groupByTag, intervalMicros, nowMicros } from '../gcra.js'
 import { hashTagOf } from '../keys.js'
 import type { BucketDecision, BucketSpec, RateLimitStore } from '../ports.js'
 import type { Clock } from '../clock.js'
@@ -24,8 +24,9 @@ export class RedisRateLimitStore implements RateLimitStore {
     // One script call for every group: on a single Redis node a request's buckets cost one
     // command. (A Cluster adapter sends one call per slot instead; the semantics are the same.)
     const args: Array<string | number> = order.map((i) => (buckets[i] as BucketSpec).key)
-    args.push(this.#clock.now(), cost, EXPIRY_SLACK_MS, groups.length, ...groups.map((g) => g.length))
-    for (const i of order) args.push((buckets[i] as BucketSpec).ratePerSecond, (buckets[i] as BucketSpec).burst)
+    args.push(nowMicros(this.#clock.now()), cost, EXPIRY_SLACK_MS, groups.length, ...groups.map((g) => g.length))
+    // The interval is computed here, once, so the script and the memory adapter cannot round it differently.
+    for (const i of order) args.push(intervalMicros((buckets[i] as BucketSpec).ratePerSecond), (buckets[i] as BucketSpec).burst)
     const reply = await guard(this.#redis.gwGcra(order.length, ...args))
     const out = new Array<BucketDecision>(buckets.length)
     order.forEach((bucketIndex, j) => {

@@ -2,11 +2,12 @@
 -- same steps as gateway/store/gcra.ts. One call per request instead of one per group halves
 -- Redis' work for a typical request (device + IP buckets).
 -- KEYS      the bucket keys, group after group
--- ARGV[1]   now, epoch ms (the gateway's injected clock, so both adapters read the same time)
+-- Times are whole microseconds (see gateway/store/gcra.ts for why), exact in Lua's doubles.
+-- ARGV[1]   now, epoch µs (the gateway's injected clock, so both adapters read the same time)
 -- ARGV[2]   cost
 -- ARGV[3]   expiry slack, ms kept past the moment a bucket is full again
 -- ARGV[4]   number of groups G, then ARGV[5 .. 4+G] the size of each group
--- then per key, in KEYS order: rate per second, burst
+-- then per key, in KEYS order: interval µs (computed by the caller), burst
 -- Returns per key: allowed (0/1), remaining, retry-after ms, reset ms.
 local now = tonumber(ARGV[1])
 local cost = tonumber(ARGV[2])
@@ -21,7 +22,7 @@ for g = 1, groups do
   local tats, newTats, intervals, windows = {}, {}, {}, {}
   local fits = true
   for i = first, last do
-    local interval = 1000 / tonumber(ARGV[limits + 2 * i - 1])
+    local interval = tonumber(ARGV[limits + 2 * i - 1])
     local window = tonumber(ARGV[limits + 2 * i]) * interval
     local tat = tonumber(redis.call('GET', KEYS[i])) or now
     if tat < now then tat = now end
@@ -33,15 +34,15 @@ for g = 1, groups do
     local interval, window = intervals[i], windows[i]
     local remaining, retry, reset
     if fits then
-      redis.call('SET', KEYS[i], string.format('%.17g', newTats[i]), 'PX', math.ceil(newTats[i] - now) + slack)
+      redis.call('SET', KEYS[i], string.format('%.0f', newTats[i]), 'PX', math.ceil((newTats[i] - now) / 1000) + slack)
       remaining = math.floor((window - (newTats[i] - now)) / interval)
       retry = 0
-      reset = math.ceil(newTats[i] - now)
+      reset = math.ceil((newTats[i] - now) / 1000)
     else
       remaining = math.floor((window - (tats[i] - now)) / interval)
-      retry = math.ceil(newTats[i] - window - now)
+      retry = math.ceil((newTats[i] - window - now) / 1000)
       if retry < 0 then retry = 0 end
-      reset = math.ceil(tats[i] - now)
+      reset = math.ceil((tats[i] - now) / 1000)
     end
     if remaining < 0 then remaining = 0 end
     out[#out + 1] = fits and 1 or 0
