@@ -2,6 +2,7 @@
 // (GATEWAY_CONFIG_FILE), then environment variables. Anything invalid stops the boot with a
 // message that names the key, its environment variable and the form it must take.
 import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import Value from 'typebox/value'
 import { defaults } from './defaults.js'
 import { ConfigSchema, type Config } from './schema.js'
@@ -206,6 +207,10 @@ function crossFieldProblems (config: Config): string[] {
     problems.push('store.redisUrl (REDIS_URL) must be empty (embedded memory store) or a redis:// or rediss:// URL')
   }
 
+  config.server.trustedProxies.forEach((entry, i) => {
+    if (!isProxyEntry(entry)) problems.push(`server.trustedProxies[${i}] (GATEWAY_TRUSTED_PROXIES) must be an IP address, a CIDR range or one of loopback, linklocal, uniquelocal, got ${JSON.stringify(entry)}`)
+  })
+
   const { publicKeyFile, jwksFile } = config.auth
   if (publicKeyFile !== '' && jwksFile !== '') {
     problems.push('auth.publicKeyFile (GATEWAY_AUTH_PUBLIC_KEY_FILE) and auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must not both be set')
@@ -226,6 +231,16 @@ function crossFieldProblems (config: Config): string[] {
     problems.push(`metrics.httpDurationBuckets (GATEWAY_METRICS_HTTP_BUCKETS) must be ascending, got ${JSON.stringify(buckets)}`)
   }
   return problems
+}
+
+// What proxy-addr (Fastify's trustProxy) accepts; anything else would throw at server creation.
+function isProxyEntry (entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true
+  const [address, bits, ...rest] = entry.split('/')
+  const family = isIP(address ?? '')
+  if (family === 0 || rest.length > 0) return false
+  if (bits === undefined) return true
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)
 }
 
 function minutes (hhmm: string): number {

@@ -38,18 +38,24 @@ function readPublicPem (file: string): string {
 }
 
 function readJwks (file: string): Map<string, string> {
-  let parsed: { keys?: Array<Record<string, unknown>> }
+  let parsed: { keys?: unknown } | null
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8')) as typeof parsed
   } catch (err) {
     throw new KeyLoadError(`auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must name a readable JSON Web Key Set: ${file} (${(err as Error).message})`)
   }
   const byKid = new Map<string, string>()
-  for (const jwk of parsed.keys ?? []) {
-    if (typeof jwk.kid !== 'string' || 'd' in jwk) {
+  const keys: unknown = parsed?.keys
+  if (!Array.isArray(keys)) throw new KeyLoadError(`auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must hold {"keys": [...]}: ${file}`)
+  for (const jwk of keys as Array<Record<string, unknown> | null>) {
+    if (jwk === null || typeof jwk !== 'object' || typeof jwk.kid !== 'string' || 'd' in jwk || 'k' in jwk) {
       throw new KeyLoadError(`auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must hold public keys, each with a kid: ${file}`)
     }
-    byKid.set(jwk.kid, createPublicKey({ key: jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString())
+    try {
+      byKid.set(jwk.kid, createPublicKey({ key: jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString())
+    } catch (err) {
+      throw new KeyLoadError(`auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) has a key that cannot be read (kid ${jwk.kid}): ${file} (${(err as Error).message})`)
+    }
   }
   if (byKid.size === 0) throw new KeyLoadError(`auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) holds no keys: ${file}`)
   return byKid

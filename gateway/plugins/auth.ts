@@ -6,6 +6,7 @@ import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../../config/load.js'
 import type { VerificationKeys } from '../auth/keys.js'
+import { cachedVerify, type Verify } from '../auth/token-cache.js'
 import { GatewayError } from '../errors.js'
 
 export const ROLES = ['applicant', 'partner', 'officer', 'ops'] as const
@@ -89,29 +90,27 @@ export default fp<AuthOptions>(async function auth (fastify, opts) {
   }
 }, { name: 'auth', dependencies: ['error-handler'] })
 
-type Verify = (token: string) => Record<string, unknown>
-
 function verifierFor ({ auth, keys }: AuthOptions): Verify {
   const options = {
     algorithms: [...auth.algorithms],
     allowedIss: auth.issuer,
     allowedAud: auth.audience,
     requiredClaims: ['exp', 'sub', 'iss', 'aud'],
-    clockTolerance: auth.clockToleranceSeconds * 1000,
-    // fast-jwt's LRU is keyed by a hash of the token (its default key builder: a custom one
-    // draws a security warning at boot, GHSA-rp9m-7r4c-75qg) and never serves an entry past exp.
-    cache: auth.cacheSize === 0 ? false : auth.cacheSize
+    clockTolerance: auth.clockToleranceSeconds * 1000
   }
+  let verify: Verify
   if (keys.kind === 'pem') {
-    return createVerifier({ ...options, key: keys.pem }) as Verify
+    verify = createVerifier({ ...options, key: keys.pem }) as Verify
+  } else {
+    // One synchronous verifier per key id: fast-jwt's key callback would make every check async.
+    const byKid = new Map([...keys.byKid].map(([kid, pem]) => [kid, createVerifier({ ...options, key: pem }) as Verify]))
+    verify = (token) => {
+      const verifier = byKid.get(kidOf(token))
+      if (verifier === undefined) throw new Error('unknown kid')
+      return verifier(token)
+    }
   }
-  // One synchronous verifier per key id: fast-jwt's key callback would make every check async.
-  const byKid = new Map([...keys.byKid].map(([kid, pem]) => [kid, createVerifier({ ...options, key: pem }) as Verify]))
-  return (token) => {
-    const verifier = byKid.get(kidOf(token))
-    if (verifier === undefined) throw new Error('unknown kid')
-    return verifier(token)
-  }
+  return auth.cacheSize === 0 ? verify : cachedVerify(verify, auth.cacheSize, auth.clockToleranceSeconds * 1000)
 }
 
 function kidOf (token: string): string {

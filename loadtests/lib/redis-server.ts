@@ -26,13 +26,13 @@ export async function answersPing (port: number): Promise<boolean> {
 }
 
 /** Starts redis-server on a free loopback port (or the given one), in `dir`, keeping nothing on disk. */
-export async function startRedis (dir: string, fixedPort?: number): Promise<{ child: ChildProcess, port: number }> {
+export async function startRedis (dir: string, fixedPort?: number, extraArgs: string[] = []): Promise<{ child: ChildProcess, port: number }> {
   // A port found free can be taken before redis binds it; try a few.
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = fixedPort ?? await freePort()
     const child = spawn('redis-server', [
       '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-      '--dir', dir, '--loglevel', 'warning'
+      '--dir', dir, '--loglevel', 'warning', ...extraArgs
     ], { stdio: ['ignore', 'ignore', 'inherit'] })
     const failed: { error?: Error } = {}
     child.once('error', (err) => { failed.error = err })

@@ -108,6 +108,8 @@ describe('loadConfig', () => {
     [{ GATEWAY_RATE_LIMIT_RULES: '[{"name":"r","scope":"route","ratePerSecond":1,"burst":1}]' }, 'rateLimit.rules[0].routes (GATEWAY_RATE_LIMIT_RULES) must list the routes of a route-scoped rule'],
     [{ GATEWAY_RATE_LIMIT_RULES: '[{"name":"r","scope":"user","ratePerSecond":1,"burst":1}]' }, 'rateLimit.rules[0].scope (GATEWAY_RATE_LIMIT_RULES) must be one of global, route, device, ip, got "user"'],
     [{ GATEWAY_RATE_LIMIT_ROUTE_FAILURE_POLICIES: '{"/v1/schedule":"maybe"}' }, 'rateLimit.routeFailurePolicies./v1/schedule (GATEWAY_RATE_LIMIT_ROUTE_FAILURE_POLICIES) must be a JSON object of route template to open or closed, got "maybe"'],
+    [{ GATEWAY_TRUSTED_PROXIES: '["10.0.0.300"]' }, 'server.trustedProxies[0] (GATEWAY_TRUSTED_PROXIES) must be an IP address, a CIDR range or one of loopback, linklocal, uniquelocal, got "10.0.0.300"'],
+    [{ GATEWAY_TRUSTED_PROXIES: '["10.0.0.0/8", "fd00::/8", "loopback", "10.1.2.3/33"]' }, 'server.trustedProxies[3] (GATEWAY_TRUSTED_PROXIES) must be an IP address, a CIDR range or one of loopback, linklocal, uniquelocal, got "10.1.2.3/33"'],
     [{ GATEWAY_METRICS_HTTP_BUCKETS: '[1, 0.5]' }, 'metrics.httpDurationBuckets (GATEWAY_METRICS_HTTP_BUCKETS) must be ascending, got [1,0.5]'],
     [{ GATEWAY_METRICS_HTTP_BUCKETS: '[0]' }, 'metrics.httpDurationBuckets[0] (GATEWAY_METRICS_HTTP_BUCKETS) must be a JSON array of 1 to 30 ascending positive numbers of seconds, got 0']
   ])('refuses %j with an exact message', (env, message) => {

@@ -12,7 +12,7 @@ import { ERRORS, type ErrorCode } from '../../gateway/errors.js'
 import { serverOptions } from '../../gateway/server-options.js'
 import { createMemoryStores } from '../../gateway/store/memory/index.js'
 import { buildApp, testConfig } from '../helpers/app.js'
-import { publicKeyPem, token } from '../helpers/tokens.js'
+import { privateKeyPem, publicKeyPem, token } from '../helpers/tokens.js'
 
 const device = randomUUID()
 
@@ -64,7 +64,10 @@ describe('authentication', () => {
     ['alg none (unsigned)', () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'x', role: 'applicant', iss: 'appointment-gateway', aud: 'appointment-gateway-api', exp: Math.floor(Date.now() / 1000) + 600 })}.`],
     ['HS256 keyed with the public key (algorithm confusion)', () => createSigner({ key: publicKeyPem, algorithm: 'HS256' })({ sub: 'x', role: 'applicant', iss: 'appointment-gateway', aud: 'appointment-gateway-api' })],
     ['a tampered payload', () => { const [h, , s] = token().split('.'); return `${h}.${b64({ sub: 'x', role: 'ops', iss: 'appointment-gateway', aud: 'appointment-gateway-api', exp: 9999999999 })}.${s}` }],
-    ['garbage', () => 'not-a-token']
+    ['garbage', () => 'not-a-token'],
+    ['no exp', () => createSigner({ key: privateKeyPem, algorithm: 'ES256', noTimestamp: true })({ sub: 'x', role: 'applicant', iss: 'appointment-gateway', aud: 'appointment-gateway-api' })],
+    ['no iss', () => createSigner({ key: privateKeyPem, algorithm: 'ES256', expiresIn: 60_000 })({ sub: 'x', role: 'applicant', aud: 'appointment-gateway-api' })],
+    ['no aud', () => createSigner({ key: privateKeyPem, algorithm: 'ES256', expiresIn: 60_000 })({ sub: 'x', role: 'applicant', iss: 'appointment-gateway' })]
   ])('answers a token with %s with 401 GW_ERR_AUTH_TOKEN_INVALID', async (_name, make) => {
     await expectError({ authorization: `Bearer ${make()}`, 'x-device-id': device }, 401, 'GW_ERR_AUTH_TOKEN_INVALID')
   })
@@ -122,6 +125,12 @@ describe('verification keys', () => {
     const privateJwks = join(dir, 'private.json')
     writeFileSync(privateJwks, JSON.stringify({ keys: [{ ...pair.privateKey.export({ format: 'jwk' }), kid: 'k' }] }))
     expect(() => loadVerificationKeys(testConfig({ GATEWAY_AUTH_JWKS_FILE: privateJwks }).auth)).toThrow(`auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must hold public keys, each with a kid: ${privateJwks}`)
+    const secret = join(dir, 'oct.json')
+    writeFileSync(secret, JSON.stringify({ keys: [{ kty: 'oct', kid: 'hmac', k: 'c2VjcmV0' }] }))
+    expect(() => loadVerificationKeys(testConfig({ GATEWAY_AUTH_JWKS_FILE: secret }).auth)).toThrow(`auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must hold public keys, each with a kid: ${secret}`)
+    const shapeless = join(dir, 'shapeless.json')
+    writeFileSync(shapeless, JSON.stringify({ keys: {} }))
+    expect(() => loadVerificationKeys(testConfig({ GATEWAY_AUTH_JWKS_FILE: shapeless }).auth)).toThrow(`auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must hold {"keys": [...]}: ${shapeless}`)
     const missing = join(dir, 'nope.pem')
     expect(() => loadVerificationKeys(testConfig({ GATEWAY_AUTH_PUBLIC_KEY_FILE: missing }).auth)).toThrow(`auth.publicKeyFile (GATEWAY_AUTH_PUBLIC_KEY_FILE) must name a readable PEM public key: ${missing}`)
   })

@@ -122,6 +122,29 @@ describe('rate limits while Redis is away', () => {
   })
 })
 
+describe('rate limits on a Redis that refuses writes', () => {
+  it('treats out-of-memory refusals as an outage: open routes serve, closed ones 503, /readyz not ready', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gateway-redis-oom-'))
+    const redis = await startRedis(dir, undefined, ['--maxmemory', '1', '--maxmemory-policy', 'noeviction'])
+    const gateway = await buildApp({
+      config: testConfig({ GATEWAY_RATE_LIMIT_RULES: RULES }),
+      stores: await redisStores({ url: `redis://127.0.0.1:${redis.port}` }),
+      routes: (f) => { f.get('/v1/test/closed', { config: { roles: ['applicant'] } }, async () => ({ ok: true })) }
+    })
+    try {
+      const headers = applicant()
+      expect((await gateway.inject({ url: '/v1/schedule', headers })).statusCode).toBe(200)
+      const closed = await gateway.inject({ url: '/v1/test/closed', headers })
+      expect(closed.statusCode).toBe(503)
+      expect(closed.json().code).toBe('GW_ERR_STORE_UNAVAILABLE')
+      expect((await gateway.inject('/readyz')).statusCode).toBe(503)
+    } finally {
+      await gateway.close()
+      await stopRedis(redis.child)
+    }
+  })
+})
+
 describe('Retry-After jitter', () => {
   it('spreads refused clients over the jitter window, and the body says the same as the header', async () => {
     const gateway = await buildApp({ config: testConfig({ GATEWAY_RATE_LIMIT_RULES: RULES, GATEWAY_RATE_LIMIT_RETRY_JITTER_SECONDS: '3' }) })
