@@ -39,12 +39,14 @@ export const defaults: Config = {
     devKeyFile: '.dev-keys/jwt-dev.json'
   },
   rateLimit: {
-    // Every limited request draws from all the buckets that apply to it. Devices and IPs are
-    // generous enough for a polite app and for carrier NAT (many phones behind one address at the
-    // border); the global and route buckets keep the whole edge under what the backends take.
+    // Every limited request draws from all the buckets that apply to it. Subjects, devices and
+    // IPs are generous enough for a polite app and for carrier NAT (many phones behind one address
+    // at the border); the subject bucket holds a client that invents a device id per request; the
+    // global and route buckets keep the whole edge under what the backends take.
     rules: [
       { name: 'global', scope: 'global', ratePerSecond: 20_000, burst: 40_000 },
       { name: 'schedule', scope: 'route', ratePerSecond: 15_000, burst: 30_000, routes: ['/v1/schedule'] },
+      { name: 'subject', scope: 'subject', ratePerSecond: 4, burst: 40 },
       { name: 'device', scope: 'device', ratePerSecond: 2, burst: 20 },
       { name: 'ip', scope: 'ip', ratePerSecond: 100, burst: 400 }
     ],

@@ -60,7 +60,7 @@ export const ConfigSchema = Type.Object({
   rateLimit: Type.Object({
     rules: Type.Array(Type.Object({
       name: Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$', expected: 'a lower-case name of letters, digits and dashes', doc: 'metric label of the rule' }),
-      scope: Type.Enum(['global', 'route', 'device', 'ip'], { expected: 'one of global, route, device, ip', doc: 'what one bucket counts' }),
+      scope: Type.Enum(['global', 'route', 'subject', 'device', 'ip'], { expected: 'one of global, route, subject, device, ip', doc: 'what one bucket counts' }),
       ratePerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 1000000, expected: 'a number greater than 0 and at most 1000000', doc: 'sustained rate' }),
       burst: Type.Integer({ minimum: 1, maximum: 10000000, expected: 'an integer from 1 to 10000000', doc: 'requests admitted at once from a full bucket' }),
       routes: Type.Optional(Type.Array(Type.String({ pattern: '^/', maxLength: 256 }), { minItems: 1, maxItems: 256, expected: 'a JSON array of route templates such as /v1/schedule', doc: 'routes the rule applies to; absent means every limited route' }))

@@ -1,8 +1,9 @@
 // Which buckets a request draws from: pure, from the configured rules and the request's facts.
+import ipaddr from 'ipaddr.js'
 import { storeKey } from '../store/keys.js'
 import type { BucketSpec } from '../store/ports.js'
 
-export type RateLimitScope = 'global' | 'route' | 'device' | 'ip'
+export type RateLimitScope = 'global' | 'route' | 'subject' | 'device' | 'ip'
 
 export interface RateLimitRule {
   name: string
@@ -15,6 +16,8 @@ export interface RateLimitRule {
 export interface RequestFacts {
   /** The route template, e.g. /v1/schedule. */
   route: string
+  /** The token's subject, when the request is authenticated. */
+  subject?: string | undefined
   /** Canonical lower-case device UUID, when the route identifies devices. */
   deviceId?: string | undefined
   /** The client IP, as resolved through trusted proxies only. */
@@ -63,7 +66,21 @@ function keyFor (rule: RateLimitRule, facts: RequestFacts) {
   switch (rule.scope) {
     case 'global': return storeKey(`rl.${rule.name}`)
     case 'route': return storeKey(`rl.${rule.name}.${facts.route}`)
+    case 'subject': return facts.subject === undefined ? undefined : storeKey(`rl.${rule.name}.${facts.subject}`)
     case 'device': return facts.deviceId === undefined ? undefined : storeKey(`rl.${rule.name}.${facts.deviceId}`)
-    case 'ip': return storeKey(`rl.${rule.name}.${facts.ip}`)
+    case 'ip': return storeKey(`rl.${rule.name}.${clientNetwork(facts.ip)}`)
   }
+}
+
+/**
+ * The unit an IP bucket counts: an IPv4 address, or the /64 of an IPv6 one (one subscriber line
+ * gets a whole /64, so per-address buckets would give a single client 2^64 of them).
+ */
+export function clientNetwork (ip: string): string {
+  if (!ipaddr.isValid(ip)) return ip
+  const address = ipaddr.parse(ip)
+  if (address.kind() === 'ipv4') return address.toString()
+  const v6 = address as ipaddr.IPv6
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString()
+  return `${v6.parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`
 }

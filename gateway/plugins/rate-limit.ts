@@ -87,7 +87,7 @@ export default fp<RateLimitOptions>(async function rateLimit (fastify, opts) {
   fastify.addHook('onRequest', async function (request, reply) {
     if (request.routeOptions.config.roles === undefined) return
     const route = request.routeOptions.url as string
-    const verdict = await limiter.check({ route, deviceId: request.deviceId, ip: request.ip }, policyOf(route))
+    const verdict = await limiter.check({ route, subject: request.principal?.subject, deviceId: request.deviceId, ip: request.ip }, policyOf(route))
     if (verdict.outcome === 'unavailable') {
       unavailable.inc({ route })
       throw new GatewayError('GW_ERR_STORE_UNAVAILABLE', { retryAfterSeconds: opts.storeRetryAfterSeconds })

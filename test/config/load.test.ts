@@ -106,7 +106,7 @@ describe('loadConfig', () => {
     [{ GATEWAY_AUTH_ALGORITHMS: '["HS256"]' }, 'auth.algorithms[0] (GATEWAY_AUTH_ALGORITHMS) must be a JSON array of ES256, ES384, EdDSA, RS256 or PS256, got "HS256"'],
     [{ GATEWAY_RATE_LIMIT_RULES: '[{"name":"d","scope":"device","ratePerSecond":1,"burst":1},{"name":"d","scope":"ip","ratePerSecond":1,"burst":1}]' }, 'rateLimit.rules[1].name (GATEWAY_RATE_LIMIT_RULES) must be unique, got "d" twice'],
     [{ GATEWAY_RATE_LIMIT_RULES: '[{"name":"r","scope":"route","ratePerSecond":1,"burst":1}]' }, 'rateLimit.rules[0].routes (GATEWAY_RATE_LIMIT_RULES) must list the routes of a route-scoped rule'],
-    [{ GATEWAY_RATE_LIMIT_RULES: '[{"name":"r","scope":"user","ratePerSecond":1,"burst":1}]' }, 'rateLimit.rules[0].scope (GATEWAY_RATE_LIMIT_RULES) must be one of global, route, device, ip, got "user"'],
+    [{ GATEWAY_RATE_LIMIT_RULES: '[{"name":"r","scope":"user","ratePerSecond":1,"burst":1}]' }, 'rateLimit.rules[0].scope (GATEWAY_RATE_LIMIT_RULES) must be one of global, route, subject, device, ip, got "user"'],
     [{ GATEWAY_RATE_LIMIT_ROUTE_FAILURE_POLICIES: '{"/v1/schedule":"maybe"}' }, 'rateLimit.routeFailurePolicies./v1/schedule (GATEWAY_RATE_LIMIT_ROUTE_FAILURE_POLICIES) must be a JSON object of route template to open or closed, got "maybe"'],
     [{ GATEWAY_TRUSTED_PROXIES: '["10.0.0.300"]' }, 'server.trustedProxies[0] (GATEWAY_TRUSTED_PROXIES) must be an IP address, a CIDR range or one of loopback, linklocal, uniquelocal, got "10.0.0.300"'],
     [{ GATEWAY_TRUSTED_PROXIES: '["10.0.0.0/8", "fd00::/8", "loopback", "10.1.2.3/33"]' }, 'server.trustedProxies[3] (GATEWAY_TRUSTED_PROXIES) must be an IP address, a CIDR range or one of loopback, linklocal, uniquelocal, got "10.1.2.3/33"'],

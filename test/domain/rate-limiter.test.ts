@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { RateLimitRules } from '../../gateway/domain/rate-limit-rules.js'
+import { RateLimitRules, clientNetwork } from '../../gateway/domain/rate-limit-rules.js'
 import { RateLimiter } from '../../gateway/domain/rate-limiter.js'
 import { ManualClock } from '../../gateway/store/clock.js'
 import { StoreUnavailableError } from '../../gateway/store/errors.js'
@@ -50,7 +50,19 @@ const facts = { route: '/v1/schedule', deviceId: 'd1', ip: '10.0.0.1' }
 describe('RateLimitRules', () => {
   it('plans one bucket per applicable rule, each under a hash tag of its own', () => {
     expect(rules.plan(facts).map((p) => p.spec.key)).toEqual(['{rl.global}', '{rl.device.d1}'])
-    expect(rules.plan({ route: '/v1/login', ip: '2001:db8::1' }).map((p) => p.spec.key)).toEqual(['{rl.global}', '{rl.login.2001%3Adb8%3A%3A1}'])
+    expect(rules.plan({ route: '/v1/login', ip: '2001:db8::1' }).map((p) => p.spec.key)).toEqual(['{rl.global}', '{rl.login.2001%3Adb8%3A0%3A0%3A%3A/64}'])
+  })
+})
+
+describe('clientNetwork', () => {
+  it.each([
+    ['203.0.113.7', '203.0.113.7'],
+    ['2001:db8:1:2:aaaa:bbbb:cccc:dddd', '2001:db8:1:2::/64'],
+    ['2001:db8:1:2::1', '2001:db8:1:2::/64'],
+    ['::ffff:198.51.100.4', '198.51.100.4'],
+    ['not-an-ip', 'not-an-ip']
+  ])('counts %s as %s', (ip, network) => {
+    expect(clientNetwork(ip)).toBe(network)
   })
 })
 

@@ -166,6 +166,22 @@ describe('Retry-After jitter', () => {
   })
 })
 
+describe('subject scope', () => {
+  it('holds a client that invents a new device id for every request', async () => {
+    const rules = JSON.stringify([{ name: 'subject', scope: 'subject', ratePerSecond: 1, burst: 3 }, { name: 'device', scope: 'device', ratePerSecond: 1, burst: 3 }])
+    const gateway = await buildApp({ config: testConfig({ GATEWAY_RATE_LIMIT_RULES: rules }) })
+    try {
+      const statuses: number[] = []
+      for (let i = 0; i < 6; i++) statuses.push((await gateway.inject({ url: '/v1/schedule', headers: applicant(randomUUID(), { sub: 'one-account' }) })).statusCode)
+      expect(statuses).toEqual([200, 200, 200, 429, 429, 429])
+      // Another account on the same devices is not affected.
+      expect((await gateway.inject({ url: '/v1/schedule', headers: applicant(randomUUID(), { sub: 'another-account' }) })).statusCode).toBe(200)
+    } finally {
+      await gateway.close()
+    }
+  })
+})
+
 describe('client IP for the ip scope', () => {
   const rules = JSON.stringify([{ name: 'ip', scope: 'ip', ratePerSecond: 1, burst: 1 }])
 
