@@ -36,6 +36,10 @@ export const defaults: Config = {
     roleClaim: 'role',
     clockToleranceSeconds: 30,
     cacheSize: 100_000,
+    // A signature check costs ~0.1 ms; forged tokens must not buy that for free. Generous, since
+    // many phones can share one address.
+    failuresPerIpPerSecond: 20,
+    failureBurstPerIp: 200,
     devKeyFile: '.dev-keys/jwt-dev.json'
   },
   rateLimit: {

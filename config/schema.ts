@@ -54,6 +54,8 @@ export const ConfigSchema = Type.Object({
     roleClaim: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_.:/-]{0,63}$', env: 'GATEWAY_AUTH_ROLE_CLAIM', expected: 'a claim name of letters, digits, _ . : / -', doc: 'claim that holds the role: applicant, partner, officer or ops' }),
     clockToleranceSeconds: Type.Integer({ minimum: 0, maximum: 300, env: 'GATEWAY_AUTH_CLOCK_TOLERANCE_SECONDS', expected: 'an integer from 0 to 300', doc: 'leeway on exp and nbf for clocks that disagree' }),
     cacheSize: Type.Integer({ minimum: 0, maximum: 10000000, env: 'GATEWAY_AUTH_CACHE_SIZE', expected: 'an integer from 0 to 10000000', doc: 'verified tokens kept (LRU, keyed by a hash of the token, never past exp); 0 turns the cache off' }),
+    failuresPerIpPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 100000, env: 'GATEWAY_AUTH_FAILURES_PER_IP_PER_SECOND', expected: 'a number greater than 0 and at most 100000', doc: 'rejected tokens tolerated per client IP (per instance) before that IP is refused without verifying' }),
+    failureBurstPerIp: Type.Integer({ minimum: 1, maximum: 1000000, env: 'GATEWAY_AUTH_FAILURE_BURST_PER_IP', expected: 'an integer from 1 to 1000000', doc: 'rejected tokens one IP may send at once before it is refused' }),
     devKeyFile: Type.String({ minLength: 1, maxLength: 4096, env: 'GATEWAY_AUTH_DEV_KEY_FILE', expected: 'a file path', doc: 'where `npm start` keeps the development key pair when no key is configured (embedded store only)' })
   }, { additionalProperties: false }),
 

@@ -51,7 +51,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(requestId)
   await fastify.register(draining)
   await fastify.register(shedding, config.shedding)
-  await fastify.register(auth, { auth: config.auth, keys: opts.keys })
+  await fastify.register(auth, { auth: config.auth, keys: opts.keys, clock })
   await fastify.register(rateLimit, { rateLimit: config.rateLimit, storeRetryAfterSeconds: config.store.unavailableRetryAfterSeconds, clock })
 
   await fastify.register(health)

@@ -7,6 +7,11 @@ import fp from 'fastify-plugin'
 import type { Config } from '../../config/load.js'
 import type { VerificationKeys } from '../auth/keys.js'
 import { cachedVerify, type Verify } from '../auth/token-cache.js'
+import { clientNetwork } from '../domain/rate-limit-rules.js'
+import type { Clock } from '../store/clock.js'
+import { storeKey } from '../store/keys.js'
+import { Keyspace } from '../store/memory/keyspace.js'
+import { MemoryRateLimitStore } from '../store/memory/rate-limit-store.js'
 import { GatewayError } from '../errors.js'
 
 export const ROLES = ['applicant', 'partner', 'officer', 'ops'] as const
@@ -34,6 +39,7 @@ declare module 'fastify' {
 export interface AuthOptions {
   auth: Config['auth']
   keys: VerificationKeys
+  clock: Clock
 }
 
 // RFC 9562 text form: 8-4-4-4-12 hex digits. Either case on input, lower case from here on.
@@ -52,12 +58,34 @@ export default fp<AuthOptions>(async function auth (fastify, opts) {
     }
   })
 
+  // Rejected tokens are counted per client network in this process: past the burst, that
+  // network is refused before any signature is checked, until its bucket refills. Valid tokens
+  // never touch this, so it costs the happy path nothing.
+  const failures = new Keyspace(opts.clock, 10_000)
+  const local = new MemoryRateLimitStore(failures)
+  const blockedUntil = new Map<string, number>()
+  fastify.addHook('onClose', async () => { failures.close() })
+
   // Synchronous work (verification is cached and sync), so a callback hook: no promise per request.
   fastify.addHook('onRequest', function (request, reply, done) {
     const roles = request.routeOptions.config.roles
     if (roles === undefined) return done()
+    const network = clientNetwork(request.ip)
+    const blocked = blockedUntil.get(network)
+    if (blocked !== undefined) {
+      const wait = blocked - opts.clock.now()
+      if (wait > 0) return done(new GatewayError('GW_ERR_RATE_LIMITED', { retryAfterSeconds: Math.ceil(wait / 1000) }))
+      blockedUntil.delete(network)
+    }
     const refusal = authenticate(request, roles)
     if (refusal === undefined) return done()
+    if (refusal.statusCode === 401) {
+      const [decision] = local.decideNow([{ key: storeKey(`authfail.${network}`), ratePerSecond: opts.auth.failuresPerIpPerSecond, burst: opts.auth.failureBurstPerIp }])
+      if (decision !== undefined && !decision.allowed) {
+        if (blockedUntil.size >= 100_000) blockedUntil.clear()
+        blockedUntil.set(network, opts.clock.now() + decision.retryAfterMs)
+      }
+    }
     if (refusal.statusCode === 401) {
       reply.header('www-authenticate', refusal.code === 'GW_ERR_AUTH_TOKEN_MISSING' ? 'Bearer' : 'Bearer error="invalid_token"')
     }

@@ -11,6 +11,7 @@ import { loadVerificationKeys } from '../../gateway/auth/keys.js'
 import { ERRORS, type ErrorCode } from '../../gateway/errors.js'
 import { serverOptions } from '../../gateway/server-options.js'
 import { createMemoryStores } from '../../gateway/store/memory/index.js'
+import { ManualClock } from '../../gateway/store/clock.js'
 import { buildApp, testConfig } from '../helpers/app.js'
 import { privateKeyPem, publicKeyPem, token } from '../helpers/tokens.js'
 
@@ -96,6 +97,33 @@ describe('authentication', () => {
   it('leaves health and metrics open', async () => {
     expect((await gateway.inject('/healthz')).statusCode).toBe(200)
     expect((await gateway.inject('/metrics')).statusCode).toBe(200)
+  })
+})
+
+describe('forged-token floods', () => {
+  it('refuse a network that sends too many rejected tokens before checking more signatures, and let it back after', async () => {
+    const clock = new ManualClock(Date.now())
+    const gateway = await buildApp({
+      clock,
+      config: testConfig({ GATEWAY_RATE_LIMIT_RULES: '[]', GATEWAY_AUTH_FAILURES_PER_IP_PER_SECOND: '1', GATEWAY_AUTH_FAILURE_BURST_PER_IP: '3' })
+    })
+    try {
+      const forged = `${token().split('.').slice(0, 2).join('.')}.${Buffer.from('forged').toString('base64url')}`
+      const from = (ip: string, bearer: string) => ({ url: '/v1/schedule', remoteAddress: ip, headers: { authorization: `Bearer ${bearer}`, 'x-device-id': device } })
+      const codes: string[] = []
+      for (let i = 0; i < 5; i++) codes.push((await gateway.inject(from('198.51.100.9', forged))).json().code)
+      expect(codes).toEqual(['GW_ERR_AUTH_TOKEN_INVALID', 'GW_ERR_AUTH_TOKEN_INVALID', 'GW_ERR_AUTH_TOKEN_INVALID', 'GW_ERR_AUTH_TOKEN_INVALID', 'GW_ERR_RATE_LIMITED'])
+      // Even a valid token from that network waits, and says for how long.
+      const held = await gateway.inject(from('198.51.100.9', token()))
+      expect(held.statusCode).toBe(429)
+      expect(held.headers['retry-after']).toBe('1')
+      // Other networks are untouched; the blocked one is back once its bucket refills.
+      expect((await gateway.inject(from('198.51.100.10', token()))).statusCode).toBe(200)
+      clock.advance(1000)
+      expect((await gateway.inject(from('198.51.100.9', token()))).statusCode).toBe(200)
+    } finally {
+      await gateway.close()
+    }
   })
 })
 
