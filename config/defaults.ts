@@ -104,8 +104,8 @@ export const defaults: Config = {
   registrations: {
     maxMembers: 8,
     perDeviceMax: 3,
-    perDeviceWindowHours: 24 * 30,
-    velocityWindowSeconds: 60
+    perDeviceWindowHours: 24,
+    velocityWindowSeconds: 30
   },
   vendor: {
     // The liveness vendor's contract: at most 1 scan/s and 400,000 scans in all.
