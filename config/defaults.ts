@@ -35,6 +35,7 @@ export const defaults: Config = {
     algorithms: ['ES256', 'EdDSA', 'RS256'],
     roleClaim: 'role',
     clockToleranceSeconds: 30,
+    maxTokenLifetimeSeconds: 24 * 3600,
     cacheSize: 100_000,
     // A signature check costs ~0.1 ms; forged tokens must not buy that for free. Generous, since
     // many phones can share one address.

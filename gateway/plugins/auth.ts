@@ -48,6 +48,7 @@ const DEVICE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 export default fp<AuthOptions>(async function auth (fastify, opts) {
   const verify = verifierFor(opts)
   const roleClaim = opts.auth.roleClaim
+  const maxLifetimeMs = opts.auth.maxTokenLifetimeSeconds * 1000
 
   fastify.decorateRequest('principal', null)
   fastify.decorateRequest('deviceId', undefined)
@@ -104,6 +105,8 @@ export default fp<AuthOptions>(async function auth (fastify, opts) {
     } catch (err) {
       return new GatewayError((err as { code?: string }).code === 'FAST_JWT_EXPIRED' ? 'GW_ERR_AUTH_TOKEN_EXPIRED' : 'GW_ERR_AUTH_TOKEN_INVALID')
     }
+    // An exp far ahead would make a leaked token good for ever.
+    if ((claims.exp as number) * 1000 - opts.clock.now() > maxLifetimeMs) return new GatewayError('GW_ERR_AUTH_TOKEN_INVALID')
     const role = claims[roleClaim]
     if (typeof claims.sub !== 'string' || claims.sub === '' || !ROLES.includes(role as Role)) return new GatewayError('GW_ERR_AUTH_TOKEN_INVALID')
     if (!roles.includes(role as Role)) return new GatewayError('GW_ERR_AUTH_FORBIDDEN')

@@ -66,6 +66,7 @@ describe('authentication', () => {
     ['HS256 keyed with the public key (algorithm confusion)', () => createSigner({ key: publicKeyPem, algorithm: 'HS256' })({ sub: 'x', role: 'applicant', iss: 'appointment-gateway', aud: 'appointment-gateway-api' })],
     ['a tampered payload', () => { const [h, , s] = token().split('.'); return `${h}.${b64({ sub: 'x', role: 'ops', iss: 'appointment-gateway', aud: 'appointment-gateway-api', exp: 9999999999 })}.${s}` }],
     ['garbage', () => 'not-a-token'],
+    ['an exp further ahead than the longest lifetime allowed', () => token({ expiresInSeconds: 2 * 24 * 3600 })],
     ['no exp', () => createSigner({ key: privateKeyPem, algorithm: 'ES256', noTimestamp: true })({ sub: 'x', role: 'applicant', iss: 'appointment-gateway', aud: 'appointment-gateway-api' })],
     ['no iss', () => createSigner({ key: privateKeyPem, algorithm: 'ES256', expiresIn: 60_000 })({ sub: 'x', role: 'applicant', aud: 'appointment-gateway-api' })],
     ['no aud', () => createSigner({ key: privateKeyPem, algorithm: 'ES256', expiresIn: 60_000 })({ sub: 'x', role: 'applicant', iss: 'appointment-gateway' })]
