@@ -62,6 +62,11 @@ export const defaults: Config = {
     fallbackProbeIntervalMs: 1_000,
     overLimitCacheSize: 100_000
   },
+  idempotency: {
+    ttlHours: 24,
+    // Longer than any write takes, short enough that a crashed instance does not lock a key long.
+    pendingTtlSeconds: 30
+  },
   shedding: {
     // Event-loop delay is the signal that work is queueing inside the process. Utilization is off
     // by default: a gateway saturated by cheap requests sits near 1.0 while still answering fast.

@@ -75,6 +75,11 @@ export const ConfigSchema = Type.Object({
     overLimitCacheSize: Type.Integer({ minimum: 0, maximum: 10000000, env: 'GATEWAY_RATE_LIMIT_OVER_LIMIT_CACHE_SIZE', expected: 'an integer from 0 to 10000000', doc: 'buckets remembered as empty until their refill time, refused without asking Redis; 0 turns it off' })
   }, { additionalProperties: false }),
 
+  idempotency: Type.Object({
+    ttlHours: Type.Integer({ minimum: 1, maximum: 720, env: 'GATEWAY_IDEMPOTENCY_TTL_HOURS', expected: 'an integer from 1 to 720', doc: 'how long a completed write is replayed for a retry with the same Idempotency-Key' }),
+    pendingTtlSeconds: Type.Integer({ minimum: 1, maximum: 3600, env: 'GATEWAY_IDEMPOTENCY_PENDING_TTL_SECONDS', expected: 'an integer from 1 to 3600', doc: 'how long a write in progress holds its Idempotency-Key against concurrent retries' })
+  }, { additionalProperties: false }),
+
   shedding: Type.Object({
     maxEventLoopDelayMs: Type.Integer({ minimum: 0, maximum: 60000, env: 'GATEWAY_SHED_MAX_EVENT_LOOP_DELAY_MS', expected: 'an integer from 0 to 60000', doc: 'shed load (503) above this event-loop delay; 0 turns the check off' }),
     maxEventLoopUtilization: Type.Number({ minimum: 0, maximum: 1, env: 'GATEWAY_SHED_MAX_EVENT_LOOP_UTILIZATION', expected: 'a number from 0 to 1', doc: 'shed load above this event-loop utilization; 0 turns the check off' }),

@@ -6,6 +6,7 @@ import type { Config } from '../config/load.js'
 import type { VerificationKeys } from './auth/keys.js'
 import auth from './plugins/auth.js'
 import draining from './plugins/draining.js'
+import idempotency from './plugins/idempotency.js'
 import errorHandler from './plugins/error-handler.js'
 import language from './plugins/language.js'
 import metrics from './plugins/metrics.js'
@@ -53,6 +54,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(shedding, config.shedding)
   await fastify.register(auth, { auth: config.auth, keys: opts.keys, clock })
   await fastify.register(rateLimit, { rateLimit: config.rateLimit, storeRetryAfterSeconds: config.store.unavailableRetryAfterSeconds, clock })
+  // preHandler, after validation: writes marked idempotent replay or claim their key.
+  await fastify.register(idempotency, config.idempotency)
 
   await fastify.register(health)
   await fastify.register(schedule)

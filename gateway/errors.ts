@@ -166,6 +166,33 @@ export const ERRORS = {
       ru: 'Приложение не смогло правильно определить этот телефон. Обновите приложение и повторите попытку.'
     }
   },
+  GW_ERR_IDEMPOTENCY_KEY_INVALID: {
+    status: 400,
+    messages: {
+      en: 'The app did not label this request so it can be safely retried. Update the app and try again.',
+      es: 'La aplicación no marcó esta solicitud para poder reintentarla con seguridad. Actualice la aplicación e inténtelo de nuevo.',
+      ht: 'Aplikasyon an pa t make demann sa a pou yo ka reeseye l san danje. Mete aplikasyon an ajou epi eseye ankò.',
+      ru: 'Приложение не пометило этот запрос для безопасного повтора. Обновите приложение и повторите попытку.'
+    }
+  },
+  GW_ERR_IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    messages: {
+      en: 'This retry does not match the request it repeats, so nothing was changed. Start again from the beginning in the app.',
+      es: 'Este reintento no coincide con la solicitud que repite, así que no se cambió nada. Empiece de nuevo desde el principio en la aplicación.',
+      ht: 'Nouvo esè sa a pa koresponn ak demann li repete a, kidonk anyen pa t chanje. Rekòmanse depi nan kòmansman nan aplikasyon an.',
+      ru: 'Этот повтор не совпадает с исходным запросом, поэтому ничего не изменено. Начните заново в приложении.'
+    }
+  },
+  GW_ERR_IDEMPOTENCY_IN_PROGRESS: {
+    status: 409,
+    messages: {
+      en: 'Your earlier attempt is still being processed. Wait a few seconds; the app will show the result.',
+      es: 'Su intento anterior todavía se está procesando. Espere unos segundos; la aplicación mostrará el resultado.',
+      ht: 'Esè ou te fè anvan an toujou ap trete. Tann kèk segonn; aplikasyon an ap montre rezilta a.',
+      ru: 'Ваша предыдущая попытка ещё обрабатывается. Подождите несколько секунд; приложение покажет результат.'
+    }
+  },
   GW_ERR_SERVER_INTERNAL: {
     status: 500,
     messages: {
