@@ -16,6 +16,8 @@ export interface KeyValueStore {
   setIfAbsent(key: StoreKey, value: string, options?: TtlOptions): Promise<boolean>
   /** True when a key was removed. */
   delete(key: StoreKey): Promise<boolean>
+  /** Removes the key only while it still holds `value` (releasing a claim that is still ours). */
+  deleteIfEquals(key: StoreKey, value: string): Promise<boolean>
   /** Remaining time to live in ms; null when the key is absent or never expires. */
   ttl(key: StoreKey): Promise<number | null>
 }
@@ -57,6 +59,36 @@ export interface SortedSetStore {
   popMin(key: StoreKey, count: number): Promise<ScoredMember[]>
 }
 
+export interface WindowRule {
+  /** Length of the rolling window. */
+  windowMs: number
+  /** Entries admitted per window. */
+  max: number
+  /** Least time between two entries; 0 for none. */
+  minIntervalMs?: number
+}
+
+export interface WindowAdmission {
+  admitted: boolean
+  /** Why not: too many in the window, or too soon after the last one. */
+  refusedFor?: 'limit' | 'interval'
+  /** Entries in the window after this decision. */
+  count: number
+  /** 0 when admitted; otherwise ms until an entry would be admitted. */
+  retryAfterMs: number
+}
+
+/**
+ * Rolling windows of named entries (registrations per device, per subject, per network): exact
+ * counts, unlike a bucket, because a person asks "how many in the last 24 hours".
+ */
+export interface WindowStore {
+  /** Atomically: drop entries older than the window, then admit `member` at now if the rule allows. */
+  admit(key: StoreKey, member: string, rule: WindowRule): Promise<WindowAdmission>
+  /** Takes an admitted entry back (undoing a step that failed later). */
+  release(key: StoreKey, member: string): Promise<void>
+}
+
 /** One bucket to draw from: a sustained rate and the burst it may absorb at once. */
 export interface BucketSpec {
   key: StoreKey
@@ -92,6 +124,7 @@ export interface Stores {
   readonly counters: CounterStore
   readonly sortedSets: SortedSetStore
   readonly rateLimits: RateLimitStore
+  readonly windows: WindowStore
   /** Resolves when the backing store answers; rejects otherwise. */
   ping(): Promise<void>
   close(): Promise<void>

@@ -89,6 +89,16 @@ export function storeContract (name: string, create: () => Promise<ContractSubje
         expect(await subject.stores.kv.get(k)).toBe(null)
       })
 
+      it('deletes only while the key still holds the given value', async () => {
+        const k = key('kv')
+        await subject.stores.kv.set(k, 'mine')
+        expect(await subject.stores.kv.deleteIfEquals(k, 'theirs')).toBe(false)
+        expect(await subject.stores.kv.get(k)).toBe('mine')
+        expect(await subject.stores.kv.deleteIfEquals(k, 'mine')).toBe(true)
+        expect(await subject.stores.kv.get(k)).toBe(null)
+        expect(await subject.stores.kv.deleteIfEquals(k, 'mine')).toBe(false)
+      })
+
       it('refuses a TTL that is not a positive number', async () => {
         for (const ttlMs of [0, -5, Number.NaN, Infinity]) {
           await expect(subject.stores.kv.set(key('kv'), 'v', { ttlMs })).rejects.toThrow('ttlMs must be a positive number of milliseconds')
@@ -187,6 +197,48 @@ export function storeContract (name: string, create: () => Promise<ContractSubje
         await subject.stores.sortedSets.add(k, 'a', 1, { ttlMs: 40 })
         await subject.elapse(120)
         expect(await subject.stores.sortedSets.count(k)).toBe(0)
+      })
+    })
+
+    describe('rolling windows', () => {
+      it('admits up to max per window, then says when the oldest entry leaves', async () => {
+        const k = key('w')
+        const rule = { windowMs: 1_000, max: 3 }
+        const answers = []
+        for (let i = 0; i < 4; i++) {
+          answers.push(await subject.stores.windows.admit(k, `m${i}`, rule))
+          await subject.elapse(10)
+        }
+        expect(answers.map((a) => a.admitted)).toEqual([true, true, true, false])
+        expect(answers[3]).toEqual({ admitted: false, refusedFor: 'limit', count: 3, retryAfterMs: 970 })
+        // Now t = 40: at t = 1000 the first entry (t = 0) has left, the ones at 10 and 20 have not.
+        await subject.elapse(960)
+        expect(await subject.stores.windows.admit(k, 'm9', rule)).toEqual({ admitted: true, count: 3, retryAfterMs: 0 })
+      })
+
+      it('refuses an entry too soon after the last one, saying when it may come', async () => {
+        const k = key('w')
+        const rule = { windowMs: 10_000, max: 5, minIntervalMs: 100 }
+        expect((await subject.stores.windows.admit(k, 'a', rule)).admitted).toBe(true)
+        await subject.elapse(40)
+        expect(await subject.stores.windows.admit(k, 'b', rule)).toEqual({ admitted: false, refusedFor: 'interval', count: 1, retryAfterMs: 60 })
+        await subject.elapse(60)
+        expect((await subject.stores.windows.admit(k, 'c', rule)).admitted).toBe(true)
+      })
+
+      it('takes an entry back on release', async () => {
+        const k = key('w')
+        const rule = { windowMs: 60_000, max: 1 }
+        await subject.stores.windows.admit(k, 'a', rule)
+        expect((await subject.stores.windows.admit(k, 'b', rule)).admitted).toBe(false)
+        await subject.stores.windows.release(k, 'a')
+        expect((await subject.stores.windows.admit(k, 'b', rule)).admitted).toBe(true)
+      })
+
+      it('admits exactly max of many concurrent entries', async () => {
+        const k = key('w')
+        const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => subject.stores.windows.admit(k, `c${i}`, { windowMs: 60_000, max: 7 })))
+        expect(answers.filter((a) => a.admitted)).toHaveLength(7)
       })
     })
 

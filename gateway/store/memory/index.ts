@@ -5,6 +5,7 @@ import { MemoryKeyValueStore } from './key-value-store.js'
 import { Keyspace } from './keyspace.js'
 import { MemoryRateLimitStore } from './rate-limit-store.js'
 import { MemorySortedSetStore } from './sorted-set-store.js'
+import { MemoryWindowStore } from './window-store.js'
 
 export interface MemoryStoresOptions {
   clock?: Clock
@@ -20,6 +21,7 @@ export function createMemoryStores ({ clock = systemClock, sweepIntervalMs = 10_
     counters: new MemoryCounterStore(keys),
     sortedSets: new MemorySortedSetStore(keys),
     rateLimits: new MemoryRateLimitStore(keys),
+    windows: new MemoryWindowStore(keys),
     ping: async () => {},
     close: async () => keys.close()
   }

@@ -29,6 +29,11 @@ export class MemoryKeyValueStore implements KeyValueStore {
     return this.#keys.delete(key)
   }
 
+  async deleteIfEquals (key: StoreKey, value: string): Promise<boolean> {
+    if (this.#keys.get<string>(key) !== value) return false
+    return this.#keys.delete(key)
+  }
+
   async ttl (key: StoreKey): Promise<number | null> {
     const left = this.#keys.ttl(key)
     return left === undefined || left === Infinity ? null : left

@@ -13,6 +13,8 @@ export interface RedisClientOptions {
 export interface ScriptedRedis extends Redis {
   gwGcra(numKeys: number, ...args: Array<string | number>): Promise<number[]>
   gwIncrement(key: string, by: number, ttlMs: number): Promise<number>
+  gwWindowAdmit(key: string, nowMs: number, windowMs: number, max: number, minIntervalMs: number, member: string): Promise<number[]>
+  gwDeleteIfEquals(key: string, value: string): Promise<number>
 }
 
 function lua (name: string): string {
@@ -35,5 +37,7 @@ export function createRedisClient (options: RedisClientOptions): ScriptedRedis {
   })
   client.defineCommand('gwGcra', { lua: lua('gcra') })
   client.defineCommand('gwIncrement', { numberOfKeys: 1, lua: lua('increment') })
+  client.defineCommand('gwWindowAdmit', { numberOfKeys: 1, lua: lua('window-admit') })
+  client.defineCommand('gwDeleteIfEquals', { numberOfKeys: 1, lua: lua('delete-if-equals') })
   return client as ScriptedRedis
 }

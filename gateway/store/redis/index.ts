@@ -7,6 +7,7 @@ import { guard } from './guard.js'
 import { RedisKeyValueStore } from './key-value-store.js'
 import { RedisRateLimitStore } from './rate-limit-store.js'
 import { RedisSortedSetStore } from './sorted-set-store.js'
+import { RedisWindowStore } from './window-store.js'
 
 export interface RedisStoresOptions extends RedisClientOptions {
   clock?: Clock
@@ -33,6 +34,7 @@ export async function createRedisStores (options: RedisStoresOptions): Promise<S
     counters: new RedisCounterStore(redis),
     sortedSets: new RedisSortedSetStore(redis),
     rateLimits: new RedisRateLimitStore(redis, clock),
+    windows: new RedisWindowStore(redis, clock),
     // A write, not a PING: a replica or a Redis out of memory answers PING but refuses our writes.
     ping: async () => { await guard(redis.set('{health}:probe', '1', 'PX', 10_000)) },
     close: async () => {

@@ -32,6 +32,10 @@ export class RedisKeyValueStore implements KeyValueStore {
     return (await guard(this.#redis.del(key))) === 1
   }
 
+  async deleteIfEquals (key: StoreKey, value: string): Promise<boolean> {
+    return (await guard(this.#redis.gwDeleteIfEquals(key, value))) === 1
+  }
+
   async ttl (key: StoreKey): Promise<number | null> {
     const ms = await guard(this.#redis.pttl(key))
     return ms < 0 ? null : ms
