@@ -105,13 +105,25 @@ export const defaults: Config = {
   geofence: {
     // Mexico City; requests were only accepted north of it.
     minLatitude: 19.4326,
+    // Central and northern Mexico up to the US border, with a margin: a coarse fence that the
+    // latitude rule sharpens; operators can draw a finer one.
+    polygon: [[19.4326, -118.5], [33.2, -118.5], [33.2, -86.5], [19.4326, -86.5]],
     maxAccuracyMeters: 5_000
   },
   registrations: {
     maxMembers: 8,
     perDeviceMax: 3,
     perDeviceWindowHours: 24,
-    velocityWindowSeconds: 30
+    minIntervalSeconds: 30,
+    perSubjectMax: 3,
+    perSubjectWindowHours: 24,
+    perIpMax: 300,
+    perIpWindowMinutes: 10,
+    deviceSubjectsFlag: 5,
+    identityConflictsMax: 3,
+    ttlDays: 90,
+    identityKeyFile: '',
+    devIdentityKeyFile: '.dev-keys/identity-hmac.key'
   },
   vendor: {
     // The liveness vendor's contract: at most 1 scan/s and 400,000 scans in all.

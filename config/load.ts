@@ -219,6 +219,10 @@ function crossFieldProblems (config: Config): string[] {
     problems.push('auth.publicKeyFile (GATEWAY_AUTH_PUBLIC_KEY_FILE) or auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must be set when REDIS_URL is set: development keys serve the embedded store only')
   }
 
+  if (config.registrations.identityKeyFile === '' && url !== '') {
+    problems.push('registrations.identityKeyFile (GATEWAY_IDENTITY_KEY_FILE) must be set when REDIS_URL is set: a development identity key serves the embedded store only')
+  }
+
   const ruleNames = new Set<string>()
   config.rateLimit.rules.forEach((rule, i) => {
     if (ruleNames.has(rule.name)) problems.push(`rateLimit.rules[${i}].name (GATEWAY_RATE_LIMIT_RULES) must be unique, got "${rule.name}" twice`)

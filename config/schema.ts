@@ -108,6 +108,7 @@ export const ConfigSchema = Type.Object({
 
   geofence: Type.Object({
     minLatitude: Type.Number({ minimum: -90, maximum: 90, env: 'GATEWAY_GEOFENCE_MIN_LATITUDE', expected: 'a number of degrees from -90 to 90', doc: 'requests and confirmations are accepted only north of this latitude' }),
+    polygon: Type.Array(Type.Array(Type.Number({ minimum: -180, maximum: 180 }), { minItems: 2, maxItems: 2 }), { minItems: 3, maxItems: 1000, env: 'GATEWAY_GEOFENCE_POLYGON', expected: 'a JSON array of at least 3 [latitude, longitude] points', doc: 'requests and confirmations are accepted only inside this polygon (and north of minLatitude)' }),
     maxAccuracyMeters: Type.Integer({ minimum: 1, maximum: 100000, env: 'GATEWAY_GEOFENCE_MAX_ACCURACY_METERS', expected: 'an integer from 1 to 100000', doc: 'a location fix less precise than this is refused' })
   }, { additionalProperties: false }),
 
@@ -115,7 +116,16 @@ export const ConfigSchema = Type.Object({
     maxMembers: Type.Integer({ minimum: 1, maximum: 50, env: 'GATEWAY_REGISTRATION_MAX_MEMBERS', expected: 'an integer from 1 to 50', doc: 'largest group one registration may hold' }),
     perDeviceMax: Type.Integer({ minimum: 1, maximum: 1000, env: 'GATEWAY_REGISTRATION_PER_DEVICE_MAX', expected: 'an integer from 1 to 1000', doc: 'registrations one device may create per rolling window' }),
     perDeviceWindowHours: Type.Integer({ minimum: 1, maximum: 8760, env: 'GATEWAY_REGISTRATION_PER_DEVICE_WINDOW_HOURS', expected: 'an integer from 1 to 8760', doc: 'length of the per-device rolling window' }),
-    velocityWindowSeconds: Type.Integer({ minimum: 1, maximum: 86400, env: 'GATEWAY_REGISTRATION_VELOCITY_WINDOW_SECONDS', expected: 'an integer from 1 to 86400', doc: 'registrations from one device closer together than this are flagged' })
+    minIntervalSeconds: Type.Integer({ minimum: 0, maximum: 86400, env: 'GATEWAY_REGISTRATION_MIN_INTERVAL_SECONDS', expected: 'an integer from 0 to 86400', doc: 'a second registration from one device sooner than this is refused as a suspected bot; 0 turns it off' }),
+    perSubjectMax: Type.Integer({ minimum: 1, maximum: 1000, env: 'GATEWAY_REGISTRATION_PER_SUBJECT_MAX', expected: 'an integer from 1 to 1000', doc: 'registrations one account (token subject) may create per rolling window' }),
+    perSubjectWindowHours: Type.Integer({ minimum: 1, maximum: 8760, env: 'GATEWAY_REGISTRATION_PER_SUBJECT_WINDOW_HOURS', expected: 'an integer from 1 to 8760', doc: 'length of the per-subject rolling window' }),
+    perIpMax: Type.Integer({ minimum: 1, maximum: 1000000, env: 'GATEWAY_REGISTRATION_PER_IP_MAX', expected: 'an integer from 1 to 1000000', doc: 'registrations one client network (IPv4 address or IPv6 /64) may create per window: generous, for shelters and carrier NAT' }),
+    perIpWindowMinutes: Type.Integer({ minimum: 1, maximum: 10080, env: 'GATEWAY_REGISTRATION_PER_IP_WINDOW_MINUTES', expected: 'an integer from 1 to 10080', doc: 'length of the per-network rolling window' }),
+    deviceSubjectsFlag: Type.Integer({ minimum: 2, maximum: 1000, env: 'GATEWAY_REGISTRATION_DEVICE_SUBJECTS_FLAG', expected: 'an integer from 2 to 1000', doc: 'a device seen with this many accounts in a day is flagged (metric)' }),
+    identityConflictsMax: Type.Integer({ minimum: 1, maximum: 1000, env: 'GATEWAY_REGISTRATION_IDENTITY_CONFLICTS_MAX', expected: 'an integer from 1 to 1000', doc: 'duplicate-identity refusals an account may get in a day before it is blocked from registering (enumeration defence)' }),
+    ttlDays: Type.Integer({ minimum: 1, maximum: 3650, env: 'GATEWAY_REGISTRATION_TTL_DAYS', expected: 'an integer from 1 to 3650', doc: 'a registration without activity for this long expires and releases its identities' }),
+    identityKeyFile: Type.String({ maxLength: 4096, env: 'GATEWAY_IDENTITY_KEY_FILE', expected: 'empty or the path of a file holding at least 32 bytes of secret', doc: 'HMAC key for identity hashes (name + date of birth are never stored in clear in the index)', secret: true }),
+    devIdentityKeyFile: Type.String({ minLength: 1, maxLength: 4096, env: 'GATEWAY_DEV_IDENTITY_KEY_FILE', expected: 'a file path', doc: 'where `npm start` keeps a development identity key when none is configured (embedded store only)' })
   }, { additionalProperties: false }),
 
   vendor: Type.Object({

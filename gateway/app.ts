@@ -12,10 +12,14 @@ import language from './plugins/language.js'
 import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
 import rateLimit from './plugins/rate-limit.js'
+import registrationServices from './plugins/registrations.js'
 import requestId from './plugins/request-id.js'
 import shedding from './plugins/shedding.js'
 import stores from './plugins/stores.js'
+import appointmentRequests from './routes/appointment-requests/index.js'
 import health from './routes/health/index.js'
+import identities from './routes/ops/identities.js'
+import registrations from './routes/registrations/index.js'
 import schedule from './routes/schedule/index.js'
 import { systemClock, type Clock } from './store/clock.js'
 import type { Stores } from './store/ports.js'
@@ -26,6 +30,8 @@ export interface AppOptions {
   stores: Stores
   /** Keys that verify bearer tokens (gateway/auth/keys.ts loads them from config). */
   keys: VerificationKeys
+  /** Secret that keys identity hashes (gateway/auth/identity-key.ts loads it). */
+  identityKey: Buffer
   clock?: Clock
 }
 
@@ -57,8 +63,13 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   // preHandler, after validation: writes marked idempotent replay or claim their key.
   await fastify.register(idempotency, config.idempotency)
 
+  await fastify.register(registrationServices, { identityKey: opts.identityKey })
+
   await fastify.register(health)
   await fastify.register(schedule)
+  await fastify.register(registrations)
+  await fastify.register(appointmentRequests)
+  await fastify.register(identities)
 }
 
 // Not encapsulated (fastify/demo registers its app through fastify-plugin too): the error and

@@ -193,6 +193,105 @@ export const ERRORS = {
       ru: 'Ваша предыдущая попытка ещё обрабатывается. Подождите несколько секунд; приложение покажет результат.'
     }
   },
+  GW_ERR_REG_DEVICE_LIMIT: {
+    status: 429,
+    messages: {
+      en: 'This phone has made as many registrations as allowed for now. Use the registration you already have, or try again after the time shown.',
+      es: 'Este teléfono ya hizo todos los registros permitidos por ahora. Use el registro que ya tiene o inténtelo después del tiempo indicado.',
+      ht: 'Telefòn sa a deja fè tout enskripsyon ki pèmèt pou kounye a. Sèvi ak enskripsyon ou genyen an, oswa eseye ankò apre tan yo montre a.',
+      ru: 'С этого телефона уже сделано максимально допустимое число регистраций. Используйте существующую регистрацию или повторите попытку через указанное время.'
+    }
+  },
+  GW_ERR_REG_VELOCITY: {
+    status: 429,
+    messages: {
+      en: 'Registrations from this phone are coming too fast. Wait the number of seconds shown before registering again.',
+      es: 'Los registros desde este teléfono llegan demasiado rápido. Espere los segundos indicados antes de registrarse de nuevo.',
+      ht: 'Enskripsyon ki soti nan telefòn sa a ap vini twò vit. Tann kantite segonn yo montre a anvan ou enskri ankò.',
+      ru: 'С этого телефона регистрации поступают слишком часто. Подождите указанное число секунд, прежде чем регистрироваться снова.'
+    }
+  },
+  GW_ERR_REG_SUBJECT_LIMIT: {
+    status: 429,
+    messages: {
+      en: 'Your account has made as many registrations as allowed for now. Use the registration you already have, or try again after the time shown.',
+      es: 'Su cuenta ya hizo todos los registros permitidos por ahora. Use el registro que ya tiene o inténtelo después del tiempo indicado.',
+      ht: 'Kont ou deja fè tout enskripsyon ki pèmèt pou kounye a. Sèvi ak enskripsyon ou genyen an, oswa eseye ankò apre tan yo montre a.',
+      ru: 'Ваша учётная запись уже сделала максимально допустимое число регистраций. Используйте существующую регистрацию или повторите попытку через указанное время.'
+    }
+  },
+  GW_ERR_REG_IP_LIMIT: {
+    status: 429,
+    messages: {
+      en: 'Too many registrations are coming from your network right now. Try again after the time shown, or from another connection.',
+      es: 'Llegan demasiados registros desde su red en este momento. Inténtelo después del tiempo indicado o desde otra conexión.',
+      ht: 'Twòp enskripsyon ap soti nan rezo ou a kounye a. Eseye ankò apre tan yo montre a, oswa ak yon lòt koneksyon.',
+      ru: 'Из вашей сети сейчас поступает слишком много регистраций. Повторите попытку через указанное время или через другое подключение.'
+    }
+  },
+  GW_ERR_REG_DUPLICATE_IDENTITY: {
+    status: 409,
+    messages: {
+      en: 'A person in this group is already part of an active registration. Each person can be in one registration only; withdraw the other one first, or contact support if you did not make it.',
+      es: 'Una persona de este grupo ya forma parte de un registro activo. Cada persona puede estar en un solo registro; retire primero el otro o comuníquese con soporte si usted no lo hizo.',
+      ht: 'Yon moun nan gwoup sa a deja fè pati yon enskripsyon ki aktif. Chak moun ka nan yon sèl enskripsyon; retire lòt la anvan, oswa kontakte sipò si se pa ou ki te fè l.',
+      ru: 'Один из членов этой группы уже включён в действующую регистрацию. Каждый человек может быть только в одной регистрации; сначала отзовите другую или обратитесь в поддержку, если её сделали не вы.'
+    }
+  },
+  GW_ERR_REG_SUBJECT_BLOCKED: {
+    status: 403,
+    messages: {
+      en: 'This account cannot make new registrations for now because of repeated conflicts. Contact support to have it reviewed.',
+      es: 'Esta cuenta no puede hacer registros nuevos por ahora debido a conflictos repetidos. Comuníquese con soporte para que la revisen.',
+      ht: 'Kont sa a pa ka fè nouvo enskripsyon pou kounye a akòz plizyè konfli. Kontakte sipò pou yo revize l.',
+      ru: 'С этой учётной записи пока нельзя создавать регистрации из-за повторяющихся конфликтов. Обратитесь в поддержку для проверки.'
+    }
+  },
+  GW_ERR_REG_NOT_FOUND: {
+    status: 404,
+    messages: {
+      en: 'This registration was not found. Check you are signed in with the account that made it.',
+      es: 'No se encontró este registro. Verifique que inició sesión con la cuenta que lo hizo.',
+      ht: 'Nou pa jwenn enskripsyon sa a. Verifye ou konekte ak kont ki te fè l la.',
+      ru: 'Регистрация не найдена. Убедитесь, что вы вошли в ту учётную запись, с которой она была сделана.'
+    }
+  },
+  GW_ERR_REQ_NOT_FOUND: {
+    status: 404,
+    messages: {
+      en: 'This appointment request was not found. Check you are signed in with the account that made it.',
+      es: 'No se encontró esta solicitud de cita. Verifique que inició sesión con la cuenta que la hizo.',
+      ht: 'Nou pa jwenn demann randevou sa a. Verifye ou konekte ak kont ki te fè l la.',
+      ru: 'Запрос на запись не найден. Убедитесь, что вы вошли в ту учётную запись, с которой он был сделан.'
+    }
+  },
+  GW_ERR_REQ_WINDOW_CLOSED: {
+    status: 409,
+    messages: {
+      en: 'Appointment requests are not being accepted right now. Come back when the request window opens; the time is shown.',
+      es: 'En este momento no se aceptan solicitudes de cita. Vuelva cuando se abra el periodo de solicitudes; se indica la hora.',
+      ht: 'Yo pa aksepte demann randevou kounye a. Tounen lè fenèt demann yo louvri; lè a make.',
+      ru: 'Сейчас запросы на запись не принимаются. Возвращайтесь, когда откроется приём; время указано.'
+    }
+  },
+  GW_ERR_GEO_OUTSIDE: {
+    status: 403,
+    messages: {
+      en: 'Requests can only be made from central or northern Mexico, north of Mexico City. Your phone reports a location outside that area; try again from there with location turned on.',
+      es: 'Las solicitudes solo pueden hacerse desde el centro o el norte de México, al norte de la Ciudad de México. Su teléfono indica una ubicación fuera de esa zona; inténtelo desde allí con la ubicación activada.',
+      ht: 'Ou ka fè demann sèlman depi santral oswa nò Meksik, nan nò Vil Meksik. Telefòn ou montre yon kote ki andeyò zòn sa a; eseye ankò depi la ak lokalizasyon an aktive.',
+      ru: 'Запросы можно подавать только из центральной или северной Мексики, севернее Мехико. Телефон сообщает местоположение вне этой зоны; повторите попытку оттуда с включённой геолокацией.'
+    }
+  },
+  GW_ERR_GEO_IMPRECISE: {
+    status: 403,
+    messages: {
+      en: 'Your location is not precise enough. Turn on precise location for the app, step outside if you can, and try again.',
+      es: 'Su ubicación no es lo bastante precisa. Active la ubicación precisa para la aplicación, salga al exterior si puede e inténtelo de nuevo.',
+      ht: 'Lokalizasyon ou pa presi ase. Aktive lokalizasyon presi pou aplikasyon an, soti deyò si ou kapab, epi eseye ankò.',
+      ru: 'Ваше местоположение определено недостаточно точно. Включите точную геолокацию для приложения, по возможности выйдите на улицу и повторите попытку.'
+    }
+  },
   GW_ERR_SERVER_INTERNAL: {
     status: 500,
     messages: {
@@ -211,12 +310,15 @@ export interface ErrorBody {
   code: ErrorCode
   message: string
   retryAfterSeconds?: number
+  /** When the request window next opens (ISO 8601), with GW_ERR_REQ_WINDOW_CLOSED. */
+  nextOpenAt?: string
   /** JSON pointers of the fields that failed validation; never their values. */
   fields?: string[]
 }
 
 export interface GatewayErrorOptions {
   retryAfterSeconds?: number
+  nextOpenAt?: string
   fields?: string[]
   cause?: unknown
 }
@@ -227,6 +329,7 @@ export class GatewayError extends Error {
   readonly statusCode: number
   readonly retryAfterSeconds: number | undefined
   readonly fields: string[] | undefined
+  readonly nextOpenAt: string | undefined
 
   constructor (code: ErrorCode, options: GatewayErrorOptions = {}) {
     // The English text doubles as the Error message, so logs stay readable without personal data.
@@ -236,12 +339,14 @@ export class GatewayError extends Error {
     this.statusCode = ERRORS[code].status
     this.retryAfterSeconds = options.retryAfterSeconds
     this.fields = options.fields
+    this.nextOpenAt = options.nextOpenAt
   }
 
   toBody (language: Language): ErrorBody {
     const body: ErrorBody = { code: this.code, message: ERRORS[this.code].messages[language] }
     if (this.retryAfterSeconds !== undefined) body.retryAfterSeconds = this.retryAfterSeconds
     if (this.fields !== undefined) body.fields = this.fields
+    if (this.nextOpenAt !== undefined) body.nextOpenAt = this.nextOpenAt
     return body
   }
 }

@@ -5,6 +5,7 @@ import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import { ConfigError, loadConfig, type Config } from '../config/load.js'
 import app from './app.js'
+import { loadIdentityKey } from './auth/identity-key.js'
 import { KeyLoadError, loadVerificationKeys } from './auth/keys.js'
 import { serverOptions } from './server-options.js'
 import { createStores } from './store/index.js'
@@ -42,7 +43,9 @@ async function main (): Promise<void> {
   })
 
   let keys
+  let identityKey
   try {
+    identityKey = loadIdentityKey(config.registrations).key
     const loaded = loadVerificationKeys(config.auth)
     keys = loaded.keys
     if (config.auth.publicKeyFile === '' && config.auth.jwksFile === '') {
@@ -55,7 +58,7 @@ async function main (): Promise<void> {
     process.exit(EXIT_CONFIG)
   }
 
-  await fastify.register(app, { config, stores, keys })
+  await fastify.register(app, { config, stores, keys, identityKey })
 
   closeWithGrace({ delay: config.server.shutdownTimeoutMs }, async ({ signal, err }) => {
     if (err !== undefined) log.error({ err }, 'closing after an uncaught error')

@@ -59,7 +59,8 @@ export default fp<IdempotencyOptions>(async function idempotency (fastify, opts)
 
   fastify.addHook('onSend', async function (request, reply, payload) {
     const claim = request.idempotency
-    if (claim === null) return payload
+    // == null: routes of contexts created before this plugin (the docs) do not carry the decorator.
+    if (claim == null) return payload
     request.idempotency = null
     const ok = reply.statusCode >= 200 && reply.statusCode < 300
     if (ok && typeof payload === 'string') {

@@ -23,7 +23,10 @@ export default fp<OpenApiOptions>(async function openapi (fastify, opts) {
       },
       tags: [
         { name: 'health', description: 'Liveness and readiness' },
-        { name: 'schedule', description: 'When requests are accepted and drawn' }
+        { name: 'schedule', description: 'When requests are accepted and drawn' },
+        { name: 'registrations', description: 'Groups that ask for appointments' },
+        { name: 'appointment requests', description: 'Requests in a day\'s pool' },
+        { name: 'ops', description: 'Officers and operators' }
       ],
       components: {
         securitySchemes: {

@@ -10,7 +10,7 @@
 // Knobs (environment): BENCH_DURATION seconds (10), BENCH_CONNECTIONS (100), BENCH_DEVICES (100000),
 // BENCH_WARMUP seconds (3).
 import { spawn, spawnSync } from 'node:child_process'
-import { generateKeyPairSync, randomUUID } from 'node:crypto'
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -141,6 +141,8 @@ async function main (): Promise<void> {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
     const publicKeyFile = join(dir, 'jwt.pem')
     await writeFile(publicKeyFile, publicKey.export({ type: 'spki', format: 'pem' }).toString())
+    const identityKeyFile = join(dir, 'identity.key')
+    await writeFile(identityKeyFile, randomBytes(32))
     const pools = headerPools(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString())
 
     const useWrk = process.env.BENCH_GENERATOR !== 'autocannon' && spawnSync('sh', ['-c', 'command -v wrk'], { stdio: 'ignore' }).status === 0
@@ -159,6 +161,7 @@ async function main (): Promise<void> {
       // Production logging minus the per-request access line, which the baselines do not write.
       GATEWAY_ACCESS_LOG: 'false',
       GATEWAY_AUTH_PUBLIC_KEY_FILE: publicKeyFile,
+      GATEWAY_IDENTITY_KEY_FILE: identityKeyFile,
       GATEWAY_TRUSTED_PROXIES: '["127.0.0.1"]',
       GATEWAY_RATE_LIMIT_RULES: JSON.stringify([
         { name: 'device', scope: 'device', ratePerSecond: 2, burst: 20 },

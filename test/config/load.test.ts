@@ -56,6 +56,7 @@ describe('loadConfig', () => {
         GATEWAY_GEOFENCE_MIN_LATITUDE: '20.5',
         REDIS_URL: 'redis://127.0.0.1:6380/2',
         GATEWAY_AUTH_PUBLIC_KEY_FILE: '/etc/gateway/jwt.pem',
+        GATEWAY_IDENTITY_KEY_FILE: '/etc/gateway/identity.key',
         GATEWAY_POES: JSON.stringify([{ slug: 'laredo', name: 'Laredo', state: 'TX', dailyCapacity: 500 }]),
         GATEWAY_METRICS_HTTP_BUCKETS: '[0.01, 0.1, 1]',
         UNRELATED_VARIABLE: 'ignored'
@@ -100,7 +101,8 @@ describe('loadConfig', () => {
     [{ GATEWAY_TIMEZONE: 'Mars/Olympus_Mons' }, 'schedule.timezone (GATEWAY_TIMEZONE) must be an IANA time zone such as America/New_York, got "Mars/Olympus_Mons"'],
     [{ GATEWAY_ALLOCATION_AT: '14:00' }, 'schedule.allocationAt (GATEWAY_ALLOCATION_AT) must fall while the request window is closed, from 11:00 until 12:00, got "14:00"'],
     [{ GATEWAY_REQUEST_WINDOW_CLOSES_AT: '12:00' }, 'schedule.requestWindowClosesAt (GATEWAY_REQUEST_WINDOW_CLOSES_AT) must differ from schedule.requestWindowOpensAt, or the window never closes for the draw'],
-    [{ REDIS_URL: 'redis://127.0.0.1:6379' }, 'auth.publicKeyFile (GATEWAY_AUTH_PUBLIC_KEY_FILE) or auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must be set when REDIS_URL is set: development keys serve the embedded store only'],
+    [{ REDIS_URL: 'redis://127.0.0.1:6379', GATEWAY_IDENTITY_KEY_FILE: '/etc/gateway/identity.key' }, 'auth.publicKeyFile (GATEWAY_AUTH_PUBLIC_KEY_FILE) or auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must be set when REDIS_URL is set: development keys serve the embedded store only'],
+    [{ REDIS_URL: 'redis://127.0.0.1:6379', GATEWAY_AUTH_PUBLIC_KEY_FILE: '/etc/gateway/jwt.pem' }, 'registrations.identityKeyFile (GATEWAY_IDENTITY_KEY_FILE) must be set when REDIS_URL is set: a development identity key serves the embedded store only'],
     [{ GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_AUTH_JWKS_FILE: 'b.json' }, 'auth.publicKeyFile (GATEWAY_AUTH_PUBLIC_KEY_FILE) and auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must not both be set'],
     [{ GATEWAY_AUTH_ALGORITHMS: '["none"]' }, 'auth.algorithms[0] (GATEWAY_AUTH_ALGORITHMS) must be a JSON array of ES256, ES384, EdDSA, RS256 or PS256, got "none"'],
     [{ GATEWAY_AUTH_ALGORITHMS: '["HS256"]' }, 'auth.algorithms[0] (GATEWAY_AUTH_ALGORITHMS) must be a JSON array of ES256, ES384, EdDSA, RS256 or PS256, got "HS256"'],
@@ -118,7 +120,7 @@ describe('loadConfig', () => {
 
   it('never echoes a secret value back', () => {
     const secret = 'http://user:hunter2@redis.internal:6379'
-    const problems = problemsOf({ REDIS_URL: secret, GATEWAY_AUTH_PUBLIC_KEY_FILE: '/etc/gateway/jwt.pem' })
+    const problems = problemsOf({ REDIS_URL: secret, GATEWAY_AUTH_PUBLIC_KEY_FILE: '/etc/gateway/jwt.pem', GATEWAY_IDENTITY_KEY_FILE: '/etc/gateway/identity.key' })
     expect(problems).toEqual(['store.redisUrl (REDIS_URL) must be empty (embedded memory store) or a redis:// or rediss:// URL'])
     expect(problems.join('\n')).not.toContain('hunter2')
   })

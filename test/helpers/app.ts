@@ -21,6 +21,8 @@ export function testConfig (env: Record<string, string> = {}): Readonly<Config> 
   return loadConfig({ env: { GATEWAY_LOG_LEVEL: 'silent', GATEWAY_SHED_MAX_EVENT_LOOP_DELAY_MS: '0', ...env } })
 }
 
+export const testIdentityKey = Buffer.alloc(32, 7)
+
 /** A key prefix no other test file shares, so files can run in parallel on one Redis. */
 export function uniquePrefix (): string {
   return `t${randomBytes(6).toString('hex')}`
@@ -59,6 +61,7 @@ export interface BuildOptions {
   stores?: Stores
   logs?: LogCapture
   keys?: VerificationKeys
+  identityKey?: Buffer
   clock?: Clock
   /** Extra routes a test needs beside the app's own (registered after the app, like a later feature). */
   routes?: (fastify: FastifyInstance) => void | Promise<void>
@@ -71,6 +74,7 @@ export async function buildApp (options: BuildOptions = {}): Promise<FastifyInst
     config,
     stores: options.stores ?? createMemoryStores(),
     keys: options.keys ?? testKeys,
+    identityKey: options.identityKey ?? testIdentityKey,
     ...(options.clock === undefined ? {} : { clock: options.clock })
   })
   if (options.routes !== undefined) await fastify.register(async (f) => { await options.routes?.(f) })

@@ -167,7 +167,7 @@ describe('verification keys', () => {
   it('refuses at boot a /v1 route that does not name its roles', async () => {
     const config = testConfig()
     const fastify = Fastify(serverOptions(config))
-    await fastify.register(app, { config, stores: createMemoryStores(), keys: { kind: 'pem', pem: publicKeyPem } })
+    await fastify.register(app, { config, stores: createMemoryStores(), keys: { kind: 'pem', pem: publicKeyPem }, identityKey: Buffer.alloc(32) })
     expect(() => fastify.get('/v1/test/open-by-mistake', async () => ({}))).toThrow('route GET /v1/test/open-by-mistake must name the roles it allows (config.roles)')
     await fastify.close()
   })

@@ -44,7 +44,7 @@ describe('logs carry no personal data', () => {
     const failed = await app.inject({ method: 'POST', url: `/test/fail?dob=1987-04-19&name=Wislande&token=${URL_SECRET}`, headers, payload: registration })
     expect(failed.statusCode).toBe(500)
 
-    const missing = await app.inject({ method: 'GET', url: `/v1/registrations/Wislande-1987-04-19?token=${URL_SECRET}`, headers })
+    const missing = await app.inject({ method: 'GET', url: `/v1/no-such-area/Wislande-1987-04-19?token=${URL_SECRET}`, headers })
     expect(missing.statusCode).toBe(404)
 
     const text = logs.text

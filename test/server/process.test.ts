@@ -15,6 +15,9 @@ const scratch = mkdtempSync(join(tmpdir(), 'gateway-process-'))
 const publicKeyFile = join(scratch, 'jwt.pem')
 writeFileSync(publicKeyFile, publicKeyPem)
 const devKeyFile = join(scratch, 'dev', 'jwt-dev.json')
+const identityKeyFile = join(scratch, 'identity.key')
+writeFileSync(identityKeyFile, Buffer.alloc(32, 1))
+const devIdentityKeyFile = join(scratch, 'dev', 'identity.key')
 
 describe('the gateway process', () => {
   let gateway: GatewayProcess | undefined
@@ -28,13 +31,13 @@ describe('the gateway process', () => {
   })
 
   it('refuses to start on Redis without token keys: development keys serve the embedded store only', async () => {
-    gateway = startGateway({ GATEWAY_PORT: '0', REDIS_URL: inject('redisUrl') })
+    gateway = startGateway({ GATEWAY_PORT: '0', REDIS_URL: inject('redisUrl'), GATEWAY_IDENTITY_KEY_FILE: identityKeyFile })
     expect(await gateway.exited).toBe(78)
     expect(gateway.stderr()).toContain('auth.publicKeyFile (GATEWAY_AUTH_PUBLIC_KEY_FILE) or auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must be set when REDIS_URL is set')
   })
 
   it('on the embedded store, makes a development key once; `npm run token` mints a token it accepts', async () => {
-    gateway = startGateway({ GATEWAY_PORT: '0', GATEWAY_AUTH_DEV_KEY_FILE: devKeyFile })
+    gateway = startGateway({ GATEWAY_PORT: '0', GATEWAY_AUTH_DEV_KEY_FILE: devKeyFile, GATEWAY_DEV_IDENTITY_KEY_FILE: devIdentityKeyFile })
     const base = await gateway.listening
     const minted = spawnSync(process.execPath, [SERVER_ENTRY.replace('server.js', 'dev-token.js'), '--role', 'applicant', '--sub', 'u1'], {
       env: { PATH: process.env.PATH ?? '', GATEWAY_AUTH_DEV_KEY_FILE: devKeyFile },
@@ -51,7 +54,7 @@ describe('the gateway process', () => {
   })
 
   it('warns once that the memory store is per-process when REDIS_URL is unset', async () => {
-    gateway = startGateway({ GATEWAY_PORT: '0', GATEWAY_AUTH_DEV_KEY_FILE: devKeyFile })
+    gateway = startGateway({ GATEWAY_PORT: '0', GATEWAY_AUTH_DEV_KEY_FILE: devKeyFile, GATEWAY_DEV_IDENTITY_KEY_FILE: devIdentityKeyFile })
     const base = await gateway.listening
     expect((await fetch(`${base}/healthz`)).status).toBe(200)
     const warnings = gateway.stdout().split('\n').filter((l) => l.includes('embedded memory store'))
@@ -62,7 +65,7 @@ describe('the gateway process', () => {
   })
 
   it('serves on Redis, prints where things are, and on SIGTERM finishes the request in flight, closes Redis and exits 0', async () => {
-    gateway = startGateway({ GATEWAY_PORT: '0', REDIS_URL: inject('redisUrl'), GATEWAY_AUTH_PUBLIC_KEY_FILE: publicKeyFile })
+    gateway = startGateway({ GATEWAY_PORT: '0', REDIS_URL: inject('redisUrl'), GATEWAY_AUTH_PUBLIC_KEY_FILE: publicKeyFile, GATEWAY_IDENTITY_KEY_FILE: identityKeyFile })
     const base = await gateway.listening
     expect(gateway.stdout()).not.toContain('embedded memory store')
     const listening = gateway.stdout().split('\n').map((l) => l.trim()).filter((l) => l.includes('gateway listening')).map((l) => JSON.parse(l))[0]
@@ -90,7 +93,7 @@ describe('the gateway process', () => {
     socket.write(body.slice(8))
     await once(socket, 'close')
 
-    expect(response).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/)
+    expect(response, response).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/)
     expect(JSON.parse(response.split('\r\n\r\n')[1] ?? '')).toEqual({ code: 'GW_ERR_ROUTE_NOT_FOUND', message: ERRORS.GW_ERR_ROUTE_NOT_FOUND.messages.ru })
     expect(response).toMatch(/\r\nconnection: close\r\n/i)
     expect(await gateway.exited).toBe(0)

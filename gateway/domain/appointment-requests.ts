@@ -1,0 +1,140 @@
+// Appointment requests: inside the request window, from inside the geofence, one per
+// registration per pool day, into that day's pool for the chosen port of entry.
+//
+// Atomicity, as for registrations: each step is atomic alone, and a failed step undoes the
+// earlier ones.
+//   1. claim "registration R asks for pool day D" with SET NX. This decides races: of 50
+//      identical requests exactly one claims, and the rest answer with the claimed id.
+//   2. write the request record                       (on failure: undo 1)
+//   3. add to the pool sorted set                     (on failure: undo 2 and 1)
+// The pool is one sorted set per POE per pool day ({pool.<poe>.<date>}), scored by registration
+// time so the draw can take the oldest first. Each member is "<requestId>:<group size>", so the
+// draw reads sizes without a lookup per entry. These sets are spread over slots by POE and day;
+// registrations, claims and requests each hash on their own ids.
+import { GatewayError } from '../errors.js'
+import type { Clock } from '../store/clock.js'
+import { storeKey } from '../store/keys.js'
+import type { Stores } from '../store/ports.js'
+import { judgeFix, type Fix, type Geofence } from './geofence.js'
+import { randomId, type RegistrationService } from './registrations.js'
+import { scheduleAt, type ScheduleRules } from './schedule.js'
+
+export type RequestStatus = 'pooled' | 'selected' | 'not-selected' | 'confirmed' | 'lapsed'
+
+export interface NewAppointmentRequest {
+  registrationId: string
+  poe: string
+  location: Fix
+}
+
+export interface AppointmentRequestRecord {
+  requestId: string
+  owner: string
+  registrationId: string
+  poe: string
+  poolDate: string
+  groupSize: number
+  createdAt: string
+  status: RequestStatus
+}
+
+export interface AppointmentRequestView {
+  requestId: string
+  registrationId: string
+  poe: string
+  poolDate: string
+  status: RequestStatus
+}
+
+export interface AppointmentRequestSignals {
+  refused(reason: 'window_closed' | 'geo_outside' | 'geo_imprecise'): void
+}
+
+// Long enough to outlive the draw and the confirmation window that follow a pool day.
+const REQUEST_TTL_MS = 30 * 24 * 3600_000
+const CLAIM_TTL_MS = 3 * 24 * 3600_000
+
+export const poolKey = (poe: string, poolDate: string) => storeKey(`pool.${poe}.${poolDate}`)
+const requestKey = (id: string) => storeKey(`apr.${id}`)
+
+export class AppointmentRequestService {
+  readonly #stores: Stores
+  readonly #clock: Clock
+  readonly #registrations: RegistrationService
+  readonly #schedule: ScheduleRules
+  readonly #geofence: Geofence
+  readonly #signals: AppointmentRequestSignals
+
+  constructor (options: { stores: Stores, clock: Clock, registrations: RegistrationService, schedule: ScheduleRules, geofence: Geofence, signals: AppointmentRequestSignals }) {
+    this.#stores = options.stores
+    this.#clock = options.clock
+    this.#registrations = options.registrations
+    this.#schedule = options.schedule
+    this.#geofence = options.geofence
+    this.#signals = options.signals
+  }
+
+  /** created: false when this registration already asked for this pool day (the same request comes back). */
+  async request (subject: string, input: NewAppointmentRequest): Promise<{ created: boolean, request: AppointmentRequestView }> {
+    const registration = await this.#registrations.get(subject, input.registrationId)
+    const now = this.#clock.now()
+    const state = scheduleAt(now, this.#schedule)
+    if (!state.requestWindow.open) {
+      this.#signals.refused('window_closed')
+      throw new GatewayError('GW_ERR_REQ_WINDOW_CLOSED', {
+        nextOpenAt: state.requestWindow.nextChangeAt,
+        retryAfterSeconds: Math.max(1, Math.ceil((Date.parse(state.requestWindow.nextChangeAt) - now) / 1000))
+      })
+    }
+    const verdict = judgeFix(input.location, this.#geofence)
+    if (verdict === 'imprecise') {
+      this.#signals.refused('geo_imprecise')
+      throw new GatewayError('GW_ERR_GEO_IMPRECISE')
+    }
+    if (verdict !== 'inside') {
+      this.#signals.refused('geo_outside')
+      throw new GatewayError('GW_ERR_GEO_OUTSIDE')
+    }
+
+    const { kv, sortedSets } = this.#stores
+    const poolDate = state.poolDate
+    const perDay = storeKey(`reg.${registration.registrationId}`, 'req', poolDate)
+    const requestId = randomId('apr')
+    if (!await kv.setIfAbsent(perDay, requestId, { ttlMs: CLAIM_TTL_MS })) {
+      const existing = await kv.get(perDay)
+      // Null only if the first request just failed and let its claim go: the client retries.
+      if (existing === null) throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_PROGRESS', { retryAfterSeconds: 1 })
+      return { created: false, request: { requestId: existing, registrationId: registration.registrationId, poe: input.poe, poolDate, status: 'pooled' } }
+    }
+    const record: AppointmentRequestRecord = {
+      requestId,
+      owner: subject,
+      registrationId: registration.registrationId,
+      poe: input.poe,
+      poolDate,
+      groupSize: registration.members.length,
+      createdAt: new Date(now).toISOString(),
+      status: 'pooled'
+    }
+    try {
+      await kv.set(requestKey(requestId), JSON.stringify(record), { ttlMs: REQUEST_TTL_MS })
+      await sortedSets.add(poolKey(input.poe, poolDate), `${requestId}:${record.groupSize}`, registration.createdAtMs, { ttlMs: CLAIM_TTL_MS })
+    } catch (err) {
+      await kv.delete(requestKey(requestId)).catch(() => {})
+      await kv.deleteIfEquals(perDay, requestId).catch(() => {})
+      throw err
+    }
+    return { created: true, request: viewOf(record) }
+  }
+
+  async get (subject: string, requestId: string): Promise<AppointmentRequestView> {
+    const raw = await this.#stores.kv.get(requestKey(requestId))
+    const record = raw === null ? undefined : JSON.parse(raw) as AppointmentRequestRecord
+    if (record === undefined || record.owner !== subject) throw new GatewayError('GW_ERR_REQ_NOT_FOUND')
+    return viewOf(record)
+  }
+}
+
+function viewOf (record: AppointmentRequestRecord): AppointmentRequestView {
+  return { requestId: record.requestId, registrationId: record.registrationId, poe: record.poe, poolDate: record.poolDate, status: record.status }
+}

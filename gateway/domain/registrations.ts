@@ -1,0 +1,230 @@
+// Registrations with their anti-fraud rules: per-device, per-account and per-network windows, a
+// minimum interval per device, one active registration per person, and an enumeration defence.
+// No Fastify and no Redis here: state goes through the store ports.
+//
+// Atomicity. Each step below is atomic on its own (one Lua script or one SET NX); the steps
+// touch different hash tags, so on Redis Cluster they cannot share one script. A step that fails
+// undoes the ones before it, newest first:
+//   1. admit into the device, account and network windows   (undo: release the entries)
+//   2. claim each member's identity hash, SET NX              (undo: delete-if-still-ours)
+//   3. write the registration record                          (on failure: undo 2 and 1)
+// If the process dies between steps, claims and entries expire by themselves (registration TTL,
+// window length); a claim left without a record blocks that person until then, and an officer
+// can release it.
+import { randomBytes } from 'node:crypto'
+import { GatewayError } from '../errors.js'
+import type { Clock } from '../store/clock.js'
+import { storeKey, type StoreKey } from '../store/keys.js'
+import type { Stores, WindowAdmission } from '../store/ports.js'
+import { identityHash, type PersonIdentity } from './identity.js'
+
+export interface Member extends PersonIdentity {
+  nationality: string
+  usAddress: { line1: string, line2?: string, city: string, state: string, zip: string }
+}
+
+export interface NewRegistration {
+  members: Member[]
+  preferredLanguage: string
+}
+
+export interface Actor {
+  subject: string
+  deviceId: string
+  /** Client network: IPv4 address or IPv6 /64. */
+  network: string
+}
+
+export interface RegistrationRecord {
+  registrationId: string
+  owner: string
+  createdAt: string
+  createdAtMs: number
+  preferredLanguage: string
+  members: Member[]
+  identities: string[]
+}
+
+export interface RegistrationView {
+  registrationId: string
+  createdAt: string
+  preferredLanguage: string
+  members: Member[]
+}
+
+export interface RegistrationRules {
+  perDeviceMax: number
+  perDeviceWindowHours: number
+  minIntervalSeconds: number
+  perSubjectMax: number
+  perSubjectWindowHours: number
+  perIpMax: number
+  perIpWindowMinutes: number
+  deviceSubjectsFlag: number
+  identityConflictsMax: number
+  ttlDays: number
+}
+
+/** What the service tells the outside (metrics): why it refused, and what looked suspicious. */
+export interface RegistrationSignals {
+  refused(reason: 'device_limit' | 'velocity' | 'subject_limit' | 'ip_limit' | 'duplicate_identity' | 'subject_blocked'): void
+  flagged(reason: 'velocity' | 'device_many_subjects' | 'identity_enumeration'): void
+}
+
+const DAY_MS = 24 * 3600_000
+
+/** A random id with 128 bits of entropy and a readable prefix; never sequential. */
+export function randomId (prefix: string): string {
+  return `${prefix}_${randomBytes(16).toString('base64url')}`
+}
+
+export const registrationKey = (id: string): StoreKey => storeKey(`reg.${id}`)
+const identityKey = (hash: string): StoreKey => storeKey(`idn.${hash}`)
+
+export class RegistrationService {
+  readonly #stores: Stores
+  readonly #clock: Clock
+  readonly #rules: RegistrationRules
+  readonly #identityKey: Buffer
+  readonly #signals: RegistrationSignals
+
+  constructor (options: { stores: Stores, clock: Clock, rules: RegistrationRules, identityKey: Buffer, signals: RegistrationSignals }) {
+    this.#stores = options.stores
+    this.#clock = options.clock
+    this.#rules = options.rules
+    this.#identityKey = options.identityKey
+    this.#signals = options.signals
+  }
+
+  get #ttlMs (): number {
+    return this.#rules.ttlDays * DAY_MS
+  }
+
+  async create (actor: Actor, input: NewRegistration): Promise<RegistrationView> {
+    const { kv, sortedSets } = this.#stores
+    const blocked = storeKey(`sub.${actor.subject}`, 'blocked')
+    if (await kv.get(blocked) !== null) {
+      this.#signals.refused('subject_blocked')
+      throw new GatewayError('GW_ERR_REG_SUBJECT_BLOCKED')
+    }
+
+    const registrationId = randomId('reg')
+    const undo: Array<() => Promise<unknown>> = []
+    const rollback = async (): Promise<void> => {
+      for (const step of undo.reverse()) await step().catch(() => {})
+    }
+
+    try {
+      await this.#admit(undo, storeKey(`dev.${actor.deviceId}`, 'regs'), registrationId, {
+        windowMs: this.#rules.perDeviceWindowHours * 3600_000,
+        max: this.#rules.perDeviceMax,
+        minIntervalMs: this.#rules.minIntervalSeconds * 1000
+      }, (admission) => {
+        if (admission.refusedFor === 'interval') {
+          this.#signals.refused('velocity')
+          this.#signals.flagged('velocity')
+          return new GatewayError('GW_ERR_REG_VELOCITY', { retryAfterSeconds: seconds(admission.retryAfterMs) })
+        }
+        this.#signals.refused('device_limit')
+        return new GatewayError('GW_ERR_REG_DEVICE_LIMIT', { retryAfterSeconds: seconds(admission.retryAfterMs) })
+      })
+      await this.#admit(undo, storeKey(`sub.${actor.subject}`, 'regs'), registrationId, {
+        windowMs: this.#rules.perSubjectWindowHours * 3600_000,
+        max: this.#rules.perSubjectMax
+      }, (admission) => {
+        this.#signals.refused('subject_limit')
+        return new GatewayError('GW_ERR_REG_SUBJECT_LIMIT', { retryAfterSeconds: seconds(admission.retryAfterMs) })
+      })
+      await this.#admit(undo, storeKey(`net.${actor.network}`, 'regs'), registrationId, {
+        windowMs: this.#rules.perIpWindowMinutes * 60_000,
+        max: this.#rules.perIpMax
+      }, (admission) => {
+        this.#signals.refused('ip_limit')
+        return new GatewayError('GW_ERR_REG_IP_LIMIT', { retryAfterSeconds: seconds(admission.retryAfterMs) })
+      })
+
+      // A device id is a header the client chooses: one used by many accounts is worth a look.
+      const subjects = storeKey(`dev.${actor.deviceId}`, 'subjects')
+      await sortedSets.add(subjects, actor.subject, this.#clock.now(), { ttlMs: DAY_MS })
+      if (await sortedSets.count(subjects) >= this.#rules.deviceSubjectsFlag) this.#signals.flagged('device_many_subjects')
+
+      const identities = input.members.map((m) => identityHash(this.#identityKey, m))
+      if (new Set(identities).size !== identities.length) {
+        this.#signals.refused('duplicate_identity')
+        throw new GatewayError('GW_ERR_REG_DUPLICATE_IDENTITY')
+      }
+      for (const hash of identities) {
+        if (!await kv.setIfAbsent(identityKey(hash), registrationId, { ttlMs: this.#ttlMs })) {
+          await this.#conflict(actor.subject)
+          throw new GatewayError('GW_ERR_REG_DUPLICATE_IDENTITY')
+        }
+        undo.push(async () => kv.deleteIfEquals(identityKey(hash), registrationId))
+      }
+
+      const now = this.#clock.now()
+      const record: RegistrationRecord = {
+        registrationId,
+        owner: actor.subject,
+        createdAt: new Date(now).toISOString(),
+        createdAtMs: now,
+        preferredLanguage: input.preferredLanguage,
+        members: input.members,
+        identities
+      }
+      await kv.set(registrationKey(registrationId), JSON.stringify(record), { ttlMs: this.#ttlMs })
+      return view(record)
+    } catch (err) {
+      await rollback()
+      throw err
+    }
+  }
+
+  /** The owner's active registration; anyone else gets the same 404 as for an unknown id. */
+  async get (subject: string, registrationId: string): Promise<RegistrationRecord> {
+    const raw = await this.#stores.kv.get(registrationKey(registrationId))
+    const record = raw === null ? undefined : JSON.parse(raw) as RegistrationRecord
+    if (record === undefined || record.owner !== subject) throw new GatewayError('GW_ERR_REG_NOT_FOUND')
+    return record
+  }
+
+  async view (subject: string, registrationId: string): Promise<RegistrationView> {
+    return view(await this.get(subject, registrationId))
+  }
+
+  /** Withdraws a registration and frees its members' identities. The device and account windows keep counting it. */
+  async withdraw (subject: string, registrationId: string): Promise<void> {
+    const record = await this.get(subject, registrationId)
+    await this.#stores.kv.delete(registrationKey(registrationId))
+    for (const hash of record.identities) await this.#stores.kv.deleteIfEquals(identityKey(hash), registrationId)
+  }
+
+  /** Lets a person be registered again after an officer's review; true when a claim was held. */
+  async releaseIdentity (person: PersonIdentity): Promise<boolean> {
+    return this.#stores.kv.delete(identityKey(identityHash(this.#identityKey, person)))
+  }
+
+  async #admit (undo: Array<() => Promise<unknown>>, key: StoreKey, member: string, rule: { windowMs: number, max: number, minIntervalMs?: number }, refuse: (a: WindowAdmission) => GatewayError): Promise<void> {
+    const admission = await this.#stores.windows.admit(key, member, rule)
+    if (!admission.admitted) throw refuse(admission)
+    undo.push(async () => this.#stores.windows.release(key, member))
+  }
+
+  // A 409 tells the caller that a named person is registered; an account collecting many is
+  // probing, and is stopped from registering for a day.
+  async #conflict (subject: string): Promise<void> {
+    this.#signals.refused('duplicate_identity')
+    const admission = await this.#stores.windows.admit(storeKey(`sub.${subject}`, 'conflicts'), randomId('c'), { windowMs: DAY_MS, max: this.#rules.identityConflictsMax })
+    if (!admission.admitted) {
+      await this.#stores.kv.set(storeKey(`sub.${subject}`, 'blocked'), '1', { ttlMs: DAY_MS })
+      this.#signals.flagged('identity_enumeration')
+    }
+  }
+}
+
+function view (record: RegistrationRecord): RegistrationView {
+  return { registrationId: record.registrationId, createdAt: record.createdAt, preferredLanguage: record.preferredLanguage, members: record.members }
+}
+
+function seconds (ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000))
+}

@@ -1,0 +1,56 @@
+// The registration and appointment-request services, built once and shared with the routes
+// through decorators, with their refusals and fraud signals counted as metrics (reason labels
+// only: never a person, a device or an address).
+import fp from 'fastify-plugin'
+import { Counter } from 'prom-client'
+import { AppointmentRequestService } from '../domain/appointment-requests.js'
+import { RegistrationService } from '../domain/registrations.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    registrations: RegistrationService
+    appointmentRequests: AppointmentRequestService
+  }
+}
+
+export interface RegistrationsOptions {
+  identityKey: Buffer
+}
+
+export default fp<RegistrationsOptions>(async function registrations (fastify, opts) {
+  const refusals = new Counter({
+    name: 'gateway_registration_refusals_total',
+    help: 'Registrations refused, by reason: device_limit, velocity, subject_limit, ip_limit, duplicate_identity, subject_blocked.',
+    labelNames: ['reason'] as const,
+    registers: [fastify.metrics]
+  })
+  const flags = new Counter({
+    name: 'gateway_fraud_flags_total',
+    help: 'Suspicious patterns seen: velocity (registrations seconds apart), device_many_subjects, identity_enumeration.',
+    labelNames: ['reason'] as const,
+    registers: [fastify.metrics]
+  })
+  const requestRefusals = new Counter({
+    name: 'gateway_appointment_request_refusals_total',
+    help: 'Appointment requests refused, by reason: window_closed, geo_outside, geo_imprecise.',
+    labelNames: ['reason'] as const,
+    registers: [fastify.metrics]
+  })
+  const { config, clock, stores } = fastify
+  const service = new RegistrationService({
+    stores,
+    clock,
+    rules: config.registrations,
+    identityKey: opts.identityKey,
+    signals: { refused: (reason) => refusals.inc({ reason }), flagged: (reason) => flags.inc({ reason }) }
+  })
+  fastify.decorate('registrations', service)
+  fastify.decorate('appointmentRequests', new AppointmentRequestService({
+    stores,
+    clock,
+    registrations: service,
+    schedule: config.schedule,
+    geofence: config.geofence,
+    signals: { refused: (reason) => requestRefusals.inc({ reason }) }
+  }))
+}, { name: 'registrations', dependencies: ['stores', 'metrics'] })

@@ -1,0 +1,67 @@
+// Request and response bodies of the registration and appointment-request routes. Every string
+// is length- and format-bounded, unknown fields are refused (additionalProperties: false).
+import Type from 'typebox'
+
+// No control characters in names and addresses: they have no place there and break logs and CSV.
+const TEXT = '^[^\\u0000-\\u001F\\u007F]*$'
+const text = (min: number, max: number, description: string) => Type.String({ minLength: min, maxLength: max, pattern: TEXT, description })
+
+export const REGISTRATION_ID = '^reg_[A-Za-z0-9_-]{22}$'
+export const REQUEST_ID = '^apr_[A-Za-z0-9_-]{22}$'
+
+export const MemberSchema = Type.Object({
+  firstName: text(1, 100, 'given name(s), as on the travel document'),
+  lastName: text(1, 100, 'family name(s), as on the travel document'),
+  dateOfBirth: Type.String({ format: 'date', pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'YYYY-MM-DD' }),
+  nationality: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 3166-1 alpha-3, e.g. HTI' }),
+  usAddress: Type.Object({
+    line1: text(1, 200, 'street address'),
+    line2: Type.Optional(text(0, 200, 'apartment, suite, unit')),
+    city: text(1, 100, 'city'),
+    state: Type.String({ pattern: '^[A-Z]{2}$', description: 'two-letter US state code' }),
+    zip: Type.String({ pattern: '^\\d{5}(-\\d{4})?$', description: 'ZIP or ZIP+4' })
+  }, { additionalProperties: false })
+}, { additionalProperties: false })
+
+export function newRegistrationSchema (maxMembers: number) {
+  return Type.Object({
+    members: Type.Array(MemberSchema, { minItems: 1, maxItems: maxMembers }),
+    preferredLanguage: Type.String({ pattern: '^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$', maxLength: 12, description: 'BCP 47 language tag, e.g. ht or es-MX' })
+  }, { additionalProperties: false })
+}
+
+export const RegistrationSchema = Type.Object({
+  registrationId: Type.String(),
+  createdAt: Type.String(),
+  preferredLanguage: Type.String(),
+  members: Type.Array(MemberSchema)
+}, { $id: 'Registration' })
+
+export const RegistrationParams = Type.Object({ id: Type.String({ pattern: REGISTRATION_ID }) })
+export const RequestParams = Type.Object({ id: Type.String({ pattern: REQUEST_ID }) })
+
+export function newAppointmentRequestSchema (poes: string[]) {
+  return Type.Object({
+    registrationId: Type.String({ pattern: REGISTRATION_ID }),
+    poe: Type.Enum(poes, { description: 'port of entry slug' }),
+    location: Type.Object({
+      latitude: Type.Number({ minimum: -90, maximum: 90 }),
+      longitude: Type.Number({ minimum: -180, maximum: 180 }),
+      accuracyMeters: Type.Number({ minimum: 0, maximum: 1_000_000 })
+    }, { additionalProperties: false })
+  }, { additionalProperties: false })
+}
+
+export const AppointmentRequestSchema = Type.Object({
+  requestId: Type.String(),
+  registrationId: Type.String(),
+  poe: Type.String(),
+  poolDate: Type.String({ description: 'local date of the draw this request is in, YYYY-MM-DD' }),
+  status: Type.Enum(['pooled', 'selected', 'not-selected', 'confirmed', 'lapsed'])
+}, { $id: 'AppointmentRequest' })
+
+export const IdentitySchema = Type.Object({
+  firstName: text(1, 100, 'given name(s)'),
+  lastName: text(1, 100, 'family name(s)'),
+  dateOfBirth: Type.String({ format: 'date', pattern: '^\\d{4}-\\d{2}-\\d{2}$' })
+}, { additionalProperties: false })
