@@ -73,8 +73,10 @@ function invalidFields (error: FastifyError): string[] {
   const context = error.validationContext ?? 'body'
   const fields = new Set<string>()
   for (const issue of error.validation ?? []) {
-    const missing = (issue.params as { missingProperty?: unknown }).missingProperty
-    const path = typeof missing === 'string' ? `${issue.instancePath}/${missing}` : issue.instancePath
+    const params = issue.params as { missingProperty?: unknown, additionalProperty?: unknown }
+    // Name the missing or unknown field itself, not the object that holds it.
+    const named = params.missingProperty ?? params.additionalProperty
+    const path = typeof named === 'string' ? `${issue.instancePath}/${named}` : issue.instancePath
     fields.add(`/${context}${path}`)
   }
   return [...fields]

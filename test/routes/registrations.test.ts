@@ -1,0 +1,247 @@
+import { randomUUID } from 'node:crypto'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { FastifyInstance } from 'fastify'
+import { poolKey } from '../../gateway/domain/appointment-requests.js'
+import { ERRORS } from '../../gateway/errors.js'
+import { ManualClock } from '../../gateway/store/clock.js'
+import { createMemoryStores } from '../../gateway/store/memory/index.js'
+import type { Stores } from '../../gateway/store/ports.js'
+import { buildApp, redisStores, testConfig } from '../helpers/app.js'
+import { applicant, token } from '../helpers/tokens.js'
+
+// 13:00 in New York on Monday 23 November 2026: the window is open, the pool is Tuesday's.
+const MONDAY_1PM_ET = Date.parse('2026-11-23T18:00:00Z')
+
+function member (firstName: string, lastName: string, dateOfBirth: string) {
+  return { firstName, lastName, dateOfBirth, nationality: 'HTI', usAddress: { line1: '12 Elm St', city: 'Miami', state: 'FL', zip: '33101' } }
+}
+
+function family (seed: string) {
+  return { members: [member(`Ana ${seed}`, 'Joseph', '1990-01-02'), member(`Luc ${seed}`, 'Joseph', '2015-06-07')], preferredLanguage: 'ht' }
+}
+
+interface Person { sub: string, device: string }
+const person = (): Person => ({ sub: `s-${randomUUID()}`, device: randomUUID() })
+const headersOf = (p: Person, extra: Record<string, string> = {}) => ({ ...applicant(p.device, { sub: p.sub }), 'idempotency-key': randomUUID(), ...extra })
+const location = { latitude: 25.87, longitude: -97.5, accuracyMeters: 20 }
+
+for (const adapter of ['memory', 'redis'] as const) {
+  describe(`registrations and appointment requests (${adapter})`, () => {
+    let gateway: FastifyInstance
+    let stores: Stores
+    let clock: ManualClock
+
+    async function start (env: Record<string, string> = {}) {
+      clock = new ManualClock(MONDAY_1PM_ET)
+      stores = adapter === 'memory' ? createMemoryStores({ clock }) : await redisStores({ clock })
+      gateway = await buildApp({ clock, stores, config: testConfig({ GATEWAY_RATE_LIMIT_RULES: '[]', ...env }) })
+    }
+    afterEach(async () => { await gateway.close() })
+
+    const register = (p: Person, body: unknown = family(randomUUID()), extra: Record<string, string> = {}) =>
+      gateway.inject({ method: 'POST', url: '/v1/registrations', headers: headersOf(p, extra), payload: body as object })
+    const ask = (p: Person, registrationId: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
+      gateway.inject({ method: 'POST', url: '/v1/appointment-requests', headers: headersOf(p, headers), payload: { registrationId, poe: 'brownsville', location, ...extra } })
+
+    it('registers a group and shows it to its owner only', async () => {
+      await start()
+      const owner = person()
+      const created = await register(owner, family('a'))
+      expect(created.statusCode).toBe(201)
+      const body = created.json()
+      expect(body.registrationId).toMatch(/^reg_[A-Za-z0-9_-]{22}$/)
+      expect(body.createdAt).toBe('2026-11-23T18:00:00.000Z')
+      expect(body.members).toEqual(family('a').members)
+
+      const mine = await gateway.inject({ url: `/v1/registrations/${body.registrationId}`, headers: applicant(owner.device, { sub: owner.sub }) })
+      expect(mine.statusCode).toBe(200)
+      expect(mine.json()).toEqual(body)
+    })
+
+    it('answers 404, never 403, to anyone but the owner, on every route', async () => {
+      await start()
+      const owner = person()
+      const stranger = person()
+      const { registrationId } = (await register(owner)).json()
+      const { requestId } = (await ask(owner, registrationId)).json()
+      const answers = [
+        await gateway.inject({ url: `/v1/registrations/${registrationId}`, headers: applicant(stranger.device, { sub: stranger.sub }) }),
+        await gateway.inject({ method: 'DELETE', url: `/v1/registrations/${registrationId}`, headers: headersOf(stranger) }),
+        await ask(stranger, registrationId),
+        await gateway.inject({ url: `/v1/appointment-requests/${requestId}`, headers: applicant(stranger.device, { sub: stranger.sub }) })
+      ]
+      expect(answers.map((a) => a.statusCode)).toEqual([404, 404, 404, 404])
+      expect(answers.map((a) => a.json().code)).toEqual(['GW_ERR_REG_NOT_FOUND', 'GW_ERR_REG_NOT_FOUND', 'GW_ERR_REG_NOT_FOUND', 'GW_ERR_REQ_NOT_FOUND'])
+      // The owner still sees both.
+      expect((await gateway.inject({ url: `/v1/appointment-requests/${requestId}`, headers: applicant(owner.device, { sub: owner.sub }) })).json()).toEqual({
+        requestId, registrationId, poe: 'brownsville', poolDate: '2026-11-24', status: 'pooled'
+      })
+    })
+
+    it('refuses a 4th registration from one device within 24 h, saying when to come back', async () => {
+      await start()
+      const device = randomUUID()
+      const statuses: number[] = []
+      let last
+      for (let i = 0; i < 4; i++) {
+        last = await register({ sub: `s-${i}-${randomUUID()}`, device })
+        statuses.push(last.statusCode)
+        clock.advance(60_000)
+      }
+      expect(statuses).toEqual([201, 201, 201, 429])
+      expect(last?.json()).toMatchObject({ code: 'GW_ERR_REG_DEVICE_LIMIT', retryAfterSeconds: 24 * 3600 - 180 })
+      expect(last?.headers['retry-after']).toBe(String(24 * 3600 - 180))
+    })
+
+    it('refuses two registrations 5 s apart from one device as a suspected bot', async () => {
+      await start()
+      const device = randomUUID()
+      expect((await register({ sub: 'bot-1', device })).statusCode).toBe(201)
+      clock.advance(5_000)
+      const second = await register({ sub: 'bot-2', device }, family('b'), { 'accept-language': 'ru' })
+      expect(second.statusCode).toBe(429)
+      expect(second.json()).toEqual({ code: 'GW_ERR_REG_VELOCITY', message: ERRORS.GW_ERR_REG_VELOCITY.messages.ru, retryAfterSeconds: 25 })
+      expect((await gateway.inject('/metrics')).body).toMatch(/^gateway_fraud_flags_total\{reason="velocity"\} 1$/m)
+    })
+
+    it('lets 10 families on 10 devices behind one IP register within a minute', async () => {
+      await start()
+      const statuses: number[] = []
+      for (let i = 0; i < 10; i++) {
+        statuses.push((await register(person(), family(`f${i}`), { 'x-forwarded-for': '198.51.100.20' })).statusCode)
+        clock.advance(5_000)
+      }
+      expect(statuses).toEqual(Array(10).fill(201))
+    })
+
+    it('caps registrations per account across devices', async () => {
+      await start()
+      const sub = `s-${randomUUID()}`
+      const byAccount: number[] = []
+      for (let i = 0; i < 4; i++) {
+        byAccount.push((await register({ sub, device: randomUUID() })).statusCode)
+        clock.advance(60_000)
+      }
+      expect(byAccount).toEqual([201, 201, 201, 429])
+    })
+
+    it('caps registrations per client network, an IPv6 /64 counting as one', async () => {
+      await start({ GATEWAY_REGISTRATION_PER_IP_MAX: '2' })
+      const from = async (ip: string) => (await gateway.inject({ method: 'POST', url: '/v1/registrations', remoteAddress: ip, headers: headersOf(person()), payload: family(randomUUID()) })).statusCode
+      expect([await from('2001:db8:5:6::1'), await from('2001:db8:5:6::2'), await from('2001:db8:5:6:ffff::9')]).toEqual([201, 201, 429])
+      expect(await from('2001:db8:5:7::1')).toBe(201)
+    })
+
+    it('refuses the same person in a second registration from another device and account, saying nothing more', async () => {
+      await start()
+      expect((await register(person(), { members: [member('José', 'Pérez-Gómez', '1988-03-04')], preferredLanguage: 'es' })).statusCode).toBe(201)
+      const again = await register(person(), { members: [member('jose', 'PEREZ GOMEZ', '1988-03-04')], preferredLanguage: 'es' }, { 'accept-language': 'es' })
+      expect(again.statusCode).toBe(409)
+      expect(again.json()).toEqual({ code: 'GW_ERR_REG_DUPLICATE_IDENTITY', message: ERRORS.GW_ERR_REG_DUPLICATE_IDENTITY.messages.es })
+      // The same person twice in one group is refused too.
+      const twice = await register(person(), { members: [member('Rose', 'Paul', '1970-01-01'), member('ROSE', 'paul', '1970-01-01')], preferredLanguage: 'ht' })
+      expect(twice.statusCode).toBe(409)
+    })
+
+    it('frees identities on withdrawal, and an officer can release one after review', async () => {
+      await start()
+      const owner = person()
+      const first = (await register(owner, { members: [member('Marie', 'Claude', '1992-02-02')], preferredLanguage: 'ht' })).json()
+      const withdrawn = await gateway.inject({ method: 'DELETE', url: `/v1/registrations/${first.registrationId}`, headers: headersOf(owner) })
+      expect(withdrawn.json()).toEqual({ registrationId: first.registrationId, status: 'withdrawn' })
+      expect((await gateway.inject({ url: `/v1/registrations/${first.registrationId}`, headers: applicant(owner.device, { sub: owner.sub }) })).statusCode).toBe(404)
+      expect((await register(person(), { members: [member('Marie', 'Claude', '1992-02-02')], preferredLanguage: 'ht' })).statusCode).toBe(201)
+
+      // Held by someone else now: an officer frees it.
+      expect((await register(person(), { members: [member('Marie', 'Claude', '1992-02-02')], preferredLanguage: 'ht' })).statusCode).toBe(409)
+      const release = (role: string) => gateway.inject({
+        method: 'POST',
+        url: '/v1/ops/identities/release',
+        headers: { authorization: `Bearer ${token({ role, sub: 'officer-7' })}`, 'idempotency-key': randomUUID() },
+        payload: { firstName: 'MARIE', lastName: 'claude', dateOfBirth: '1992-02-02' }
+      })
+      expect((await release('applicant')).statusCode).toBe(403)
+      expect((await release('officer')).json()).toEqual({ released: true })
+      expect((await register(person(), { members: [member('Marie', 'Claude', '1992-02-02')], preferredLanguage: 'ht' })).statusCode).toBe(201)
+    })
+
+    it('blocks an account that keeps probing for registered identities', async () => {
+      await start({ GATEWAY_REGISTRATION_IDENTITY_CONFLICTS_MAX: '2' })
+      await register(person(), { members: [member('Known', 'Person', '1980-05-05')], preferredLanguage: 'en' })
+      const prober = `s-${randomUUID()}`
+      const codes: string[] = []
+      for (let i = 0; i < 4; i++) {
+        codes.push((await register({ sub: prober, device: randomUUID() }, { members: [member('Known', 'Person', '1980-05-05')], preferredLanguage: 'en' })).json().code)
+        clock.advance(60_000)
+      }
+      expect(codes).toEqual(['GW_ERR_REG_DUPLICATE_IDENTITY', 'GW_ERR_REG_DUPLICATE_IDENTITY', 'GW_ERR_REG_DUPLICATE_IDENTITY', 'GW_ERR_REG_SUBJECT_BLOCKED'])
+      expect((await gateway.inject('/metrics')).body).toMatch(/^gateway_fraud_flags_total\{reason="identity_enumeration"\} 1$/m)
+    })
+
+    it('replays a retried POST with one Idempotency-Key: one registration', async () => {
+      await start()
+      const owner = person()
+      const headers = headersOf(owner)
+      const body = family('retry')
+      const first = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: body })
+      const second = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: body })
+      expect(second.statusCode).toBe(201)
+      expect(second.json().registrationId).toBe(first.json().registrationId)
+      expect(second.headers['idempotent-replayed']).toBe('true')
+    })
+
+    it('pools a request for the next draw, and answers a repeat with the same request', async () => {
+      await start()
+      const owner = person()
+      const { registrationId } = (await register(owner)).json()
+      const first = await ask(owner, registrationId)
+      expect(first.statusCode).toBe(202)
+      expect(first.json()).toMatchObject({ registrationId, poe: 'brownsville', poolDate: '2026-11-24', status: 'pooled' })
+      const repeat = await ask(owner, registrationId, { poe: 'laredo' })
+      expect(repeat.statusCode).toBe(200)
+      expect(repeat.json().requestId).toBe(first.json().requestId)
+      expect(await stores.sortedSets.rangeByRank(poolKey('brownsville', '2026-11-24'), 0, -1)).toEqual([
+        { member: `${first.json().requestId as string}:2`, score: MONDAY_1PM_ET }
+      ])
+    })
+
+    it('creates exactly one pool entry from 50 concurrent identical requests', async () => {
+      await start()
+      const owner = person()
+      const { registrationId } = (await register(owner)).json()
+      const answers = await Promise.all(Array.from({ length: 50 }, () => ask(owner, registrationId)))
+      expect(answers.every((a) => a.statusCode === 202 || a.statusCode === 200)).toBe(true)
+      expect(new Set(answers.map((a) => a.json().requestId)).size).toBe(1)
+      expect(await stores.sortedSets.count(poolKey('brownsville', '2026-11-24'))).toBe(1)
+    })
+
+    it('refuses a request at 11:30 ET with the next opening time', async () => {
+      await start()
+      const owner = person()
+      const { registrationId } = (await register(owner)).json()
+      clock.set(Date.parse('2026-11-24T16:30:00Z'))
+      const closed = await ask(owner, registrationId, {}, { 'accept-language': 'ht' })
+      expect(closed.statusCode).toBe(409)
+      expect(closed.json()).toEqual({
+        code: 'GW_ERR_REQ_WINDOW_CLOSED',
+        message: ERRORS.GW_ERR_REQ_WINDOW_CLOSED.messages.ht,
+        retryAfterSeconds: 1800,
+        nextOpenAt: '2026-11-24T12:00:00.000-05:00'
+      })
+    })
+
+    it('refuses a location south of 19.4326 N, outside the fence, or too vague', async () => {
+      await start()
+      const owner = person()
+      const { registrationId } = (await register(owner)).json()
+      const south = await ask(owner, registrationId, { location: { latitude: 19.0, longitude: -99.1, accuracyMeters: 10 } })
+      expect(south.statusCode).toBe(403)
+      expect(south.json().code).toBe('GW_ERR_GEO_OUTSIDE')
+      const texas = await ask(owner, registrationId, { location: { latitude: 40.7, longitude: -74.0, accuracyMeters: 10 } })
+      expect(texas.json().code).toBe('GW_ERR_GEO_OUTSIDE')
+      const vague = await ask(owner, registrationId, { location: { ...location, accuracyMeters: 50_000 } })
+      expect(vague.json().code).toBe('GW_ERR_GEO_IMPRECISE')
+      expect((await gateway.inject('/metrics')).body).toMatch(/^gateway_appointment_request_refusals_total\{reason="geo_outside"\} 2$/m)
+    })
+  })
+}
