@@ -124,6 +124,7 @@ export class AppointmentRequestService {
       await kv.deleteIfEquals(perDay, requestId).catch(() => {})
       throw err
     }
+    await this.#registrations.touch(registration)
     return { created: true, request: viewOf(record) }
   }
 

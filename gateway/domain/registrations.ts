@@ -191,6 +191,19 @@ export class RegistrationService {
     return view(await this.get(subject, registrationId))
   }
 
+  /**
+   * Activity (an appointment request) restarts the inactivity clock of the record and of its
+   * identity claims. A claim is renewed only while it is still this registration's; the moment
+   * between reading and renewing is too short for a claim that is not about to expire to move.
+   */
+  async touch (record: RegistrationRecord): Promise<void> {
+    const { kv } = this.#stores
+    await kv.set(registrationKey(record.registrationId), JSON.stringify(record), { ttlMs: this.#ttlMs })
+    for (const hash of record.identities) {
+      if (await kv.get(identityKey(hash)) === record.registrationId) await kv.set(identityKey(hash), record.registrationId, { ttlMs: this.#ttlMs })
+    }
+  }
+
   /** Withdraws a registration and frees its members' identities. The device and account windows keep counting it. */
   async withdraw (subject: string, registrationId: string): Promise<void> {
     const record = await this.get(subject, registrationId)

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { poolKey } from '../../gateway/domain/appointment-requests.js'
+import { registrationKey } from '../../gateway/domain/registrations.js'
 import { ERRORS } from '../../gateway/errors.js'
 import { ManualClock } from '../../gateway/store/clock.js'
 import { createMemoryStores } from '../../gateway/store/memory/index.js'
@@ -102,6 +103,37 @@ for (const adapter of ['memory', 'redis'] as const) {
       expect(second.statusCode).toBe(429)
       expect(second.json()).toEqual({ code: 'GW_ERR_REG_VELOCITY', message: ERRORS.GW_ERR_REG_VELOCITY.messages.ru, retryAfterSeconds: 25 })
       expect((await gateway.inject('/metrics')).body).toMatch(/^gateway_fraud_flags_total\{reason="velocity"\} 1$/m)
+    })
+
+    it('flags a device id used by many accounts', async () => {
+      await start({ GATEWAY_REGISTRATION_DEVICE_SUBJECTS_FLAG: '3', GATEWAY_REGISTRATION_PER_DEVICE_MAX: '10' })
+      const device = randomUUID()
+      for (let i = 0; i < 3; i++) {
+        await register({ sub: `many-${i}`, device })
+        clock.advance(60_000)
+      }
+      expect((await gateway.inject('/metrics')).body).toMatch(/^gateway_fraud_flags_total\{reason="device_many_subjects"\} 1$/m)
+    })
+
+    it('keeps an active registration alive: a request restarts its inactivity clock', async () => {
+      await start({ GATEWAY_REGISTRATION_TTL_DAYS: '1' })
+      const owner = person()
+      const { registrationId } = (await register(owner, { members: [member('Idle', 'Person', '1999-09-09')], preferredLanguage: 'en' })).json()
+      const day = 24 * 3600_000
+      if (adapter === 'memory') {
+        clock.advance(day - 60_000)
+        expect((await ask(owner, registrationId)).statusCode).toBe(202)
+        clock.advance(day - 60_000)
+        expect((await gateway.inject({ url: `/v1/registrations/${registrationId}`, headers: applicant(owner.device, { sub: owner.sub }) })).statusCode).toBe(200)
+        clock.advance(day)
+        expect((await gateway.inject({ url: `/v1/registrations/${registrationId}`, headers: applicant(owner.device, { sub: owner.sub }) })).statusCode).toBe(404)
+        // Expired, so the person may be registered again.
+        expect((await register(person(), { members: [member('Idle', 'Person', '1999-09-09')], preferredLanguage: 'en' })).statusCode).toBe(201)
+      } else {
+        // Redis counts TTLs in real time: check the renewal itself.
+        expect((await ask(owner, registrationId)).statusCode).toBe(202)
+        expect(await stores.kv.ttl(registrationKey(registrationId))).toBeGreaterThan(day - 5_000)
+      }
     })
 
     it('lets 10 families on 10 devices behind one IP register within a minute', async () => {
