@@ -16,10 +16,10 @@ import type { Clock } from '../store/clock.js'
 import { storeKey } from '../store/keys.js'
 import type { Stores } from '../store/ports.js'
 import { judgeFix, type Fix, type Geofence } from './geofence.js'
-import { randomId, type RegistrationService } from './registrations.js'
+import { randomId, type RegistrationRecord, type RegistrationService } from './registrations.js'
 import { scheduleAt, type ScheduleRules } from './schedule.js'
 
-export type RequestStatus = 'pooled' | 'selected' | 'not-selected' | 'confirmed' | 'lapsed'
+export type RequestStatus = 'pooled' | 'selected' | 'not-selected' | 'confirmed' | 'lapsed' | 'withdrawn'
 
 export interface NewAppointmentRequest {
   registrationId: string
@@ -72,6 +72,8 @@ export class AppointmentRequestService {
     this.#schedule = options.schedule
     this.#geofence = options.geofence
     this.#signals = options.signals
+    // Whatever removes a registration (withdrawal, an officer's release) takes it out of the pool first.
+    this.#registrations.onRemove(async (registration) => this.leavePool(registration))
   }
 
   /** created: false when this registration already asked for this pool day (the same request comes back). */
@@ -104,7 +106,10 @@ export class AppointmentRequestService {
       const existing = await kv.get(perDay)
       // Null only if the first request just failed and let its claim go: the client retries.
       if (existing === null) throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_PROGRESS', { retryAfterSeconds: 1 })
-      return { created: false, request: { requestId: existing, registrationId: registration.registrationId, poe: input.poe, poolDate, status: 'pooled' } }
+      const stored = await kv.get(requestKey(existing))
+      // The first request is still writing its record: the client asks again in a second.
+      if (stored === null) throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_PROGRESS', { retryAfterSeconds: 1 })
+      return { created: false, request: viewOf(JSON.parse(stored) as AppointmentRequestRecord) }
     }
     const record: AppointmentRequestRecord = {
       requestId,
@@ -120,12 +125,30 @@ export class AppointmentRequestService {
       await kv.set(requestKey(requestId), JSON.stringify(record), { ttlMs: REQUEST_TTL_MS })
       await sortedSets.add(poolKey(input.poe, poolDate), `${requestId}:${record.groupSize}`, registration.createdAtMs, { ttlMs: CLAIM_TTL_MS })
     } catch (err) {
+      // The pool add may have happened before the error (a timeout after the write): undo it too.
+      await sortedSets.remove(poolKey(input.poe, poolDate), `${requestId}:${record.groupSize}`).catch(() => {})
       await kv.delete(requestKey(requestId)).catch(() => {})
       await kv.deleteIfEquals(perDay, requestId).catch(() => {})
       throw err
     }
     await this.#registrations.touch(registration)
     return { created: true, request: viewOf(record) }
+  }
+
+  /**
+   * Takes a registration out of the pool it waits in (the next draw's): the entry leaves the
+   * sorted set and the request reads `withdrawn`. Called before the registration is removed.
+   */
+  async leavePool (registration: RegistrationRecord): Promise<void> {
+    const { kv, sortedSets } = this.#stores
+    const poolDate = scheduleAt(this.#clock.now(), this.#schedule).poolDate
+    const requestId = await kv.get(storeKey(`reg.${registration.registrationId}`, 'req', poolDate))
+    if (requestId === null) return
+    const raw = await kv.get(requestKey(requestId))
+    if (raw === null) return
+    const record = JSON.parse(raw) as AppointmentRequestRecord
+    await sortedSets.remove(poolKey(record.poe, record.poolDate), `${record.requestId}:${record.groupSize}`)
+    await kv.set(requestKey(requestId), JSON.stringify({ ...record, status: 'withdrawn' }), { ttlMs: REQUEST_TTL_MS })
   }
 
   async get (subject: string, requestId: string): Promise<AppointmentRequestView> {

@@ -3,15 +3,17 @@
 // index never holds the clear triple and cannot be reversed by guessing names.
 import { createHmac } from 'node:crypto'
 
-/** Case, accents, punctuation and spacing folded: "Marie-Ange O'Neil" → "marie ange oneil". */
+/**
+ * Case, accents, punctuation, spacing and invisible characters folded, letters and digits kept:
+ * "Marie-Ange O'Neil" → "marieangeoneil". Spaces go too, so "Jo se" or "Jo\u200Bse" cannot pass
+ * for another person. (Look-alike letters from other scripts are not folded: see the README.)
+ */
 export function foldName (name: string): string {
   return name
     .normalize('NFKD')
     .replace(/\p{M}/gu, '')
     .toLowerCase()
-    .replace(/['’ʼ`´.]/g, '')
-    .replace(/[^\p{L}\p{N}]+/gu, ' ')
-    .trim()
+    .replace(/[^\p{L}\p{N}]+/gu, '')
 }
 
 export interface PersonIdentity {

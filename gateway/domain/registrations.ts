@@ -145,7 +145,9 @@ export class RegistrationService {
 
       // A device id is a header the client chooses: one used by many accounts is worth a look.
       const subjects = storeKey(`dev.${actor.deviceId}`, 'subjects')
-      await sortedSets.add(subjects, actor.subject, this.#clock.now(), { ttlMs: DAY_MS })
+      const seenAt = this.#clock.now()
+      await sortedSets.add(subjects, actor.subject, seenAt, { ttlMs: DAY_MS })
+      await sortedSets.removeByScore(subjects, -Infinity, seenAt - DAY_MS)
       if (await sortedSets.count(subjects) >= this.#rules.deviceSubjectsFlag) this.#signals.flagged('device_many_subjects')
 
       const identities = input.members.map((m) => identityHash(this.#identityKey, m))
@@ -153,10 +155,11 @@ export class RegistrationService {
         this.#signals.refused('duplicate_identity')
         throw new GatewayError('GW_ERR_REG_DUPLICATE_IDENTITY')
       }
-      for (const hash of identities) {
+      // In sorted order, so two groups holding the same people in opposite order cannot each
+      // take one and refuse the other.
+      for (const hash of [...identities].sort()) {
         if (!await kv.setIfAbsent(identityKey(hash), registrationId, { ttlMs: this.#ttlMs })) {
-          await this.#conflict(actor.subject)
-          throw new GatewayError('GW_ERR_REG_DUPLICATE_IDENTITY')
+          throw await this.#conflict(actor.subject)
         }
         undo.push(async () => kv.deleteIfEquals(identityKey(hash), registrationId))
       }
@@ -171,6 +174,7 @@ export class RegistrationService {
         members: input.members,
         identities
       }
+      undo.push(async () => kv.delete(registrationKey(registrationId)))
       await kv.set(registrationKey(registrationId), JSON.stringify(record), { ttlMs: this.#ttlMs })
       return view(record)
     } catch (err) {
@@ -193,27 +197,48 @@ export class RegistrationService {
 
   /**
    * Activity (an appointment request) restarts the inactivity clock of the record and of its
-   * identity claims. A claim is renewed only while it is still this registration's; the moment
-   * between reading and renewing is too short for a claim that is not about to expire to move.
+   * identity claims. Only expiries move: a record withdrawn meanwhile stays gone, and a claim is
+   * renewed only while it is still this registration's (one atomic step each).
    */
   async touch (record: RegistrationRecord): Promise<void> {
     const { kv } = this.#stores
-    await kv.set(registrationKey(record.registrationId), JSON.stringify(record), { ttlMs: this.#ttlMs })
-    for (const hash of record.identities) {
-      if (await kv.get(identityKey(hash)) === record.registrationId) await kv.set(identityKey(hash), record.registrationId, { ttlMs: this.#ttlMs })
-    }
+    if (!await kv.expire(registrationKey(record.registrationId), this.#ttlMs)) return
+    for (const hash of record.identities) await kv.expireIfEquals(identityKey(hash), record.registrationId, this.#ttlMs)
   }
 
   /** Withdraws a registration and frees its members' identities. The device and account windows keep counting it. */
   async withdraw (subject: string, registrationId: string): Promise<void> {
-    const record = await this.get(subject, registrationId)
-    await this.#stores.kv.delete(registrationKey(registrationId))
-    for (const hash of record.identities) await this.#stores.kv.deleteIfEquals(identityKey(hash), registrationId)
+    await this.#remove(await this.get(subject, registrationId))
   }
 
-  /** Lets a person be registered again after an officer's review; true when a claim was held. */
+  // Claims first, record last: if a step fails, the record is still there and a retried
+  // DELETE finishes the job, instead of a person staying claimed by a record nobody can see.
+  async #remove (record: RegistrationRecord): Promise<void> {
+    await this.#onRemove(record)
+    for (const hash of record.identities) await this.#stores.kv.deleteIfEquals(identityKey(hash), record.registrationId)
+    await this.#stores.kv.delete(registrationKey(record.registrationId))
+  }
+
+  #onRemove: (record: RegistrationRecord) => Promise<void> = async () => {}
+
+  /** Called before a registration is removed (withdrawn or released): its pool entries go first. */
+  onRemove (hook: (record: RegistrationRecord) => Promise<void>): void {
+    this.#onRemove = hook
+  }
+
+  /**
+   * Lets a person be registered again after an officer's review; true when a claim was held.
+   * The registration that held the person (made without their consent, as a rule) is removed
+   * with its pool entries, so the person is never in two active registrations.
+   */
   async releaseIdentity (person: PersonIdentity): Promise<boolean> {
-    return this.#stores.kv.delete(identityKey(identityHash(this.#identityKey, person)))
+    const claim = identityKey(identityHash(this.#identityKey, person))
+    const holder = await this.#stores.kv.get(claim)
+    if (holder === null) return false
+    const raw = await this.#stores.kv.get(registrationKey(holder))
+    if (raw !== null) await this.#remove(JSON.parse(raw) as RegistrationRecord)
+    await this.#stores.kv.deleteIfEquals(claim, holder)
+    return true
   }
 
   async #admit (undo: Array<() => Promise<unknown>>, key: StoreKey, member: string, rule: { windowMs: number, max: number, minIntervalMs?: number }, refuse: (a: WindowAdmission) => GatewayError): Promise<void> {
@@ -224,13 +249,18 @@ export class RegistrationService {
 
   // A 409 tells the caller that a named person is registered; an account collecting many is
   // probing, and is stopped from registering for a day.
-  async #conflict (subject: string): Promise<void> {
-    this.#signals.refused('duplicate_identity')
+  // The conflict window is atomic, so even parallel probes see at most `max` 409s: past that
+  // they get the block itself.
+  async #conflict (subject: string): Promise<GatewayError> {
     const admission = await this.#stores.windows.admit(storeKey(`sub.${subject}`, 'conflicts'), randomId('c'), { windowMs: DAY_MS, max: this.#rules.identityConflictsMax })
-    if (!admission.admitted) {
-      await this.#stores.kv.set(storeKey(`sub.${subject}`, 'blocked'), '1', { ttlMs: DAY_MS })
-      this.#signals.flagged('identity_enumeration')
+    if (admission.admitted) {
+      this.#signals.refused('duplicate_identity')
+      return new GatewayError('GW_ERR_REG_DUPLICATE_IDENTITY')
     }
+    // Flagged once per block, however many probes arrive together.
+    if (await this.#stores.kv.setIfAbsent(storeKey(`sub.${subject}`, 'blocked'), '1', { ttlMs: DAY_MS })) this.#signals.flagged('identity_enumeration')
+    this.#signals.refused('subject_blocked')
+    return new GatewayError('GW_ERR_REG_SUBJECT_BLOCKED')
   }
 }
 

@@ -41,7 +41,8 @@ export default fp<IdempotencyOptions>(async function idempotency (fastify, opts)
     if (typeof raw !== 'string' || !KEY.test(raw)) throw new GatewayError('GW_ERR_IDEMPOTENCY_KEY_INVALID', { fields: ['/headers/idempotency-key'] })
     const owner = request.principal?.subject ?? 'anonymous'
     const key = storeKey(`idem.${owner}`, request.routeOptions.url ?? '', raw)
-    const fingerprint = createHash('sha256').update(`${request.method} ${JSON.stringify(request.body ?? null)}`).digest('base64')
+    // The URL too: one key reused on DELETE /v1/registrations/A and /B must not replay A for B.
+    const fingerprint = createHash('sha256').update(`${request.method} ${request.url} ${JSON.stringify(request.body ?? null)}`).digest('base64')
     const pending: PendingRecord = { state: 'pending', fingerprint }
     if (await kv.setIfAbsent(key, JSON.stringify(pending), { ttlMs: pendingTtlMs })) {
       request.idempotency = { key, fingerprint }

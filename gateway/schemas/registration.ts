@@ -2,8 +2,9 @@
 // is length- and format-bounded, unknown fields are refused (additionalProperties: false).
 import Type from 'typebox'
 
-// No control characters in names and addresses: they have no place there and break logs and CSV.
-const TEXT = '^[^\\u0000-\\u001F\\u007F]*$'
+// No control or invisible format characters (zero-width spaces, bidi marks) in names and
+// addresses: they have no place there, break logs and CSV, and dress one person up as two.
+const TEXT = '^[^\\u0000-\\u001F\\u007F\\p{Cf}]*$'
 const text = (min: number, max: number, description: string) => Type.String({ minLength: min, maxLength: max, pattern: TEXT, description })
 
 export const REGISTRATION_ID = '^reg_[A-Za-z0-9_-]{22}$'
@@ -57,7 +58,7 @@ export const AppointmentRequestSchema = Type.Object({
   registrationId: Type.String(),
   poe: Type.String(),
   poolDate: Type.String({ description: 'local date of the draw this request is in, YYYY-MM-DD' }),
-  status: Type.Enum(['pooled', 'selected', 'not-selected', 'confirmed', 'lapsed'])
+  status: Type.Enum(['pooled', 'selected', 'not-selected', 'confirmed', 'lapsed', 'withdrawn'])
 }, { $id: 'AppointmentRequest' })
 
 export const IdentitySchema = Type.Object({

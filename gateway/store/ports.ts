@@ -18,6 +18,10 @@ export interface KeyValueStore {
   delete(key: StoreKey): Promise<boolean>
   /** Removes the key only while it still holds `value` (releasing a claim that is still ours). */
   deleteIfEquals(key: StoreKey, value: string): Promise<boolean>
+  /** Sets a new TTL on a key that exists; never creates one. True when the key existed. */
+  expire(key: StoreKey, ttlMs: number): Promise<boolean>
+  /** Sets a new TTL only while the key still holds `value` (renewing a claim that is still ours). */
+  expireIfEquals(key: StoreKey, value: string, ttlMs: number): Promise<boolean>
   /** Remaining time to live in ms; null when the key is absent or never expires. */
   ttl(key: StoreKey): Promise<number | null>
 }

@@ -99,6 +99,20 @@ export function storeContract (name: string, create: () => Promise<ContractSubje
         expect(await subject.stores.kv.deleteIfEquals(k, 'mine')).toBe(false)
       })
 
+      it('renews a TTL only on a key that exists, and with expireIfEquals only while it holds the value', async () => {
+        const k = key('kv')
+        expect(await subject.stores.kv.expire(k, 60_000)).toBe(false)
+        expect(await subject.stores.kv.get(k)).toBe(null)
+        await subject.stores.kv.set(k, 'mine', { ttlMs: 40 })
+        expect(await subject.stores.kv.expireIfEquals(k, 'theirs', 60_000)).toBe(false)
+        expect(await subject.stores.kv.expireIfEquals(k, 'mine', 60_000)).toBe(true)
+        await subject.elapse(120)
+        expect(await subject.stores.kv.get(k)).toBe('mine')
+        expect(await subject.stores.kv.expire(k, 40)).toBe(true)
+        await subject.elapse(120)
+        expect(await subject.stores.kv.get(k)).toBe(null)
+      })
+
       it('refuses a TTL that is not a positive number', async () => {
         for (const ttlMs of [0, -5, Number.NaN, Infinity]) {
           await expect(subject.stores.kv.set(key('kv'), 'v', { ttlMs })).rejects.toThrow('ttlMs must be a positive number of milliseconds')

@@ -34,6 +34,20 @@ export class MemoryKeyValueStore implements KeyValueStore {
     return this.#keys.delete(key)
   }
 
+  async expire (key: StoreKey, ttlMs: number): Promise<boolean> {
+    const ms = ttlOf({ ttlMs }) as number
+    if (this.#keys.get(key) === undefined) return false
+    this.#keys.expire(key, ms)
+    return true
+  }
+
+  async expireIfEquals (key: StoreKey, value: string, ttlMs: number): Promise<boolean> {
+    const ms = ttlOf({ ttlMs }) as number
+    if (this.#keys.get<string>(key) !== value) return false
+    this.#keys.expire(key, ms)
+    return true
+  }
+
   async ttl (key: StoreKey): Promise<number | null> {
     const left = this.#keys.ttl(key)
     return left === undefined || left === Infinity ? null : left

@@ -15,6 +15,7 @@ export interface ScriptedRedis extends Redis {
   gwIncrement(key: string, by: number, ttlMs: number): Promise<number>
   gwWindowAdmit(key: string, nowMs: number, windowMs: number, max: number, minIntervalMs: number, member: string): Promise<number[]>
   gwDeleteIfEquals(key: string, value: string): Promise<number>
+  gwExpireIfEquals(key: string, value: string, ttlMs: number): Promise<number>
 }
 
 function lua (name: string): string {
@@ -39,5 +40,6 @@ export function createRedisClient (options: RedisClientOptions): ScriptedRedis {
   client.defineCommand('gwIncrement', { numberOfKeys: 1, lua: lua('increment') })
   client.defineCommand('gwWindowAdmit', { numberOfKeys: 1, lua: lua('window-admit') })
   client.defineCommand('gwDeleteIfEquals', { numberOfKeys: 1, lua: lua('delete-if-equals') })
+  client.defineCommand('gwExpireIfEquals', { numberOfKeys: 1, lua: lua('expire-if-equals') })
   return client as ScriptedRedis
 }

@@ -36,6 +36,14 @@ export class RedisKeyValueStore implements KeyValueStore {
     return (await guard(this.#redis.gwDeleteIfEquals(key, value))) === 1
   }
 
+  async expire (key: StoreKey, ttlMs: number): Promise<boolean> {
+    return (await guard(this.#redis.pexpire(key, ttlOf({ ttlMs }) as number))) === 1
+  }
+
+  async expireIfEquals (key: StoreKey, value: string, ttlMs: number): Promise<boolean> {
+    return (await guard(this.#redis.gwExpireIfEquals(key, value, ttlOf({ ttlMs }) as number))) === 1
+  }
+
   async ttl (key: StoreKey): Promise<number | null> {
     const ms = await guard(this.#redis.pttl(key))
     return ms < 0 ? null : ms
