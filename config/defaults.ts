@@ -62,6 +62,11 @@ export const defaults: Config = {
     fallbackProbeIntervalMs: 1_000,
     overLimitCacheSize: 100_000
   },
+  workers: {
+    // One draw a day: one thread is plenty, and it leaves the other core to the event loop.
+    allocationMaxThreads: 1,
+    idleTimeoutMs: 30_000
+  },
   idempotency: {
     ttlHours: 24,
     // Longer than any write takes, short enough that a crashed instance does not lock a key long.

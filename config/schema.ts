@@ -75,6 +75,11 @@ export const ConfigSchema = Type.Object({
     overLimitCacheSize: Type.Integer({ minimum: 0, maximum: 10000000, env: 'GATEWAY_RATE_LIMIT_OVER_LIMIT_CACHE_SIZE', expected: 'an integer from 0 to 10000000', doc: 'buckets remembered as empty until their refill time, refused without asking Redis; 0 turns it off' })
   }, { additionalProperties: false }),
 
+  workers: Type.Object({
+    allocationMaxThreads: Type.Integer({ minimum: 1, maximum: 64, env: 'GATEWAY_WORKERS_ALLOCATION_MAX_THREADS', expected: 'an integer from 1 to 64', doc: 'worker threads for the daily draw (piscina); started on demand' }),
+    idleTimeoutMs: Type.Integer({ minimum: 100, maximum: 3600000, env: 'GATEWAY_WORKERS_IDLE_TIMEOUT_MS', expected: 'an integer from 100 to 3600000', doc: 'an idle worker thread ends after this long' })
+  }, { additionalProperties: false }),
+
   idempotency: Type.Object({
     ttlHours: Type.Integer({ minimum: 1, maximum: 720, env: 'GATEWAY_IDEMPOTENCY_TTL_HOURS', expected: 'an integer from 1 to 720', doc: 'how long a completed write is replayed for a retry with the same Idempotency-Key' }),
     pendingTtlSeconds: Type.Integer({ minimum: 1, maximum: 3600, env: 'GATEWAY_IDEMPOTENCY_PENDING_TTL_SECONDS', expected: 'an integer from 1 to 3600', doc: 'how long a write in progress holds its Idempotency-Key against concurrent retries' })

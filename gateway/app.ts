@@ -16,6 +16,7 @@ import registrationServices from './plugins/registrations.js'
 import requestId from './plugins/request-id.js'
 import shedding from './plugins/shedding.js'
 import stores from './plugins/stores.js'
+import workers from './plugins/workers.js'
 import appointmentRequests from './routes/appointment-requests/index.js'
 import health from './routes/health/index.js'
 import identities from './routes/ops/identities.js'
@@ -64,6 +65,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(idempotency, config.idempotency)
 
   await fastify.register(registrationServices, { identityKey: opts.identityKey })
+  await fastify.register(workers, config.workers)
 
   await fastify.register(health)
   await fastify.register(schedule)
