@@ -62,6 +62,10 @@ export const defaults: Config = {
     fallbackProbeIntervalMs: 1_000,
     overLimitCacheSize: 100_000
   },
+  allocation: {
+    oldestShare: 0.3,
+    slotTimes: ['08:00', '10:00', '12:00', '14:00']
+  },
   workers: {
     // One draw a day: one thread is plenty, and it leaves the other core to the event loop.
     allocationMaxThreads: 1,

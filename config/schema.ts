@@ -75,6 +75,11 @@ export const ConfigSchema = Type.Object({
     overLimitCacheSize: Type.Integer({ minimum: 0, maximum: 10000000, env: 'GATEWAY_RATE_LIMIT_OVER_LIMIT_CACHE_SIZE', expected: 'an integer from 0 to 10000000', doc: 'buckets remembered as empty until their refill time, refused without asking Redis; 0 turns it off' })
   }, { additionalProperties: false }),
 
+  allocation: Type.Object({
+    oldestShare: Type.Number({ minimum: 0, maximum: 1, env: 'GATEWAY_ALLOCATION_OLDEST_SHARE', expected: 'a number from 0 to 1', doc: 'share of each port\'s daily places that goes to the oldest registrations; the rest is drawn at random' }),
+    slotTimes: Type.Array(Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' }), { minItems: 1, maxItems: 48, env: 'GATEWAY_ALLOCATION_SLOT_TIMES', expected: 'a JSON array of 1 to 48 times of day as HH:MM', doc: 'appointment times at each port; its daily capacity is split evenly between them (the remainder to the last)' })
+  }, { additionalProperties: false }),
+
   workers: Type.Object({
     allocationMaxThreads: Type.Integer({ minimum: 1, maximum: 64, env: 'GATEWAY_WORKERS_ALLOCATION_MAX_THREADS', expected: 'an integer from 1 to 64', doc: 'worker threads for the daily draw (piscina); started on demand' }),
     idleTimeoutMs: Type.Integer({ minimum: 100, maximum: 3600000, env: 'GATEWAY_WORKERS_IDLE_TIMEOUT_MS', expected: 'an integer from 100 to 3600000', doc: 'an idle worker thread ends after this long' })

@@ -19,6 +19,7 @@ import stores from './plugins/stores.js'
 import workers from './plugins/workers.js'
 import appointmentRequests from './routes/appointment-requests/index.js'
 import health from './routes/health/index.js'
+import allocations from './routes/ops/allocations.js'
 import identities from './routes/ops/identities.js'
 import registrations from './routes/registrations/index.js'
 import schedule from './routes/schedule/index.js'
@@ -64,14 +65,15 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   // preHandler, after validation: writes marked idempotent replay or claim their key.
   await fastify.register(idempotency, config.idempotency)
 
-  await fastify.register(registrationServices, { identityKey: opts.identityKey })
   await fastify.register(workers, config.workers)
+  await fastify.register(registrationServices, { identityKey: opts.identityKey })
 
   await fastify.register(health)
   await fastify.register(schedule)
   await fastify.register(registrations)
   await fastify.register(appointmentRequests)
   await fastify.register(identities)
+  await fastify.register(allocations)
 }
 
 // Not encapsulated (fastify/demo registers its app through fastify-plugin too): the error and

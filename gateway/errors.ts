@@ -292,6 +292,24 @@ export const ERRORS = {
       ru: 'Ваше местоположение определено недостаточно точно. Включите точную геолокацию для приложения, по возможности выйдите на улицу и повторите попытку.'
     }
   },
+  GW_ERR_ALLOC_NOT_FOUND: {
+    status: 404,
+    messages: {
+      en: 'No draw has run for this date. Check the date, or run the draw first.',
+      es: 'No se ha realizado ningún sorteo para esta fecha. Revise la fecha o realice primero el sorteo.',
+      ht: 'Pa gen tiraj ki fèt pou dat sa a. Verifye dat la, oswa fè tiraj la anvan.',
+      ru: 'Розыгрыш на эту дату не проводился. Проверьте дату или сначала проведите розыгрыш.'
+    }
+  },
+  GW_ERR_ALLOC_IN_PROGRESS: {
+    status: 409,
+    messages: {
+      en: 'The draw for this date is running now. Ask again in a minute for its result.',
+      es: 'El sorteo de esta fecha está en curso. Vuelva a consultar en un minuto para ver el resultado.',
+      ht: 'Tiraj pou dat sa a ap fèt kounye a. Mande ankò nan yon minit pou rezilta a.',
+      ru: 'Розыгрыш на эту дату идёт прямо сейчас. Запросите результат через минуту.'
+    }
+  },
   GW_ERR_SERVER_INTERNAL: {
     status: 500,
     messages: {

@@ -27,6 +27,15 @@ export interface NewAppointmentRequest {
   location: Fix
 }
 
+/** What a selected request won: where, when, and the number to confirm it by. */
+export interface Appointment {
+  poe: string
+  date: string
+  slot: string
+  confirmationNumber: string
+  confirmBy: string
+}
+
 export interface AppointmentRequestRecord {
   requestId: string
   owner: string
@@ -36,6 +45,7 @@ export interface AppointmentRequestRecord {
   groupSize: number
   createdAt: string
   status: RequestStatus
+  appointment?: Appointment
 }
 
 export interface AppointmentRequestView {
@@ -44,6 +54,7 @@ export interface AppointmentRequestView {
   poe: string
   poolDate: string
   status: RequestStatus
+  appointment?: Appointment
 }
 
 export interface AppointmentRequestSignals {
@@ -55,7 +66,7 @@ const REQUEST_TTL_MS = 30 * 24 * 3600_000
 const CLAIM_TTL_MS = 3 * 24 * 3600_000
 
 export const poolKey = (poe: string, poolDate: string) => storeKey(`pool.${poe}.${poolDate}`)
-const requestKey = (id: string) => storeKey(`apr.${id}`)
+export const requestKey = (id: string) => storeKey(`apr.${id}`)
 
 export class AppointmentRequestService {
   readonly #stores: Stores
@@ -65,7 +76,10 @@ export class AppointmentRequestService {
   readonly #geofence: Geofence
   readonly #signals: AppointmentRequestSignals
 
-  constructor (options: { stores: Stores, clock: Clock, registrations: RegistrationService, schedule: ScheduleRules, geofence: Geofence, signals: AppointmentRequestSignals }) {
+  readonly #commit: (poolDate: string) => Promise<unknown>
+
+  constructor (options: { stores: Stores, clock: Clock, registrations: RegistrationService, schedule: ScheduleRules, geofence: Geofence, signals: AppointmentRequestSignals, commit?: (poolDate: string) => Promise<unknown> }) {
+    this.#commit = options.commit ?? (async () => {})
     this.#stores = options.stores
     this.#clock = options.clock
     this.#registrations = options.registrations
@@ -100,6 +114,8 @@ export class AppointmentRequestService {
 
     const { kv, sortedSets } = this.#stores
     const poolDate = state.poolDate
+    // The day's seed is committed before its first entry is pooled (see allocations.ts).
+    await this.#commit(poolDate)
     const perDay = storeKey(`reg.${registration.registrationId}`, 'req', poolDate)
     const requestId = randomId('apr')
     if (!await kv.setIfAbsent(perDay, requestId, { ttlMs: CLAIM_TTL_MS })) {
@@ -160,5 +176,7 @@ export class AppointmentRequestService {
 }
 
 function viewOf (record: AppointmentRequestRecord): AppointmentRequestView {
-  return { requestId: record.requestId, registrationId: record.registrationId, poe: record.poe, poolDate: record.poolDate, status: record.status }
+  const view: AppointmentRequestView = { requestId: record.requestId, registrationId: record.registrationId, poe: record.poe, poolDate: record.poolDate, status: record.status }
+  if (record.status === 'selected' && record.appointment !== undefined) view.appointment = record.appointment
+  return view
 }

@@ -3,6 +3,7 @@
 // only: never a person, a device or an address).
 import fp from 'fastify-plugin'
 import { Counter } from 'prom-client'
+import { AllocationService } from '../domain/allocations.js'
 import { AppointmentRequestService } from '../domain/appointment-requests.js'
 import { RegistrationService } from '../domain/registrations.js'
 
@@ -10,6 +11,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     registrations: RegistrationService
     appointmentRequests: AppointmentRequestService
+    allocations: AllocationService
   }
 }
 
@@ -45,7 +47,15 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     signals: { refused: (reason) => refusals.inc({ reason }), flagged: (reason) => flags.inc({ reason }) }
   })
   fastify.decorate('registrations', service)
+  const allocations = new AllocationService({
+    stores,
+    clock,
+    rules: { ...config.allocation, confirmationHours: config.schedule.confirmationHours, poes: config.poes },
+    draw: async (input) => fastify.workers.allocate(input)
+  })
+  fastify.decorate('allocations', allocations)
   fastify.decorate('appointmentRequests', new AppointmentRequestService({
+    commit: async (poolDate) => allocations.commit(poolDate),
     stores,
     clock,
     registrations: service,
@@ -53,4 +63,4 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     geofence: config.geofence,
     signals: { refused: (reason) => requestRefusals.inc({ reason }) }
   }))
-}, { name: 'registrations', dependencies: ['stores', 'metrics'] })
+}, { name: 'registrations', dependencies: ['stores', 'metrics', 'workers'] })

@@ -58,7 +58,14 @@ export const AppointmentRequestSchema = Type.Object({
   registrationId: Type.String(),
   poe: Type.String(),
   poolDate: Type.String({ description: 'local date of the draw this request is in, YYYY-MM-DD' }),
-  status: Type.Enum(['pooled', 'selected', 'not-selected', 'confirmed', 'lapsed', 'withdrawn'])
+  status: Type.Enum(['pooled', 'selected', 'not-selected', 'confirmed', 'lapsed', 'withdrawn']),
+  appointment: Type.Optional(Type.Object({
+    poe: Type.String(),
+    date: Type.String({ description: 'YYYY-MM-DD' }),
+    slot: Type.String({ description: 'HH:MM, local time at the port' }),
+    confirmationNumber: Type.String({ description: '16 characters; confirm with it before confirmBy' }),
+    confirmBy: Type.String({ description: 'ISO 8601' })
+  }))
 }, { $id: 'AppointmentRequest' })
 
 export const IdentitySchema = Type.Object({
