@@ -9,3 +9,8 @@ export const ErrorBodySchema = Type.Object({
   nextOpenAt: Type.Optional(Type.String({ description: 'when the request window next opens, ISO 8601' })),
   fields: Type.Optional(Type.Array(Type.String(), { description: 'JSON pointers of the invalid fields' }))
 }, { $id: 'ErrorBody' })
+
+/** Route `response` entries for error statuses, all in the ErrorBody shape. */
+export function errorResponses (...statuses: number[]): Record<number, { $ref: string }> {
+  return Object.fromEntries(statuses.map((status) => [status, { $ref: 'ErrorBody#' }]))
+}

@@ -2,8 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { NewAppointmentRequest } from '../../domain/appointment-requests.js'
 import { AppointmentRequestSchema, newAppointmentRequestSchema, RequestParams } from '../../schemas/registration.js'
-
-const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, { $ref: 'ErrorBody#' }]))
+import { errorResponses } from '../../schemas/error.js'
 
 const appointmentRequests: FastifyPluginAsync = async function (fastify) {
   fastify.addSchema(AppointmentRequestSchema)
@@ -19,7 +18,7 @@ const appointmentRequests: FastifyPluginAsync = async function (fastify) {
       response: {
         202: { $ref: 'AppointmentRequest#' },
         200: { $ref: 'AppointmentRequest#' },
-        ...errors(400, 401, 403, 404, 409, 422, 429, 503)
+        ...errorResponses(400, 401, 403, 404, 409, 422, 429, 503)
       }
     }
   }, async function (request, reply) {
@@ -35,7 +34,7 @@ const appointmentRequests: FastifyPluginAsync = async function (fastify) {
       summary: 'The caller\'s own request: pooled, selected, not-selected, confirmed or lapsed (anyone else: 404)',
       security: [{ bearer: [] }],
       params: RequestParams,
-      response: { 200: { $ref: 'AppointmentRequest#' }, ...errors(400, 401, 403, 404, 429, 503) }
+      response: { 200: { $ref: 'AppointmentRequest#' }, ...errorResponses(400, 401, 403, 404, 429, 503) }
     }
   }, async function (request) {
     return fastify.appointmentRequests.get(request.principal?.subject as string, (request.params as { id: string }).id)

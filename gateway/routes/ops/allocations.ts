@@ -2,6 +2,7 @@
 // read its summary, and export its full record for `npm run audit:allocation`.
 import Type from 'typebox'
 import type { FastifyPluginAsync } from 'fastify'
+import { errorResponses } from '../../schemas/error.js'
 
 const DATE = Type.String({ format: 'date', pattern: '^\\d{4}-\\d{2}-\\d{2}$' })
 const Summary = Type.Object({
@@ -20,7 +21,6 @@ const Summary = Type.Object({
   })),
   ranAt: Type.String()
 })
-const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, { $ref: 'ErrorBody#' }]))
 
 const allocations: FastifyPluginAsync = async function (fastify) {
   fastify.post('/v1/ops/allocations', {
@@ -30,7 +30,7 @@ const allocations: FastifyPluginAsync = async function (fastify) {
       summary: 'Run the draw for a pool date (a second run returns the first result); needs Idempotency-Key',
       security: [{ bearer: [] }],
       body: Type.Object({ date: DATE, beacon: Type.Optional(Type.String({ minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7E]+$' })) }, { additionalProperties: false }),
-      response: { 200: Summary, ...errors(400, 401, 403, 409, 422, 503) }
+      response: { 200: Summary, ...errorResponses(400, 401, 403, 409, 422, 503) }
     }
   }, async function (request) {
     const { date, beacon } = request.body as { date: string, beacon?: string }
@@ -46,7 +46,7 @@ const allocations: FastifyPluginAsync = async function (fastify) {
       summary: 'The draw of a pool date: commitment, revealed seed, digests and counts per port and rule',
       security: [{ bearer: [] }],
       params: Type.Object({ date: DATE }),
-      response: { 200: Summary, ...errors(400, 401, 403, 404) }
+      response: { 200: Summary, ...errorResponses(400, 401, 403, 404) }
     }
   }, async function (request) {
     return fastify.allocations.summary((request.params as { date: string }).date)
@@ -59,7 +59,7 @@ const allocations: FastifyPluginAsync = async function (fastify) {
       summary: 'The full draw record (pool as keyed hashes and registration ids, slots, seed) for npm run audit:allocation',
       security: [{ bearer: [] }],
       params: Type.Object({ date: DATE }),
-      response: { ...errors(400, 401, 403, 404) }
+      response: { ...errorResponses(400, 401, 403, 404) }
     }
   }, async function (request) {
     return fastify.allocations.record((request.params as { date: string }).date)

@@ -4,6 +4,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { PersonIdentity } from '../../domain/identity.js'
 import { IdentitySchema } from '../../schemas/registration.js'
+import { errorResponses } from '../../schemas/error.js'
 
 const identities: FastifyPluginAsync = async function (fastify) {
   fastify.post('/v1/ops/identities/release', {
@@ -15,9 +16,7 @@ const identities: FastifyPluginAsync = async function (fastify) {
       body: IdentitySchema,
       response: {
         200: { type: 'object', properties: { released: { type: 'boolean' } }, required: ['released'] },
-        400: { $ref: 'ErrorBody#' },
-        401: { $ref: 'ErrorBody#' },
-        403: { $ref: 'ErrorBody#' }
+        ...errorResponses(400, 401, 403, 409, 422)
       }
     }
   }, async function (request) {

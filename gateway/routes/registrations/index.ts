@@ -4,8 +4,7 @@ import { clientNetwork } from '../../domain/rate-limit-rules.js'
 import type { NewRegistration } from '../../domain/registrations.js'
 import { GatewayError } from '../../errors.js'
 import { newRegistrationSchema, RegistrationParams, RegistrationSchema } from '../../schemas/registration.js'
-
-const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, { $ref: 'ErrorBody#' }]))
+import { errorResponses } from '../../schemas/error.js'
 
 const registrations: FastifyPluginAsync = async function (fastify) {
   fastify.addSchema(RegistrationSchema)
@@ -18,7 +17,7 @@ const registrations: FastifyPluginAsync = async function (fastify) {
       summary: 'Register a group (1 to N people); needs Idempotency-Key',
       security: [{ bearer: [] }],
       body: NewRegistrationSchema,
-      response: { 201: { $ref: 'Registration#' }, ...errors(400, 401, 403, 409, 422, 429, 503) }
+      response: { 201: { $ref: 'Registration#' }, ...errorResponses(400, 401, 403, 409, 422, 429, 503) }
     }
   }, async function (request, reply) {
     const body = request.body as NewRegistration
@@ -38,7 +37,7 @@ const registrations: FastifyPluginAsync = async function (fastify) {
       summary: 'The caller\'s own registration (anyone else: 404)',
       security: [{ bearer: [] }],
       params: RegistrationParams,
-      response: { 200: { $ref: 'Registration#' }, ...errors(400, 401, 403, 404, 429, 503) }
+      response: { 200: { $ref: 'Registration#' }, ...errorResponses(400, 401, 403, 404, 429, 503) }
     }
   }, async function (request) {
     return fastify.registrations.view(request.principal?.subject as string, (request.params as { id: string }).id)
@@ -53,7 +52,7 @@ const registrations: FastifyPluginAsync = async function (fastify) {
       params: RegistrationParams,
       response: {
         200: { type: 'object', properties: { registrationId: { type: 'string' }, status: { type: 'string', enum: ['withdrawn'] } }, required: ['registrationId', 'status'] },
-        ...errors(400, 401, 403, 404, 409, 422, 429, 503)
+        ...errorResponses(400, 401, 403, 404, 409, 422, 429, 503)
       }
     }
   }, async function (request) {
