@@ -53,7 +53,9 @@ export const defaults: Config = {
       { name: 'schedule', scope: 'route', ratePerSecond: 15_000, burst: 30_000, routes: ['/v1/schedule'] },
       { name: 'subject', scope: 'subject', ratePerSecond: 4, burst: 40 },
       { name: 'device', scope: 'device', ratePerSecond: 2, burst: 20 },
-      { name: 'ip', scope: 'ip', ratePerSecond: 100, burst: 400 }
+      { name: 'ip', scope: 'ip', ratePerSecond: 100, burst: 400 },
+      // A partner checks people at a desk, not in bulk: enumerating numbers would take ages.
+      { name: 'partner', scope: 'subject', ratePerSecond: 1, burst: 30, routes: ['/v1/partner/validations'] }
     ],
     defaultFailurePolicy: 'closed',
     // Reads that change nothing stay up on in-process buckets while Redis is away.

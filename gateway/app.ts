@@ -21,6 +21,7 @@ import appointmentRequests from './routes/appointment-requests/index.js'
 import health from './routes/health/index.js'
 import allocations from './routes/ops/allocations.js'
 import identities from './routes/ops/identities.js'
+import partner from './routes/partner/index.js'
 import registrations from './routes/registrations/index.js'
 import schedule from './routes/schedule/index.js'
 import { systemClock, type Clock } from './store/clock.js'
@@ -74,6 +75,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(appointmentRequests)
   await fastify.register(identities)
   await fastify.register(allocations)
+  await fastify.register(partner)
 }
 
 // Not encapsulated (fastify/demo registers its app through fastify-plugin too): the error and

@@ -26,7 +26,8 @@ export default fp<OpenApiOptions>(async function openapi (fastify, opts) {
         { name: 'schedule', description: 'When requests are accepted and drawn' },
         { name: 'registrations', description: 'Groups that ask for appointments' },
         { name: 'appointment requests', description: 'Requests in a day\'s pool' },
-        { name: 'ops', description: 'Officers and operators' }
+        { name: 'ops', description: 'Officers and operators' },
+        { name: 'partner', description: 'Partner agencies: yes-or-no appointment checks' }
       ],
       components: {
         securitySchemes: {

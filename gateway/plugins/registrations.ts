@@ -5,6 +5,7 @@ import fp from 'fastify-plugin'
 import { Counter } from 'prom-client'
 import { AllocationService } from '../domain/allocations.js'
 import { AppointmentRequestService } from '../domain/appointment-requests.js'
+import { PartnerValidationService } from '../domain/partner-validation.js'
 import { RegistrationService } from '../domain/registrations.js'
 
 declare module 'fastify' {
@@ -12,6 +13,7 @@ declare module 'fastify' {
     registrations: RegistrationService
     appointmentRequests: AppointmentRequestService
     allocations: AllocationService
+    partnerValidation: PartnerValidationService
   }
 }
 
@@ -54,6 +56,7 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     draw: async (input) => fastify.workers.allocate(input)
   })
   fastify.decorate('allocations', allocations)
+  fastify.decorate('partnerValidation', new PartnerValidationService(stores))
   fastify.decorate('appointmentRequests', new AppointmentRequestService({
     commit: async (poolDate) => allocations.commit(poolDate),
     stores,
