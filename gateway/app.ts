@@ -18,6 +18,7 @@ import shedding from './plugins/shedding.js'
 import stores from './plugins/stores.js'
 import workers from './plugins/workers.js'
 import appointmentRequests from './routes/appointment-requests/index.js'
+import appointments from './routes/appointments/index.js'
 import health from './routes/health/index.js'
 import allocations from './routes/ops/allocations.js'
 import identities from './routes/ops/identities.js'
@@ -73,6 +74,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(schedule)
   await fastify.register(registrations)
   await fastify.register(appointmentRequests)
+  await fastify.register(appointments)
   await fastify.register(identities)
   await fastify.register(allocations)
   await fastify.register(partner)

@@ -310,6 +310,42 @@ export const ERRORS = {
       ru: 'Розыгрыш на эту дату идёт прямо сейчас. Запросите результат через минуту.'
     }
   },
+  GW_ERR_APPT_NOT_FOUND: {
+    status: 404,
+    messages: {
+      en: 'This appointment was not found. Check the confirmation number and that you are signed in with the account that asked for it.',
+      es: 'No se encontró esta cita. Revise el número de confirmación y que inició sesión con la cuenta que la solicitó.',
+      ht: 'Nou pa jwenn randevou sa a. Verifye nimewo konfimasyon an, epi verifye ou konekte ak kont ki te mande l la.',
+      ru: 'Запись не найдена. Проверьте номер подтверждения и то, что вы вошли в учётную запись, с которой она была запрошена.'
+    }
+  },
+  GW_ERR_APPT_EXPIRED: {
+    status: 409,
+    messages: {
+      en: 'The time to confirm this appointment has passed and the place was released. You may ask for a new appointment.',
+      es: 'El plazo para confirmar esta cita terminó y el lugar se liberó. Puede solicitar una cita nueva.',
+      ht: 'Tan pou konfime randevou sa a pase, e plas la te lage. Ou ka mande yon nouvo randevou.',
+      ru: 'Срок подтверждения этой записи истёк, и место освобождено. Вы можете запросить новую запись.'
+    }
+  },
+  GW_ERR_APPT_LIVENESS_REQUIRED: {
+    status: 409,
+    messages: {
+      en: 'A live photo check of a person in this group must pass before you can confirm. Take the photo check in the app, then confirm again.',
+      es: 'Antes de confirmar debe aprobarse la verificación con foto en vivo de una persona de este grupo. Haga la verificación en la aplicación y confirme de nuevo.',
+      ht: 'Fò yon verifikasyon foto an dirèk pou yon moun nan gwoup sa a pase anvan ou ka konfime. Fè verifikasyon foto a nan aplikasyon an, epi konfime ankò.',
+      ru: 'Перед подтверждением должна пройти проверка живого фото одного из членов группы. Пройдите проверку в приложении и подтвердите снова.'
+    }
+  },
+  GW_ERR_APPT_EXTENSION_USED: {
+    status: 409,
+    messages: {
+      en: 'This appointment has already been extended as many times as allowed. Confirm it before the time shown.',
+      es: 'Esta cita ya se extendió todas las veces permitidas. Confírmela antes de la hora indicada.',
+      ht: 'Randevou sa a deja pwolonje otan fwa ki pèmèt. Konfime l anvan lè yo montre a.',
+      ru: 'Срок этой записи уже продлевался максимально допустимое число раз. Подтвердите её до указанного времени.'
+    }
+  },
   GW_ERR_SERVER_INTERNAL: {
     status: 500,
     messages: {

@@ -34,6 +34,8 @@ export interface Appointment {
   slot: string
   confirmationNumber: string
   confirmBy: string
+  /** Extensions taken so far. */
+  extensions?: number
 }
 
 export interface AppointmentRequestRecord {
@@ -177,6 +179,6 @@ export class AppointmentRequestService {
 
 function viewOf (record: AppointmentRequestRecord): AppointmentRequestView {
   const view: AppointmentRequestView = { requestId: record.requestId, registrationId: record.registrationId, poe: record.poe, poolDate: record.poolDate, status: record.status }
-  if (record.status === 'selected' && record.appointment !== undefined) view.appointment = record.appointment
+  if ((record.status === 'selected' || record.status === 'confirmed') && record.appointment !== undefined) view.appointment = record.appointment
   return view
 }

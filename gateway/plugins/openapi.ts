@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
 import { ErrorBodySchema } from '../schemas/error.js'
+import { AppointmentRequestSchema, RegistrationSchema } from '../schemas/registration.js'
 
 export interface OpenApiOptions {
   enabled: boolean
@@ -12,6 +13,8 @@ export interface OpenApiOptions {
 export default fp<OpenApiOptions>(async function openapi (fastify, opts) {
   // Shared schemas are registered even without docs: routes reference them by $ref.
   fastify.addSchema(ErrorBodySchema)
+  fastify.addSchema(RegistrationSchema)
+  fastify.addSchema(AppointmentRequestSchema)
   if (!opts.enabled) return
   await fastify.register(swagger, {
     openapi: {

@@ -5,6 +5,7 @@ import fp from 'fastify-plugin'
 import { Counter } from 'prom-client'
 import { AllocationService } from '../domain/allocations.js'
 import { AppointmentRequestService } from '../domain/appointment-requests.js'
+import { ConfirmationService } from '../domain/confirmations.js'
 import { PartnerValidationService } from '../domain/partner-validation.js'
 import { RegistrationService } from '../domain/registrations.js'
 
@@ -14,6 +15,7 @@ declare module 'fastify' {
     appointmentRequests: AppointmentRequestService
     allocations: AllocationService
     partnerValidation: PartnerValidationService
+    confirmations: ConfirmationService
   }
 }
 
@@ -57,6 +59,11 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
   })
   fastify.decorate('allocations', allocations)
   fastify.decorate('partnerValidation', new PartnerValidationService(stores))
+  fastify.decorate('confirmations', new ConfirmationService({
+    stores,
+    clock,
+    rules: { extensionHours: config.schedule.extensionHours, maxExtensions: config.schedule.maxExtensions, geofence: config.geofence }
+  }))
   fastify.decorate('appointmentRequests', new AppointmentRequestService({
     commit: async (poolDate) => allocations.commit(poolDate),
     stores,

@@ -64,7 +64,8 @@ export const AppointmentRequestSchema = Type.Object({
     date: Type.String({ description: 'YYYY-MM-DD' }),
     slot: Type.String({ description: 'HH:MM, local time at the port' }),
     confirmationNumber: Type.String({ description: '16 characters; confirm with it before confirmBy' }),
-    confirmBy: Type.String({ description: 'ISO 8601' })
+    confirmBy: Type.String({ description: 'ISO 8601' }),
+    extensions: Type.Optional(Type.Integer({ minimum: 0 }))
   }))
 }, { $id: 'AppointmentRequest' })
 

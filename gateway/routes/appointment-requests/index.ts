@@ -1,11 +1,10 @@
 // POST /v1/appointment-requests and GET /v1/appointment-requests/:id: into the day's pool.
 import type { FastifyPluginAsync } from 'fastify'
 import type { NewAppointmentRequest } from '../../domain/appointment-requests.js'
-import { AppointmentRequestSchema, newAppointmentRequestSchema, RequestParams } from '../../schemas/registration.js'
+import { newAppointmentRequestSchema, RequestParams } from '../../schemas/registration.js'
 import { errorResponses } from '../../schemas/error.js'
 
 const appointmentRequests: FastifyPluginAsync = async function (fastify) {
-  fastify.addSchema(AppointmentRequestSchema)
   const body = newAppointmentRequestSchema(fastify.config.poes.map((p) => p.slug))
 
   fastify.post('/v1/appointment-requests', {

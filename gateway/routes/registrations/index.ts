@@ -3,11 +3,10 @@ import type { FastifyPluginAsync } from 'fastify'
 import { clientNetwork } from '../../domain/rate-limit-rules.js'
 import type { NewRegistration } from '../../domain/registrations.js'
 import { GatewayError } from '../../errors.js'
-import { newRegistrationSchema, RegistrationParams, RegistrationSchema } from '../../schemas/registration.js'
+import { newRegistrationSchema, RegistrationParams } from '../../schemas/registration.js'
 import { errorResponses } from '../../schemas/error.js'
 
 const registrations: FastifyPluginAsync = async function (fastify) {
-  fastify.addSchema(RegistrationSchema)
   const NewRegistrationSchema = newRegistrationSchema(fastify.config.registrations.maxMembers)
 
   fastify.post('/v1/registrations', {

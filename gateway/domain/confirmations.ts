@@ -1,0 +1,75 @@
+// Confirming a drawn appointment: before confirm-by, with a passed liveness check of a member of
+// the registration and a location inside the geofence; one extension of `extensionHours`, up to
+// `maxExtensions`. Until the liveness pipeline lands, a passed check is a record in the store
+// (`{liv.<id>}`: registrationId and status), which is what that pipeline will write.
+import { GatewayError } from '../errors.js'
+import type { Clock } from '../store/clock.js'
+import { storeKey } from '../store/keys.js'
+import type { Stores } from '../store/ports.js'
+import { appointmentKey } from './allocations.js'
+import { requestKey, type AppointmentRequestRecord } from './appointment-requests.js'
+import { judgeFix, type Fix, type Geofence } from './geofence.js'
+
+export const livenessKey = (id: string) => storeKey(`liv.${id}`)
+
+export interface LivenessRecord { registrationId: string, status: 'checking' | 'passed' | 'failed' }
+
+export interface ConfirmationRules {
+  extensionHours: number
+  maxExtensions: number
+  geofence: Geofence
+}
+
+export class ConfirmationService {
+  readonly #stores: Stores
+  readonly #clock: Clock
+  readonly #rules: ConfirmationRules
+
+  constructor (options: { stores: Stores, clock: Clock, rules: ConfirmationRules }) {
+    this.#stores = options.stores
+    this.#clock = options.clock
+    this.#rules = options.rules
+  }
+
+  async #load (subject: string, number: string): Promise<AppointmentRequestRecord> {
+    const rawIndex = await this.#stores.kv.get(appointmentKey(number.toUpperCase()))
+    const index = rawIndex === null ? undefined : JSON.parse(rawIndex) as { requestId: string }
+    const raw = index === undefined ? null : await this.#stores.kv.get(requestKey(index.requestId))
+    const record = raw === null ? undefined : JSON.parse(raw) as AppointmentRequestRecord
+    if (record === undefined || record.owner !== subject || record.appointment === undefined) throw new GatewayError('GW_ERR_APPT_NOT_FOUND')
+    if (record.status === 'lapsed' || (record.status === 'selected' && Date.parse(record.appointment.confirmBy) <= this.#clock.now())) throw new GatewayError('GW_ERR_APPT_EXPIRED')
+    if (record.status !== 'selected' && record.status !== 'confirmed') throw new GatewayError('GW_ERR_APPT_NOT_FOUND')
+    return record
+  }
+
+  async #save (record: AppointmentRequestRecord): Promise<void> {
+    await this.#stores.kv.set(requestKey(record.requestId), JSON.stringify(record), { ttlMs: 60 * 24 * 3600_000 })
+  }
+
+  async confirm (subject: string, number: string, livenessId: string, location: Fix): Promise<AppointmentRequestRecord> {
+    const record = await this.#load(subject, number)
+    if (record.status === 'confirmed') return record
+    const rawLiveness = await this.#stores.kv.get(livenessKey(livenessId))
+    const liveness = rawLiveness === null ? undefined : JSON.parse(rawLiveness) as LivenessRecord
+    if (liveness?.status !== 'passed' || liveness.registrationId !== record.registrationId) throw new GatewayError('GW_ERR_APPT_LIVENESS_REQUIRED')
+    const verdict = judgeFix(location, this.#rules.geofence)
+    if (verdict === 'imprecise') throw new GatewayError('GW_ERR_GEO_IMPRECISE')
+    if (verdict !== 'inside') throw new GatewayError('GW_ERR_GEO_OUTSIDE')
+    const confirmed = { ...record, status: 'confirmed' as const }
+    await this.#save(confirmed)
+    return confirmed
+  }
+
+  async extend (subject: string, number: string): Promise<AppointmentRequestRecord> {
+    const record = await this.#load(subject, number)
+    const appointment = record.appointment as NonNullable<AppointmentRequestRecord['appointment']>
+    const used = appointment.extensions ?? 0
+    if (record.status !== 'selected' || used >= this.#rules.maxExtensions) throw new GatewayError('GW_ERR_APPT_EXTENSION_USED')
+    const extended = {
+      ...record,
+      appointment: { ...appointment, extensions: used + 1, confirmBy: new Date(Date.parse(appointment.confirmBy) + this.#rules.extensionHours * 3600_000).toISOString() }
+    }
+    await this.#save(extended)
+    return extended
+  }
+}

@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto'
+import { beforeEach, afterEach, describe, expect, it } from 'vitest'
+import type { FastifyInstance } from 'fastify'
+import { livenessKey } from '../../gateway/domain/confirmations.js'
+import { ERRORS } from '../../gateway/errors.js'
+import { ManualClock } from '../../gateway/store/clock.js'
+import { createMemoryStores } from '../../gateway/store/memory/index.js'
+import type { Stores } from '../../gateway/store/ports.js'
+import { buildApp, testConfig } from '../helpers/app.js'
+import { applicant, token } from '../helpers/tokens.js'
+
+describe('confirming a drawn appointment', () => {
+  let gateway: FastifyInstance
+  let stores: Stores
+  let clock: ManualClock
+  let who: Record<string, string>
+  let registrationId: string
+  let number: string
+  const inside = { latitude: 31.3, longitude: -110.9, accuracyMeters: 10 }
+
+  beforeEach(async () => {
+    clock = new ManualClock(Date.parse('2026-11-23T18:00:00Z'))
+    stores = createMemoryStores({ clock })
+    gateway = await buildApp({ clock, stores, config: testConfig({ GATEWAY_RATE_LIMIT_RULES: '[]' }) })
+    who = applicant(randomUUID(), { sub: 'winner' })
+    registrationId = (await gateway.inject({
+      method: 'POST',
+      url: '/v1/registrations',
+      headers: { ...who, 'idempotency-key': randomUUID() },
+      payload: { members: [{ firstName: 'Win', lastName: 'Ner', dateOfBirth: '1980-01-01', nationality: 'VEN', usAddress: { line1: '1 A St', city: 'Miami', state: 'FL', zip: '33101' } }], preferredLanguage: 'es' }
+    })).json().registrationId
+    const { requestId } = (await gateway.inject({ method: 'POST', url: '/v1/appointment-requests', headers: { ...who, 'idempotency-key': randomUUID() }, payload: { registrationId, poe: 'nogales', location: inside } })).json()
+    clock.set(Date.parse('2026-11-24T16:00:00Z'))
+    await gateway.inject({ method: 'POST', url: '/v1/ops/allocations', headers: { authorization: `Bearer ${token({ role: 'ops' })}`, 'idempotency-key': randomUUID() }, payload: { date: '2026-11-24' } })
+    number = (await gateway.inject({ url: `/v1/appointment-requests/${requestId}`, headers: who })).json().appointment.confirmationNumber
+  })
+  afterEach(async () => { await gateway.close() })
+
+  const confirm = (headers: Record<string, string>, body: object) => gateway.inject({ method: 'POST', url: `/v1/appointments/${number}/confirm`, headers: { ...headers, 'idempotency-key': randomUUID() }, payload: body })
+  const extend = (headers: Record<string, string>) => gateway.inject({ method: 'POST', url: `/v1/appointments/${number}/extend`, headers: { ...headers, 'idempotency-key': randomUUID() } })
+
+  it('confirms with a passed liveness check of the group and a location inside the fence', async () => {
+    await stores.kv.set(livenessKey('liv-1'), JSON.stringify({ registrationId, status: 'passed' }))
+    const res = await confirm(who, { livenessId: 'liv-1', location: inside })
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toMatchObject({ status: 'confirmed', appointment: { poe: 'nogales', confirmationNumber: number } })
+  })
+
+  it('refuses without a passed check of this group, or from outside the fence', async () => {
+    await stores.kv.set(livenessKey('liv-failed'), JSON.stringify({ registrationId, status: 'failed' }))
+    await stores.kv.set(livenessKey('liv-other'), JSON.stringify({ registrationId: 'reg_someoneelse', status: 'passed' }))
+    await stores.kv.set(livenessKey('liv-ok'), JSON.stringify({ registrationId, status: 'passed' }))
+    for (const id of ['liv-failed', 'liv-other', 'liv-missing']) {
+      const res = await confirm({ ...who, 'accept-language': 'ht' }, { livenessId: id, location: inside })
+      expect(res.statusCode).toBe(409)
+      expect(res.json()).toEqual({ code: 'GW_ERR_APPT_LIVENESS_REQUIRED', message: ERRORS.GW_ERR_APPT_LIVENESS_REQUIRED.messages.ht })
+    }
+    expect((await confirm(who, { livenessId: 'liv-ok', location: { latitude: 19.0, longitude: -99.1, accuracyMeters: 10 } })).json().code).toBe('GW_ERR_GEO_OUTSIDE')
+  })
+
+  it('answers 404 to another account, and 409 after confirm-by; one extension adds 23 h', async () => {
+    const stranger = applicant(randomUUID(), { sub: 'stranger' })
+    expect((await extend(stranger)).json().code).toBe('GW_ERR_APPT_NOT_FOUND')
+    const extended = await extend(who)
+    expect(extended.json().appointment).toMatchObject({ confirmBy: '2026-11-26T14:00:00.000Z', extensions: 1 })
+    expect((await extend(who)).json().code).toBe('GW_ERR_APPT_EXTENSION_USED')
+    clock.set(Date.parse('2026-11-26T14:00:00Z'))
+    await stores.kv.set(livenessKey('liv-late'), JSON.stringify({ registrationId, status: 'passed' }))
+    expect((await confirm(who, { livenessId: 'liv-late', location: inside })).json().code).toBe('GW_ERR_APPT_EXPIRED')
+  })
+})
