@@ -92,11 +92,15 @@ export class AllocationService {
   async commit (date: string): Promise<string> {
     const known = this.#committed.get(date)
     if (known !== undefined) return known
-    await this.#stores.kv.setIfAbsent(seedKey(date), randomBytes(32).toString('hex'), { ttlMs: KEEP_MS })
-    const seed = await this.#stores.kv.get(seedKey(date)) as string
-    const value = commitment(Buffer.from(seed, 'hex'))
+    const value = commitment(await this.#seed(date))
     this.#committed.set(date, value)
     return value
+  }
+
+  // The day's server seed, drawn by whichever instance asks first (SET NX), read by all.
+  async #seed (date: string): Promise<Buffer> {
+    await this.#stores.kv.setIfAbsent(seedKey(date), randomBytes(32).toString('hex'), { ttlMs: KEEP_MS })
+    return Buffer.from(await this.#stores.kv.get(seedKey(date)) as string, 'hex')
   }
 
   async summary (date: string): Promise<AllocationSummary> {
@@ -119,8 +123,7 @@ export class AllocationService {
     const token = randomBytes(16).toString('hex')
     if (!await kv.setIfAbsent(lockKey(date), token, { ttlMs: LOCK_MS })) throw new GatewayError('GW_ERR_ALLOC_IN_PROGRESS', { retryAfterSeconds: 30 })
     try {
-      await this.commit(date)
-      const serverSeed = Buffer.from(await kv.get(seedKey(date)) as string, 'hex')
+      const serverSeed = await this.#seed(date)
       const { entries, requests } = await this.#readPool(date)
       const digest = poolDigest(entries)
       const slots = this.slots()

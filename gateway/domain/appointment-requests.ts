@@ -177,7 +177,8 @@ export class AppointmentRequestService {
   }
 }
 
-function viewOf (record: AppointmentRequestRecord): AppointmentRequestView {
+/** What the applicant sees of a request: its appointment only while it is selected or confirmed. */
+export function viewOf (record: AppointmentRequestRecord): AppointmentRequestView {
   const view: AppointmentRequestView = { requestId: record.requestId, registrationId: record.registrationId, poe: record.poe, poolDate: record.poolDate, status: record.status }
   if ((record.status === 'selected' || record.status === 'confirmed') && record.appointment !== undefined) view.appointment = record.appointment
   return view

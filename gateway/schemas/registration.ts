@@ -7,13 +7,23 @@ import Type from 'typebox'
 const TEXT = '^[^\\u0000-\\u001F\\u007F\\p{Cf}]*$'
 const text = (min: number, max: number, description: string) => Type.String({ minLength: min, maxLength: max, pattern: TEXT, description })
 
+/** A calendar date, YYYY-MM-DD, that exists (format: date rejects 1990-02-30). */
+export const DateSchema = (description = 'YYYY-MM-DD') => Type.String({ format: 'date', pattern: '^\\d{4}-\\d{2}-\\d{2}$', description })
+
+/** A phone's location fix, as sent with appointment requests and confirmations. */
+export const LocationSchema = Type.Object({
+  latitude: Type.Number({ minimum: -90, maximum: 90 }),
+  longitude: Type.Number({ minimum: -180, maximum: 180 }),
+  accuracyMeters: Type.Number({ minimum: 0, maximum: 1_000_000 })
+}, { additionalProperties: false })
+
 export const REGISTRATION_ID = '^reg_[A-Za-z0-9_-]{22}$'
 export const REQUEST_ID = '^apr_[A-Za-z0-9_-]{22}$'
 
 export const MemberSchema = Type.Object({
   firstName: text(1, 100, 'given name(s), as on the travel document'),
   lastName: text(1, 100, 'family name(s), as on the travel document'),
-  dateOfBirth: Type.String({ format: 'date', pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'YYYY-MM-DD' }),
+  dateOfBirth: DateSchema(),
   nationality: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 3166-1 alpha-3, e.g. HTI' }),
   usAddress: Type.Object({
     line1: text(1, 200, 'street address'),
@@ -45,11 +55,7 @@ export function newAppointmentRequestSchema (poes: string[]) {
   return Type.Object({
     registrationId: Type.String({ pattern: REGISTRATION_ID }),
     poe: Type.Enum(poes, { description: 'port of entry slug' }),
-    location: Type.Object({
-      latitude: Type.Number({ minimum: -90, maximum: 90 }),
-      longitude: Type.Number({ minimum: -180, maximum: 180 }),
-      accuracyMeters: Type.Number({ minimum: 0, maximum: 1_000_000 })
-    }, { additionalProperties: false })
+    location: LocationSchema
   }, { additionalProperties: false })
 }
 
@@ -72,5 +78,5 @@ export const AppointmentRequestSchema = Type.Object({
 export const IdentitySchema = Type.Object({
   firstName: text(1, 100, 'given name(s)'),
   lastName: text(1, 100, 'family name(s)'),
-  dateOfBirth: Type.String({ format: 'date', pattern: '^\\d{4}-\\d{2}-\\d{2}$' })
+  dateOfBirth: DateSchema()
 }, { additionalProperties: false })

@@ -2,14 +2,13 @@
 // number travels in the path, so logs carry the route template only; another account gets 404.
 import Type from 'typebox'
 import type { FastifyPluginAsync } from 'fastify'
-import type { AppointmentRequestRecord } from '../../domain/appointment-requests.js'
+import { viewOf } from '../../domain/appointment-requests.js'
 import { errorResponses } from '../../schemas/error.js'
+import { LocationSchema } from '../../schemas/registration.js'
 
 const Params = Type.Object({ confirmationNumber: Type.String({ pattern: '^[0-9A-Za-z]{16}$' }) })
 
 const appointments: FastifyPluginAsync = async function (fastify) {
-  const answer = (record: AppointmentRequestRecord) => ({ requestId: record.requestId, registrationId: record.registrationId, poe: record.poe, poolDate: record.poolDate, status: record.status, appointment: record.appointment })
-
   fastify.post('/v1/appointments/:confirmationNumber/confirm', {
     config: { roles: ['applicant'], idempotent: true },
     schema: {
@@ -19,17 +18,13 @@ const appointments: FastifyPluginAsync = async function (fastify) {
       params: Params,
       body: Type.Object({
         livenessId: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }),
-        location: Type.Object({
-          latitude: Type.Number({ minimum: -90, maximum: 90 }),
-          longitude: Type.Number({ minimum: -180, maximum: 180 }),
-          accuracyMeters: Type.Number({ minimum: 0, maximum: 1_000_000 })
-        }, { additionalProperties: false })
+        location: LocationSchema
       }, { additionalProperties: false }),
       response: { 200: { $ref: 'AppointmentRequest#' }, ...errorResponses(400, 401, 403, 404, 409, 422, 429, 503) }
     }
   }, async function (request) {
     const { livenessId, location } = request.body as { livenessId: string, location: { latitude: number, longitude: number, accuracyMeters: number } }
-    return answer(await fastify.confirmations.confirm(request.principal?.subject as string, (request.params as { confirmationNumber: string }).confirmationNumber, livenessId, location))
+    return viewOf(await fastify.confirmations.confirm(request.principal?.subject as string, (request.params as { confirmationNumber: string }).confirmationNumber, livenessId, location))
   })
 
   fastify.post('/v1/appointments/:confirmationNumber/extend', {
@@ -42,7 +37,7 @@ const appointments: FastifyPluginAsync = async function (fastify) {
       response: { 200: { $ref: 'AppointmentRequest#' }, ...errorResponses(400, 401, 403, 404, 409, 422, 429, 503) }
     }
   }, async function (request) {
-    return answer(await fastify.confirmations.extend(request.principal?.subject as string, (request.params as { confirmationNumber: string }).confirmationNumber))
+    return viewOf(await fastify.confirmations.extend(request.principal?.subject as string, (request.params as { confirmationNumber: string }).confirmationNumber))
   })
 }
 

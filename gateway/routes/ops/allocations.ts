@@ -3,8 +3,9 @@
 import Type from 'typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import { errorResponses } from '../../schemas/error.js'
+import { DateSchema } from '../../schemas/registration.js'
 
-const DATE = Type.String({ format: 'date', pattern: '^\\d{4}-\\d{2}-\\d{2}$' })
+const DATE = DateSchema('pool date, YYYY-MM-DD')
 const Summary = Type.Object({
   date: Type.String(),
   commitment: Type.String({ description: 'sha256 of the server seed, published before the pool opened' }),

@@ -5,6 +5,7 @@
 import Type from 'typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import { errorResponses } from '../../schemas/error.js'
+import { DateSchema } from '../../schemas/registration.js'
 
 const partner: FastifyPluginAsync = async function (fastify) {
   fastify.post('/v1/partner/validations', {
@@ -15,7 +16,7 @@ const partner: FastifyPluginAsync = async function (fastify) {
       security: [{ bearer: [] }],
       body: Type.Object({
         confirmationNumber: Type.String({ minLength: 1, maxLength: 64, pattern: '^[0-9A-Za-z-]+$' }),
-        dateOfBirth: Type.String({ format: 'date', pattern: '^\\d{4}-\\d{2}-\\d{2}$' })
+        dateOfBirth: DateSchema()
       }, { additionalProperties: false }),
       response: { 200: Type.Object({ valid: Type.Boolean() }, { additionalProperties: false }), ...errorResponses(400, 401, 403, 429, 503) }
     }
