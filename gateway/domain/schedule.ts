@@ -85,3 +85,42 @@ export function scheduleViewer (rules: ScheduleRules, poes: readonly PoeCapacity
     return view
   }
 }
+
+/** The instants (epoch ms) that bound one pool day: its window opens, closes, and it is drawn. */
+export interface PoolDayTimes {
+  opensAt: number
+  closesAt: number
+  drawAt: number
+}
+
+function atLocal (date: DateTime, hhmm: string): DateTime {
+  return date.set({ ...parts(hhmm), second: 0, millisecond: 0 })
+}
+
+/**
+ * When pool day `date` (YYYY-MM-DD, local) opens, closes and is drawn: the draw at allocationAt
+ * on that date, the last closing at or before it, and the last opening before that. Computed in
+ * local wall time, so a window across a daylight-saving change is 22 or 24 hours long, never
+ * shifted by one.
+ */
+export function poolDayTimes (date: string, rules: ScheduleRules): PoolDayTimes {
+  const day = DateTime.fromISO(date, { zone: rules.timezone })
+  const drawAt = atLocal(day, rules.allocationAt)
+  let closesAt = atLocal(day, rules.requestWindowClosesAt)
+  if (closesAt > drawAt) closesAt = atLocal(day.minus({ days: 1 }), rules.requestWindowClosesAt)
+  let opensAt = atLocal(closesAt.startOf('day'), rules.requestWindowOpensAt)
+  if (opensAt >= closesAt) opensAt = atLocal(closesAt.startOf('day').minus({ days: 1 }), rules.requestWindowOpensAt)
+  return { opensAt: opensAt.toMillis(), closesAt: closesAt.toMillis(), drawAt: drawAt.toMillis() }
+}
+
+/** The pool date whose draw time is the latest at or before `epochMs`. */
+export function lastDrawDate (epochMs: number, rules: ScheduleRules): string {
+  const local = DateTime.fromMillis(epochMs, { zone: rules.timezone })
+  const today = atLocal(local, rules.allocationAt)
+  return (today.toMillis() <= epochMs ? today : atLocal(local.minus({ days: 1 }), rules.allocationAt)).toISODate() as string
+}
+
+/** The local date `days` after `date` (negative for before). */
+export function addDays (date: string, days: number): string {
+  return DateTime.fromISO(date, { zone: 'UTC' }).plus({ days }).toISODate() as string
+}
