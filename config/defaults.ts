@@ -66,7 +66,13 @@ export const defaults: Config = {
   },
   allocation: {
     oldestShare: 0.3,
-    slotTimes: ['08:00', '10:00', '12:00', '14:00']
+    slotTimes: ['08:00', '10:00', '12:00', '14:00'],
+    autoDraw: true,
+    schedulerIntervalSeconds: 10,
+    // Longer than any accepted request takes to write its pool entry.
+    sealGraceSeconds: 30,
+    catchUpHours: 6,
+    lapseGraceSeconds: 60
   },
   workers: {
     // One draw a day: one thread is plenty, and it leaves the other core to the event loop.

@@ -77,7 +77,12 @@ export const ConfigSchema = Type.Object({
 
   allocation: Type.Object({
     oldestShare: Type.Number({ minimum: 0, maximum: 1, env: 'GATEWAY_ALLOCATION_OLDEST_SHARE', expected: 'a number from 0 to 1', doc: 'share of each port\'s daily places that goes to the oldest registrations; the rest is drawn at random' }),
-    slotTimes: Type.Array(Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' }), { minItems: 1, maxItems: 48, env: 'GATEWAY_ALLOCATION_SLOT_TIMES', expected: 'a JSON array of 1 to 48 times of day as HH:MM', doc: 'appointment times at each port; its daily capacity is split evenly between them (the remainder to the last)' })
+    slotTimes: Type.Array(Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' }), { minItems: 1, maxItems: 48, env: 'GATEWAY_ALLOCATION_SLOT_TIMES', expected: 'a JSON array of 1 to 48 times of day as HH:MM', doc: 'appointment times at each port; its daily capacity is split evenly between them (the remainder to the last)' }),
+    autoDraw: Type.Boolean({ env: 'GATEWAY_ALLOCATION_AUTO_DRAW', expected: 'true or false', doc: 'each instance runs the daily schedule by itself (commit, seal, draw, lapse sweep; one instance wins each step); false leaves the draw to POST /v1/ops/allocations' }),
+    schedulerIntervalSeconds: Type.Integer({ minimum: 1, maximum: 300, env: 'GATEWAY_ALLOCATION_SCHEDULER_INTERVAL_SECONDS', expected: 'an integer from 1 to 300', doc: 'how often each instance checks whether a step of the daily schedule is due' }),
+    sealGraceSeconds: Type.Integer({ minimum: 0, maximum: 3600, env: 'GATEWAY_ALLOCATION_SEAL_GRACE_SECONDS', expected: 'an integer from 0 to 3600', doc: 'the pool is sealed (and drawn) no sooner than this after the window closes, so requests accepted just before the close are in it' }),
+    catchUpHours: Type.Integer({ minimum: 0, maximum: 23, env: 'GATEWAY_ALLOCATION_CATCH_UP_HOURS', expected: 'an integer from 0 to 23', doc: 'a draw missed at its time (every instance down) still runs by itself this many hours later; after that only by POST /v1/ops/allocations' }),
+    lapseGraceSeconds: Type.Integer({ minimum: 0, maximum: 3600, env: 'GATEWAY_ALLOCATION_LAPSE_GRACE_SECONDS', expected: 'an integer from 0 to 3600', doc: 'an unconfirmed place lapses this long after its confirm-by time, so a confirmation in flight at the deadline is never overwritten' })
   }, { additionalProperties: false }),
 
   workers: Type.Object({

@@ -6,6 +6,7 @@ import type { Config } from '../config/load.js'
 import type { VerificationKeys } from './auth/keys.js'
 import auth from './plugins/auth.js'
 import draining from './plugins/draining.js'
+import drawScheduler from './plugins/draw-scheduler.js'
 import idempotency from './plugins/idempotency.js'
 import errorHandler from './plugins/error-handler.js'
 import language from './plugins/language.js'
@@ -69,6 +70,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
 
   await fastify.register(workers, config.workers)
   await fastify.register(registrationServices, { identityKey: opts.identityKey })
+  await fastify.register(drawScheduler)
 
   await fastify.register(health)
   await fastify.register(schedule)

@@ -1,22 +1,63 @@
-// `npm run audit:allocation -- --file draw.json`: replays a published draw (its revealed seed,
-// its pool and slots) and says whether it matches. Exit 0 when it does, 1 when it does not,
-// 2 when the file cannot be read.
+// Replays a published draw (its revealed seed, its sealed pool and slots) and says whether it
+// matches:
+//   npm run audit:allocation -- --date 2026-11-24   the record kept in the gateway's Redis
+//                                                   (REDIS_URL and GATEWAY_* as the gateway runs)
+//   npm run audit:allocation -- --file draw.json    a record exported from
+//                                                   GET /v1/ops/allocations/:date/record
+// Exit 0 when it matches, 1 when it does not, 2 when the record cannot be had.
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { ConfigError, loadConfig } from '../config/load.js'
+import { AllocationService } from './domain/allocations.js'
 import { auditDraw, type DrawRecord } from './domain/draw-audit.js'
+import { GatewayError } from './errors.js'
+import { createStores } from './store/index.js'
 
-const { values } = parseArgs({ options: { file: { type: 'string' } } })
-if (values.file === undefined) {
-  process.stderr.write('audit:allocation: --file <draw record JSON> is required\n')
+function fail (message: string): never {
+  process.stderr.write(`audit:allocation: ${message}\n`)
   process.exit(2)
 }
-let record: DrawRecord
-try {
-  record = JSON.parse(readFileSync(values.file, 'utf8')) as DrawRecord
-} catch (err) {
-  process.stderr.write(`audit:allocation: cannot read ${values.file}: ${(err as Error).message}\n`)
-  process.exit(2)
+
+async function fromStore (date: string): Promise<DrawRecord> {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) fail(`--date must be a pool date as YYYY-MM-DD, got "${date}"`)
+  let config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message)
+    throw err
+  }
+  if (config.store.redisUrl === '') {
+    fail('--date reads the record from Redis, and REDIS_URL is not set. The embedded store lives inside the gateway process: export the record with GET /v1/ops/allocations/:date/record and use --file')
+  }
+  const stores = await createStores(config.store)
+  try {
+    const allocations = new AllocationService({
+      stores,
+      clock: { now: () => Date.now() },
+      rules: { ...config.allocation, confirmationHours: config.schedule.confirmationHours, sealGraceMs: 0, lapseGraceMs: 0, poes: config.poes, schedule: config.schedule },
+      draw: async () => { throw new Error('the audit replays the draw itself') }
+    })
+    return await allocations.record(date)
+  } catch (err) {
+    if (err instanceof GatewayError && err.code === 'GW_ERR_ALLOC_NOT_FOUND') fail(`no draw record for ${date} in this store (not drawn yet, or older than 60 days)`)
+    fail(`cannot read the record for ${date}: ${(err as Error).message}`)
+  } finally {
+    await stores.close()
+  }
 }
+
+function fromFile (file: string): DrawRecord {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as DrawRecord
+  } catch (err) {
+    fail(`cannot read ${file}: ${(err as Error).message}`)
+  }
+}
+
+const { values } = parseArgs({ options: { file: { type: 'string' }, date: { type: 'string' } } })
+if ((values.file === undefined) === (values.date === undefined)) fail('give one of --date <YYYY-MM-DD> (read from REDIS_URL) or --file <draw record JSON>')
+const record = values.date !== undefined ? await fromStore(values.date) : fromFile(values.file as string)
 const findings = auditDraw(record)
 if (findings.length === 0) {
   process.stdout.write(`draw ${record.date}: matches (commitment, pool digest and ${record.entries.length} entries replayed)\n`)

@@ -310,6 +310,24 @@ export const ERRORS = {
       ru: 'Розыгрыш на эту дату идёт прямо сейчас. Запросите результат через минуту.'
     }
   },
+  GW_ERR_ALLOC_TOO_EARLY: {
+    status: 409,
+    messages: {
+      en: 'The request window for this date has not closed yet, so its pool cannot be sealed or drawn. Try again after the time in Retry-After.',
+      es: 'La ventana de solicitudes de esta fecha aún no se ha cerrado, así que su grupo no se puede sellar ni sortear. Vuelva a intentarlo después del tiempo indicado en Retry-After.',
+      ht: 'Fenèt demann pou dat sa a poko fèmen, kidonk yo pa ka sele ni fè tiraj pou gwoup li a. Eseye ankò apre tan ki nan Retry-After la.',
+      ru: 'Окно приёма заявок на эту дату ещё не закрылось, поэтому пул нельзя запечатать или разыграть. Повторите попытку после времени, указанного в Retry-After.'
+    }
+  },
+  GW_ERR_ALLOC_BEACON_CONFLICT: {
+    status: 409,
+    messages: {
+      en: 'This draw already has a different beacon, or has already run. A beacon can be set once, after the pool is sealed and before the draw.',
+      es: 'Este sorteo ya tiene otro valor de baliza o ya se realizó. La baliza se puede fijar una sola vez, después de sellar el grupo y antes del sorteo.',
+      ht: 'Tiraj sa a gen yon lòt beacon deja, oswa li fin fèt deja. Yo ka mete yon beacon yon sèl fwa, apre gwoup la sele e anvan tiraj la.',
+      ru: 'У этого розыгрыша уже задано другое значение маяка, или розыгрыш уже проведён. Маяк можно задать один раз: после запечатывания пула и до розыгрыша.'
+    }
+  },
   GW_ERR_APPT_NOT_FOUND: {
     status: 404,
     messages: {

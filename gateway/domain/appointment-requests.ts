@@ -17,7 +17,7 @@ import { storeKey } from '../store/keys.js'
 import type { Stores } from '../store/ports.js'
 import { judgeFix, type Fix, type Geofence } from './geofence.js'
 import { randomId, type RegistrationRecord, type RegistrationService } from './registrations.js'
-import { scheduleAt, type ScheduleRules } from './schedule.js'
+import { addDays, scheduleAt, type ScheduleRules } from './schedule.js'
 
 export type RequestStatus = 'pooled' | 'selected' | 'not-selected' | 'confirmed' | 'lapsed' | 'withdrawn'
 
@@ -154,19 +154,25 @@ export class AppointmentRequestService {
   }
 
   /**
-   * Takes a registration out of the pool it waits in (the next draw's): the entry leaves the
-   * sorted set and the request reads `withdrawn`. Called before the registration is removed.
+   * Takes a registration out of the pools it waits in, and gives back a place it won: the entry
+   * leaves the sorted set and the request reads `withdrawn`. Called before the registration is
+   * removed. Looks at the pool day a request made now would join and the one before it, which may
+   * be sealed and not yet drawn, or drawn and waiting for confirmation; a withdrawn request is
+   * never written over by the draw.
    */
   async leavePool (registration: RegistrationRecord): Promise<void> {
     const { kv, sortedSets } = this.#stores
-    const poolDate = scheduleAt(this.#clock.now(), this.#schedule).poolDate
-    const requestId = await kv.get(storeKey(`reg.${registration.registrationId}`, 'req', poolDate))
-    if (requestId === null) return
-    const raw = await kv.get(requestKey(requestId))
-    if (raw === null) return
-    const record = JSON.parse(raw) as AppointmentRequestRecord
-    await sortedSets.remove(poolKey(record.poe, record.poolDate), `${record.requestId}:${record.groupSize}`)
-    await kv.set(requestKey(requestId), JSON.stringify({ ...record, status: 'withdrawn' }), { ttlMs: REQUEST_TTL_MS })
+    const current = scheduleAt(this.#clock.now(), this.#schedule).poolDate
+    for (const poolDate of [current, addDays(current, -1)]) {
+      const requestId = await kv.get(storeKey(`reg.${registration.registrationId}`, 'req', poolDate))
+      if (requestId === null) continue
+      const raw = await kv.get(requestKey(requestId))
+      if (raw === null) continue
+      const record = JSON.parse(raw) as AppointmentRequestRecord
+      if (record.status !== 'pooled' && record.status !== 'selected') continue
+      await sortedSets.remove(poolKey(record.poe, record.poolDate), `${record.requestId}:${record.groupSize}`)
+      await kv.set(requestKey(requestId), JSON.stringify({ ...record, status: 'withdrawn' }), { ttlMs: REQUEST_TTL_MS })
+    }
   }
 
   async get (subject: string, requestId: string): Promise<AppointmentRequestView> {

@@ -6,13 +6,19 @@ import { GatewayError } from '../errors.js'
 import type { Clock } from '../store/clock.js'
 import { storeKey } from '../store/keys.js'
 import type { Stores } from '../store/ports.js'
-import { appointmentKey } from './allocations.js'
+import { appointmentKey, deadlinesKey } from './allocations.js'
 import { requestKey, type AppointmentRequestRecord } from './appointment-requests.js'
 import { judgeFix, type Fix, type Geofence } from './geofence.js'
 
 export const livenessKey = (id: string) => storeKey(`liv.${id}`)
 
 export interface LivenessRecord { registrationId: string, status: 'checking' | 'passed' | 'failed' }
+
+/** What confirmations report, for metrics (port only: never a person or a number). */
+export interface ConfirmationSignals {
+  confirmed(poe: string): void
+  extended(poe: string): void
+}
 
 export interface ConfirmationRules {
   extensionHours: number
@@ -24,11 +30,13 @@ export class ConfirmationService {
   readonly #stores: Stores
   readonly #clock: Clock
   readonly #rules: ConfirmationRules
+  readonly #signals: ConfirmationSignals
 
-  constructor (options: { stores: Stores, clock: Clock, rules: ConfirmationRules }) {
+  constructor (options: { stores: Stores, clock: Clock, rules: ConfirmationRules, signals?: ConfirmationSignals }) {
     this.#stores = options.stores
     this.#clock = options.clock
     this.#rules = options.rules
+    this.#signals = options.signals ?? { confirmed: () => {}, extended: () => {} }
   }
 
   async #load (subject: string, number: string): Promise<AppointmentRequestRecord> {
@@ -57,6 +65,9 @@ export class ConfirmationService {
     if (verdict !== 'inside') throw new GatewayError('GW_ERR_GEO_OUTSIDE')
     const confirmed = { ...record, status: 'confirmed' as const }
     await this.#save(confirmed)
+    // Off the lapse sweep's list; were this step lost, the sweep drops a confirmed entry itself.
+    await this.#stores.sortedSets.remove(deadlinesKey(record.appointment?.date as string), record.requestId)
+    this.#signals.confirmed(record.poe)
     return confirmed
   }
 
@@ -70,6 +81,9 @@ export class ConfirmationService {
       appointment: { ...appointment, extensions: used + 1, confirmBy: new Date(Date.parse(appointment.confirmBy) + this.#rules.extensionHours * 3600_000).toISOString() }
     }
     await this.#save(extended)
+    // The sweep reads the record before lapsing anything, so a lost re-score cannot lapse it early.
+    await this.#stores.sortedSets.add(deadlinesKey(appointment.date), record.requestId, Date.parse(extended.appointment.confirmBy))
+    this.#signals.extended(record.poe)
     return extended
   }
 }

@@ -2,7 +2,7 @@
 // through decorators, with their refusals and fraud signals counted as metrics (reason labels
 // only: never a person, a device or an address).
 import fp from 'fastify-plugin'
-import { Counter } from 'prom-client'
+import { Counter, Gauge } from 'prom-client'
 import { AllocationService } from '../domain/allocations.js'
 import { AppointmentRequestService } from '../domain/appointment-requests.js'
 import { ConfirmationService } from '../domain/confirmations.js'
@@ -42,6 +42,29 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     labelNames: ['reason'] as const,
     registers: [fastify.metrics]
   })
+  const places = new Counter({
+    name: 'gateway_allocation_places_total',
+    help: 'People given a place by the daily draw, by port and rule (oldest: the oldest-registrations share; random).',
+    labelNames: ['poe', 'rule'] as const,
+    registers: [fastify.metrics]
+  })
+  const groups = new Counter({
+    name: 'gateway_allocation_groups_total',
+    help: 'Registrations (whole groups) given places by the daily draw, by port and rule.',
+    labelNames: ['poe', 'rule'] as const,
+    registers: [fastify.metrics]
+  })
+  const appointments = new Counter({
+    name: 'gateway_appointments_total',
+    help: 'What became of drawn places, by port and event: confirmed, extended, lapsed (released unconfirmed).',
+    labelNames: ['poe', 'event'] as const,
+    registers: [fastify.metrics]
+  })
+  const lastDraw = new Gauge({
+    name: 'gateway_allocation_last_draw_timestamp_seconds',
+    help: 'When this instance last finished a draw (Unix seconds); 0 before its first.',
+    registers: [fastify.metrics]
+  })
   const { config, clock, stores } = fastify
   const service = new RegistrationService({
     stores,
@@ -54,15 +77,36 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
   const allocations = new AllocationService({
     stores,
     clock,
-    rules: { ...config.allocation, confirmationHours: config.schedule.confirmationHours, poes: config.poes },
-    draw: async (input) => fastify.workers.allocate(input)
+    rules: {
+      oldestShare: config.allocation.oldestShare,
+      slotTimes: config.allocation.slotTimes,
+      confirmationHours: config.schedule.confirmationHours,
+      sealGraceMs: config.allocation.sealGraceSeconds * 1000,
+      lapseGraceMs: config.allocation.lapseGraceSeconds * 1000,
+      poes: config.poes,
+      schedule: config.schedule
+    },
+    draw: async (input) => fastify.workers.allocate(input),
+    signals: {
+      drawn: (counts) => {
+        for (const [poe, c] of Object.entries(counts)) {
+          for (const rule of ['oldest', 'random'] as const) {
+            places.inc({ poe, rule }, c[rule].people)
+            groups.inc({ poe, rule }, c[rule].groups)
+          }
+        }
+        lastDraw.set(clock.now() / 1000)
+      },
+      lapsed: (poe) => appointments.inc({ poe, event: 'lapsed' })
+    }
   })
   fastify.decorate('allocations', allocations)
   fastify.decorate('partnerValidation', new PartnerValidationService(stores))
   fastify.decorate('confirmations', new ConfirmationService({
     stores,
     clock,
-    rules: { extensionHours: config.schedule.extensionHours, maxExtensions: config.schedule.maxExtensions, geofence: config.geofence }
+    rules: { extensionHours: config.schedule.extensionHours, maxExtensions: config.schedule.maxExtensions, geofence: config.geofence },
+    signals: { confirmed: (poe) => appointments.inc({ poe, event: 'confirmed' }), extended: (poe) => appointments.inc({ poe, event: 'extended' }) }
   }))
   fastify.decorate('appointmentRequests', new AppointmentRequestService({
     commit: async (poolDate) => allocations.commit(poolDate),

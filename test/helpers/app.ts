@@ -16,9 +16,10 @@ import { testKeys } from './tokens.js'
 /**
  * Config from defaults plus the given environment, never the test process's own. Load shedding
  * is off unless a test turns it on: parallel test files on two cores stall each other's loops.
+ * The draw schedule's timer is off too: tests move their clocks and call tick() themselves.
  */
 export function testConfig (env: Record<string, string> = {}): Readonly<Config> {
-  return loadConfig({ env: { GATEWAY_LOG_LEVEL: 'silent', GATEWAY_SHED_MAX_EVENT_LOOP_DELAY_MS: '0', ...env } })
+  return loadConfig({ env: { GATEWAY_LOG_LEVEL: 'silent', GATEWAY_SHED_MAX_EVENT_LOOP_DELAY_MS: '0', GATEWAY_ALLOCATION_AUTO_DRAW: 'false', ...env } })
 }
 
 export const testIdentityKey = Buffer.alloc(32, 7)
@@ -28,10 +29,11 @@ export function uniquePrefix (): string {
   return `t${randomBytes(6).toString('hex')}`
 }
 
-export async function redisStores (options: { clock?: Clock, url?: string, commandTimeoutMs?: number } = {}): Promise<Stores> {
+/** Stores on the suite's Redis under a fresh prefix, or under `keyPrefix` to share one with other instances. */
+export async function redisStores (options: { clock?: Clock, url?: string, commandTimeoutMs?: number, keyPrefix?: string } = {}): Promise<Stores> {
   return createRedisStores({
     url: options.url ?? inject('redisUrl'),
-    keyPrefix: uniquePrefix(),
+    keyPrefix: options.keyPrefix ?? uniquePrefix(),
     commandTimeoutMs: options.commandTimeoutMs ?? 1_000,
     connectTimeoutMs: 1_000,
     ...(options.clock === undefined ? {} : { clock: options.clock })

@@ -16,6 +16,7 @@ describe('confirming a drawn appointment', () => {
   let who: Record<string, string>
   let registrationId: string
   let number: string
+  let requestId: string
   const inside = { latitude: 31.3, longitude: -110.9, accuracyMeters: 10 }
 
   beforeEach(async () => {
@@ -29,8 +30,8 @@ describe('confirming a drawn appointment', () => {
       headers: { ...who, 'idempotency-key': randomUUID() },
       payload: { members: [{ firstName: 'Win', lastName: 'Ner', dateOfBirth: '1980-01-01', nationality: 'VEN', usAddress: { line1: '1 A St', city: 'Miami', state: 'FL', zip: '33101' } }], preferredLanguage: 'es' }
     })).json().registrationId
-    const { requestId } = (await gateway.inject({ method: 'POST', url: '/v1/appointment-requests', headers: { ...who, 'idempotency-key': randomUUID() }, payload: { registrationId, poe: 'nogales', location: inside } })).json()
-    clock.set(Date.parse('2026-11-24T16:00:00Z'))
+    requestId = (await gateway.inject({ method: 'POST', url: '/v1/appointment-requests', headers: { ...who, 'idempotency-key': randomUUID() }, payload: { registrationId, poe: 'nogales', location: inside } })).json().requestId
+    clock.set(Date.parse('2026-11-24T16:01:00Z'))
     await gateway.inject({ method: 'POST', url: '/v1/ops/allocations', headers: { authorization: `Bearer ${token({ role: 'ops' })}`, 'idempotency-key': randomUUID() }, payload: { date: '2026-11-24' } })
     number = (await gateway.inject({ url: `/v1/appointment-requests/${requestId}`, headers: who })).json().appointment.confirmationNumber
   })
@@ -62,10 +63,58 @@ describe('confirming a drawn appointment', () => {
     const stranger = applicant(randomUUID(), { sub: 'stranger' })
     expect((await extend(stranger)).json().code).toBe('GW_ERR_APPT_NOT_FOUND')
     const extended = await extend(who)
-    expect(extended.json().appointment).toMatchObject({ confirmBy: '2026-11-26T14:00:00.000Z', extensions: 1 })
+    expect(extended.json().appointment).toMatchObject({ confirmBy: '2026-11-26T14:01:00.000Z', extensions: 1 })
     expect((await extend(who)).json().code).toBe('GW_ERR_APPT_EXTENSION_USED')
-    clock.set(Date.parse('2026-11-26T14:00:00Z'))
+    clock.set(Date.parse('2026-11-26T14:01:00Z'))
     await stores.kv.set(livenessKey('liv-late'), JSON.stringify({ registrationId, status: 'passed' }))
     expect((await confirm(who, { livenessId: 'liv-late', location: inside })).json().code).toBe('GW_ERR_APPT_EXPIRED')
+  })
+
+  const lapses = async () => (await gateway.drawScheduler.tick()).filter((s) => s.action === 'lapse')
+  const metric = async (event: string) => new RegExp(`gateway_appointments_total\\{poe="nogales",event="${event}"\\} (\\d+)`).exec((await gateway.inject({ url: '/metrics' })).body)?.[1]
+
+  it('releases a place left unconfirmed past confirm-by (and the grace), counts it, and the number no longer validates', async () => {
+    expect(await gateway.partnerValidation.validate(number, '1980-01-01')).toBe(true)
+    clock.set(Date.parse('2026-11-25T15:01:59Z'))
+    expect(await lapses()).toEqual([])
+    expect((await gateway.inject({ url: `/v1/appointment-requests/${requestId}`, headers: who })).json().status).toBe('selected')
+    clock.set(Date.parse('2026-11-25T15:02:00Z'))
+    expect(await lapses()).toEqual([{ action: 'lapse', date: '2026-11-24', count: 1 }])
+    expect(await lapses()).toEqual([])
+    const view = (await gateway.inject({ url: `/v1/appointment-requests/${requestId}`, headers: who })).json()
+    expect(view).toEqual({ requestId, registrationId, poe: 'nogales', poolDate: '2026-11-24', status: 'lapsed' })
+    await stores.kv.set(livenessKey('liv-1'), JSON.stringify({ registrationId, status: 'passed' }))
+    expect((await confirm(who, { livenessId: 'liv-1', location: inside })).json().code).toBe('GW_ERR_APPT_EXPIRED')
+    expect((await extend(who)).json().code).toBe('GW_ERR_APPT_EXPIRED')
+    expect(await gateway.partnerValidation.validate(number, '1980-01-01')).toBe(false)
+    expect(await metric('lapsed')).toBe('1')
+  })
+
+  it('never lapses a confirmed place', async () => {
+    await stores.kv.set(livenessKey('liv-1'), JSON.stringify({ registrationId, status: 'passed' }))
+    expect((await confirm(who, { livenessId: 'liv-1', location: inside })).statusCode).toBe(200)
+    clock.set(Date.parse('2026-11-27T00:00:00Z'))
+    expect(await lapses()).toEqual([])
+    expect((await gateway.inject({ url: `/v1/appointment-requests/${requestId}`, headers: who })).json().status).toBe('confirmed')
+    expect(await metric('confirmed')).toBe('1')
+    expect(await metric('lapsed')).toBeUndefined()
+  })
+
+  it('gives the place back when the registration is withdrawn after the draw', async () => {
+    expect((await gateway.inject({ method: 'DELETE', url: `/v1/registrations/${registrationId}`, headers: { ...who, 'idempotency-key': randomUUID() } })).statusCode).toBe(200)
+    expect((await gateway.inject({ url: `/v1/appointment-requests/${requestId}`, headers: who })).json()).toEqual({ requestId, registrationId, poe: 'nogales', poolDate: '2026-11-24', status: 'withdrawn' })
+    expect(await gateway.partnerValidation.validate(number, '1980-01-01')).toBe(false)
+    expect((await extend(who)).json().code).toBe('GW_ERR_APPT_NOT_FOUND')
+    clock.set(Date.parse('2026-11-27T00:00:00Z'))
+    expect(await lapses()).toEqual([])
+  })
+
+  it('lapses an extended place only after its new deadline', async () => {
+    expect((await extend(who)).statusCode).toBe(200)
+    clock.set(Date.parse('2026-11-25T20:00:00Z'))
+    expect(await lapses()).toEqual([])
+    clock.set(Date.parse('2026-11-26T14:02:00Z'))
+    expect(await lapses()).toEqual([{ action: 'lapse', date: '2026-11-24', count: 1 }])
+    expect(await metric('extended')).toBe('1')
   })
 })

@@ -26,7 +26,7 @@ describe('partner validation (real Redis)', () => {
       payload: { members: [{ firstName: 'Guerline', lastName: 'Augustin', dateOfBirth: '1984-12-24', nationality: 'HTI', usAddress: { line1: '1 A St', city: 'Miami', state: 'FL', zip: '33101' } }], preferredLanguage: 'ht' }
     })).json()
     const { requestId } = (await gateway.inject({ method: 'POST', url: '/v1/appointment-requests', headers: { ...who, 'idempotency-key': randomUUID() }, payload: { registrationId, poe: 'nogales', location: { latitude: 31.3, longitude: -110.9, accuracyMeters: 10 } } })).json()
-    clock.set(Date.parse('2026-11-24T16:00:00Z'))
+    clock.set(Date.parse('2026-11-24T16:01:00Z'))
     await gateway.inject({ method: 'POST', url: '/v1/ops/allocations', headers: { authorization: `Bearer ${token({ role: 'ops' })}`, 'idempotency-key': randomUUID() }, payload: { date: '2026-11-24' } })
     confirmationNumber = (await gateway.inject({ url: `/v1/appointment-requests/${requestId}`, headers: who })).json().appointment.confirmationNumber
   })

@@ -50,7 +50,11 @@ describe('write routes under random bodies', () => {
   const routes = [
     { name: 'POST /v1/registrations', url: '/v1/registrations', role: 'applicant', valid: () => ({ members: [validMember], preferredLanguage: 'ht' }), member: true },
     { name: 'POST /v1/appointment-requests', url: '/v1/appointment-requests', role: 'applicant', valid: () => ({ registrationId, poe: 'laredo', location: { latitude: 27.5, longitude: -99.5, accuracyMeters: 10 } }), member: false },
-    { name: 'POST /v1/ops/identities/release', url: '/v1/ops/identities/release', role: 'officer', valid: () => ({ firstName: 'Ana', lastName: 'Joseph', dateOfBirth: '1990-01-02' }), member: false }
+    { name: 'POST /v1/ops/identities/release', url: '/v1/ops/identities/release', role: 'officer', valid: () => ({ firstName: 'Ana', lastName: 'Joseph', dateOfBirth: '1990-01-02' }), member: false },
+    { name: 'POST /v1/ops/allocations', url: '/v1/ops/allocations', role: 'ops', valid: () => ({ date: '2026-11-23', beacon: 'b-1' }), member: false },
+    { name: 'PUT /v1/ops/allocations/:date/beacon', method: 'PUT' as const, url: '/v1/ops/allocations/2026-11-24/beacon', role: 'ops', valid: () => ({ beacon: 'b-1' }), member: false },
+    { name: 'POST /v1/appointments/:number/confirm', url: '/v1/appointments/0123456789ABCDEF/confirm', role: 'applicant', valid: () => ({ livenessId: 'liv_1', location: { latitude: 27.5, longitude: -99.5, accuracyMeters: 10 } }), member: false },
+    { name: 'POST /v1/partner/validations', url: '/v1/partner/validations', role: 'partner', valid: () => ({ confirmationNumber: '0123456789ABCDEF', dateOfBirth: '1990-01-02' }), member: false }
   ]
 
   for (const route of routes) {
@@ -63,7 +67,7 @@ describe('write routes under random bodies', () => {
           : mutate(route.valid())
       )
       await fc.assert(fc.asyncProperty(bodies, async (body) => {
-        const res = await gateway.inject({ method: 'POST', url: route.url, headers: { ...headers(), 'content-type': 'application/json' }, payload: JSON.stringify(body) })
+        const res = await gateway.inject({ method: route.method ?? 'POST', url: route.url, headers: { ...headers(), 'content-type': 'application/json' }, payload: JSON.stringify(body) })
         expectCatalogued(res)
       }), { numRuns: 1000 })
     }, 60_000)

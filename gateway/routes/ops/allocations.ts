@@ -6,21 +6,27 @@ import { errorResponses } from '../../schemas/error.js'
 import { DateSchema } from '../../schemas/registration.js'
 
 const DATE = DateSchema('pool date, YYYY-MM-DD')
+const BEACON = Type.String({ minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7E]+$', description: 'a public random value published after the pool was sealed (printable ASCII, no spaces)' })
 const Summary = Type.Object({
   date: Type.String(),
-  commitment: Type.String({ description: 'sha256 of the server seed, published before the pool opened' }),
-  serverSeed: Type.String({ description: 'the seed, revealed after the draw' }),
+  status: Type.Enum(['committed', 'sealed', 'drawn'], { description: 'committed: seed drawn, hash published; sealed: pool fixed and digested; drawn: results written, seed revealed' }),
+  commitment: Type.String({ description: 'sha256 of the server seed, published before the window opened' }),
+  opensAt: Type.String({ description: 'when the pool day\'s request window opened' }),
+  closesAt: Type.String(),
+  drawAt: Type.String({ description: 'when the draw is scheduled' }),
+  poolDigest: Type.Optional(Type.String({ description: 'sha256 of the sealed pool in canonical order' })),
+  entries: Type.Optional(Type.Integer()),
+  sealedAt: Type.Optional(Type.String()),
   beacon: Type.Optional(Type.String()),
-  poolDigest: Type.String(),
-  assignmentsDigest: Type.String(),
-  entries: Type.Integer(),
-  counts: Type.Record(Type.String(), Type.Object({
+  serverSeed: Type.Optional(Type.String({ description: 'the seed, revealed after the draw' })),
+  assignmentsDigest: Type.Optional(Type.String()),
+  counts: Type.Optional(Type.Record(Type.String(), Type.Object({
     capacity: Type.Integer(),
     entries: Type.Integer(),
     oldest: Type.Object({ groups: Type.Integer(), people: Type.Integer() }),
     random: Type.Object({ groups: Type.Integer(), people: Type.Integer() })
-  })),
-  ranAt: Type.String()
+  }))),
+  ranAt: Type.Optional(Type.String())
 })
 
 const allocations: FastifyPluginAsync = async function (fastify) {
@@ -30,7 +36,7 @@ const allocations: FastifyPluginAsync = async function (fastify) {
       tags: ['ops'],
       summary: 'Run the draw for a pool date (a second run returns the first result); needs Idempotency-Key',
       security: [{ bearer: [] }],
-      body: Type.Object({ date: DATE, beacon: Type.Optional(Type.String({ minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7E]+$' })) }, { additionalProperties: false }),
+      body: Type.Object({ date: DATE, beacon: Type.Optional(BEACON) }, { additionalProperties: false }),
       response: { 200: Summary, ...errorResponses(400, 401, 403, 409, 422, 503) }
     }
   }, async function (request) {
@@ -44,13 +50,30 @@ const allocations: FastifyPluginAsync = async function (fastify) {
     config: { roles: ['ops'] },
     schema: {
       tags: ['ops'],
-      summary: 'The draw of a pool date: commitment, revealed seed, digests and counts per port and rule',
+      summary: 'The draw of a pool date at its stage: commitment from before the window opens, pool digest once sealed, revealed seed, digests and counts per port and rule once drawn',
       security: [{ bearer: [] }],
       params: Type.Object({ date: DATE }),
       response: { 200: Summary, ...errorResponses(400, 401, 403, 404) }
     }
   }, async function (request) {
     return fastify.allocations.summary((request.params as { date: string }).date)
+  })
+
+  fastify.put('/v1/ops/allocations/:date/beacon', {
+    config: { roles: ['ops'] },
+    schema: {
+      tags: ['ops'],
+      summary: 'Set the public beacon of a sealed pool date before its draw (once; the same value again is a no-op)',
+      security: [{ bearer: [] }],
+      params: Type.Object({ date: DATE }),
+      body: Type.Object({ beacon: BEACON }, { additionalProperties: false }),
+      response: { 200: Summary, ...errorResponses(400, 401, 403, 404, 409) }
+    }
+  }, async function (request) {
+    const { date } = request.params as { date: string }
+    const summary = await fastify.allocations.setBeacon(date, (request.body as { beacon: string }).beacon)
+    request.log.info({ audit: 'allocation-beacon', by: request.principal?.subject, date }, 'beacon set')
+    return summary
   })
 
   fastify.get('/v1/ops/allocations/:date/record', {
