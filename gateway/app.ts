@@ -18,6 +18,7 @@ import requestId from './plugins/request-id.js'
 import shedding from './plugins/shedding.js'
 import stores from './plugins/stores.js'
 import workers from './plugins/workers.js'
+import publishedAllocations from './routes/allocations/index.js'
 import appointmentRequests from './routes/appointment-requests/index.js'
 import appointments from './routes/appointments/index.js'
 import health from './routes/health/index.js'
@@ -79,6 +80,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(appointments)
   await fastify.register(identities)
   await fastify.register(allocations)
+  await fastify.register(publishedAllocations)
   await fastify.register(partner)
 }
 

@@ -52,6 +52,8 @@ for (const adapter of ['memory', 'redis'] as const) {
       const before = (await gateway.inject({ url: '/v1/ops/allocations/2026-11-24', headers: ops })).json()
       expect(before).toEqual({ date: '2026-11-24', status: 'committed', commitment: expect.stringMatching(/^[0-9a-f]{64}$/), opensAt: '2026-11-23T17:00:00.000Z', closesAt: '2026-11-24T16:00:00.000Z', drawAt: '2026-11-24T16:00:00.000Z' })
       expect((await gateway.inject({ url: '/v1/ops/allocations/2026-11-30', headers: ops })).json().code).toBe('GW_ERR_ALLOC_NOT_FOUND')
+      // Published to every applicant too, from before the window opened.
+      expect((await gateway.inject({ url: '/v1/allocations/2026-11-24', headers: asked[0]?.headers })).json()).toEqual(before)
       // Not while the window is open, nor in the seal grace after it closes.
       for (const at of ['2026-11-24T15:59:59Z', '2026-11-24T16:00:10Z']) {
         clock.set(Date.parse(at))
@@ -133,8 +135,11 @@ for (const adapter of ['memory', 'redis'] as const) {
           .toBe('audit:allocation: no draw record for 2026-11-25 in this store (not drawn yet, or older than 60 days)\n')
       }
       expect(spawnSync(process.execPath, [AUDIT, '--date', '2026-11-24'], { encoding: 'utf8', env: { PATH: process.env.PATH } }).status).toBe(2)
-      // Only ops may look.
+      expect((await gateway.inject({ url: '/v1/allocations/2026-11-24', headers: asked[0]?.headers })).json()).toEqual(summary)
+      // Only ops may look at the record and run draws.
       expect((await gateway.inject({ url: '/v1/ops/allocations/2026-11-24', headers: asked[0]?.headers })).statusCode).toBe(403)
+      expect((await gateway.inject({ url: '/v1/ops/allocations/2026-11-24/record', headers: asked[0]?.headers })).statusCode).toBe(403)
+      expect((await gateway.inject({ method: 'POST', url: '/v1/ops/allocations', headers: { ...asked[0]?.headers, 'idempotency-key': randomUUID() }, payload: { date: '2026-11-25' } })).statusCode).toBe(403)
     }, 60_000)
   })
 }
