@@ -35,8 +35,10 @@ async function fromStore (date: string): Promise<DrawRecord> {
     const allocations = new AllocationService({
       stores,
       clock: { now: () => Date.now() },
-      rules: { ...config.allocation, confirmationHours: config.schedule.confirmationHours, sealGraceMs: 0, lapseGraceMs: 0, poes: config.poes, schedule: config.schedule },
-      draw: async () => { throw new Error('the audit replays the draw itself') }
+      rules: { ...config.allocation, confirmationHours: config.schedule.confirmationHours, sealGraceMs: 0, lapseGraceMs: 0, poes: config.poes, schedule: config.schedule, validationSlots: config.registrations.maxMembers },
+      // Reading a record never draws nor writes an index.
+      draw: async () => { throw new Error('the audit replays the draw itself') },
+      dobDigest: () => { throw new Error('the audit writes no index') }
     })
     return await allocations.record(date)
   } catch (err) {

@@ -23,6 +23,7 @@ import type { Stores } from '../store/ports.js'
 import type { AllocationInput, AllocationResult, PoeCounts, PoolEntry, Slot } from '../../workers/allocation.js'
 import { poolKey, requestKey, type AppointmentRequestRecord } from './appointment-requests.js'
 import { assignmentsDigest, canonicalPool, commitment, drawSeed, poolDigest, type DrawRecord } from './draw-audit.js'
+import { fillerDigest } from './identity.js'
 import { registrationKey, type RegistrationRecord } from './registrations.js'
 import { poolDayTimes, type ScheduleRules } from './schedule.js'
 
@@ -58,6 +59,8 @@ export interface AllocationRules {
   lapseGraceMs: number
   poes: ReadonlyArray<{ slug: string, dailyCapacity: number }>
   schedule: ScheduleRules
+  /** Date-of-birth digests in every appointment index: the largest group a registration may hold. */
+  validationSlots: number
 }
 
 /** What the draw and the sweep report, for metrics. */
@@ -69,8 +72,11 @@ export interface AllocationSignals {
 interface Seal { poolDigest: string, entries: number, sealedAt: string }
 /** The draw's whole input, fixed at the seal: a config change after it cannot move the draw. */
 interface PoolSnapshot { entries: PoolEntry[], requests: Record<string, string>, slots: Record<string, Slot[]>, oldestShare: number }
-/** What a confirmation number leads to. */
-export interface AppointmentIndex { requestId: string, registrationId: string }
+/**
+ * What a confirmation number leads to, and what partner validation checks: one keyed digest per
+ * member's date of birth, padded with random ones to a fixed count (gateway/domain/partner-validation.ts).
+ */
+export interface AppointmentIndex { requestId: string, registrationId: string, dobs: string[] }
 
 const DAY_MS = 24 * 3600_000
 const KEEP_MS = 60 * DAY_MS
@@ -108,10 +114,12 @@ export class AllocationService {
   readonly #rules: AllocationRules
   readonly #draw: (input: AllocationInput) => Promise<AllocationResult>
   readonly #signals: AllocationSignals
+  readonly #dobDigest: (dateOfBirth: string) => string
   readonly #committed = new Map<string, string>()
 
-  constructor (options: { stores: Stores, clock: Clock, rules: AllocationRules, draw: (input: AllocationInput) => Promise<AllocationResult>, signals?: AllocationSignals }) {
+  constructor (options: { stores: Stores, clock: Clock, rules: AllocationRules, draw: (input: AllocationInput) => Promise<AllocationResult>, dobDigest: (dateOfBirth: string) => string, signals?: AllocationSignals }) {
     this.#stores = options.stores
+    this.#dobDigest = options.dobDigest
     this.#clock = options.clock
     this.#rules = options.rules
     this.#draw = options.draw
@@ -325,6 +333,17 @@ export class AllocationService {
     return { entries, requests }
   }
 
+  async #index (requestId: string, registrationId: string): Promise<AppointmentIndex> {
+    const raw = await this.#stores.kv.get(registrationKey(registrationId))
+    // Withdrawn since the seal: no date can match, and the request reads withdrawn anyway.
+    const members = raw === null ? [] : (JSON.parse(raw) as RegistrationRecord).members
+    const dobs = Array.from({ length: this.#rules.validationSlots }, (_, i) => {
+      const member = members[i]
+      return member === undefined ? fillerDigest() : this.#dobDigest(member.dateOfBirth)
+    })
+    return { requestId, registrationId, dobs }
+  }
+
   async #writeResults (date: string, requests: Record<string, string>, result: AllocationResult, ranAt: number): Promise<void> {
     const { kv, sortedSets } = this.#stores
     const confirmBy = new Date(ranAt + this.#rules.confirmationHours * 3600_000).toISOString()
@@ -348,8 +367,7 @@ export class AllocationService {
         // A rerun after a crash finds its earlier result (or a later state) and only makes sure
         // the number leads to it and its deadline is on the list.
         if (appointment === undefined || appointment.date !== date) return
-        const index: AppointmentIndex = { requestId, registrationId }
-        await kv.set(appointmentKey(appointment.confirmationNumber), JSON.stringify(index), { ttlMs: KEEP_MS })
+        await kv.set(appointmentKey(appointment.confirmationNumber), JSON.stringify(await this.#index(requestId, registrationId)), { ttlMs: KEEP_MS })
         if (request.status === 'pooled' || request.status === 'selected') {
           await sortedSets.add(deadlinesKey(date), requestId, Date.parse(appointment.confirmBy), { onlyIfAbsent: true, ttlMs: KEEP_MS })
         }

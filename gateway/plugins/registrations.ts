@@ -6,6 +6,7 @@ import { Counter, Gauge } from 'prom-client'
 import { AllocationService } from '../domain/allocations.js'
 import { AppointmentRequestService } from '../domain/appointment-requests.js'
 import { ConfirmationService } from '../domain/confirmations.js'
+import { dateOfBirthDigest } from '../domain/identity.js'
 import { PartnerValidationService } from '../domain/partner-validation.js'
 import { RegistrationService } from '../domain/registrations.js'
 
@@ -66,6 +67,7 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     registers: [fastify.metrics]
   })
   const { config, clock, stores } = fastify
+  const dobDigest = (dateOfBirth: string) => dateOfBirthDigest(opts.identityKey, dateOfBirth)
   const service = new RegistrationService({
     stores,
     clock,
@@ -84,9 +86,11 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
       sealGraceMs: config.allocation.sealGraceSeconds * 1000,
       lapseGraceMs: config.allocation.lapseGraceSeconds * 1000,
       poes: config.poes,
-      schedule: config.schedule
+      schedule: config.schedule,
+      validationSlots: config.registrations.maxMembers
     },
     draw: async (input) => fastify.workers.allocate(input),
+    dobDigest,
     signals: {
       drawn: (counts) => {
         for (const [poe, c] of Object.entries(counts)) {
@@ -101,7 +105,7 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     }
   })
   fastify.decorate('allocations', allocations)
-  fastify.decorate('partnerValidation', new PartnerValidationService(stores))
+  fastify.decorate('partnerValidation', new PartnerValidationService(stores, { dobDigest, slots: config.registrations.maxMembers }))
   fastify.decorate('confirmations', new ConfirmationService({
     stores,
     clock,
