@@ -18,6 +18,12 @@ export interface KeyValueStore {
   delete(key: StoreKey): Promise<boolean>
   /** Removes the key only while it still holds `value` (releasing a claim that is still ours). */
   deleteIfEquals(key: StoreKey, value: string): Promise<boolean>
+  /**
+   * Writes `value` only while the key still holds `expected` (compare-and-set), with the TTL as
+   * set() gives it; true when this call wrote. A read-change-write of one record uses it so that
+   * a change made in between is never overwritten.
+   */
+  replaceIfEquals(key: StoreKey, expected: string, value: string, options?: TtlOptions): Promise<boolean>
   /** Sets a new TTL on a key that exists; never creates one. True when the key existed. */
   expire(key: StoreKey, ttlMs: number): Promise<boolean>
   /** Sets a new TTL only while the key still holds `value` (renewing a claim that is still ours). */

@@ -99,6 +99,26 @@ export function storeContract (name: string, create: () => Promise<ContractSubje
         expect(await subject.stores.kv.deleteIfEquals(k, 'mine')).toBe(false)
       })
 
+      it('replaces only while the key still holds the expected value (compare-and-set), with the given TTL', async () => {
+        const k = key('kv')
+        expect(await subject.stores.kv.replaceIfEquals(k, 'v1', 'v2')).toBe(false)
+        expect(await subject.stores.kv.get(k)).toBe(null)
+        await subject.stores.kv.set(k, 'v1', { ttlMs: 60_000 })
+        expect(await subject.stores.kv.replaceIfEquals(k, 'v0', 'v2')).toBe(false)
+        expect(await subject.stores.kv.get(k)).toBe('v1')
+        expect(await subject.stores.kv.replaceIfEquals(k, 'v1', 'v2', { ttlMs: 5_000 })).toBe(true)
+        expect(await subject.stores.kv.get(k)).toBe('v2')
+        const left = await subject.stores.kv.ttl(k) as number
+        expect(left).toBeGreaterThan(4_000)
+        expect(left).toBeLessThanOrEqual(5_000)
+        expect(await subject.stores.kv.replaceIfEquals(k, 'v1', 'v3')).toBe(false)
+        expect(await subject.stores.kv.replaceIfEquals(k, 'v2', 'v3')).toBe(true)
+        expect(await subject.stores.kv.ttl(k)).toBe(null)
+        // Of many racing writers with the same expectation, exactly one wins.
+        const wins = await Promise.all(Array.from({ length: 20 }, async (_, i) => subject.stores.kv.replaceIfEquals(k, 'v3', `w${i}`)))
+        expect(wins.filter(Boolean)).toHaveLength(1)
+      })
+
       it('renews a TTL only on a key that exists, and with expireIfEquals only while it holds the value', async () => {
         const k = key('kv')
         expect(await subject.stores.kv.expire(k, 60_000)).toBe(false)

@@ -34,6 +34,13 @@ export class MemoryKeyValueStore implements KeyValueStore {
     return this.#keys.delete(key)
   }
 
+  async replaceIfEquals (key: StoreKey, expected: string, value: string, options?: TtlOptions): Promise<boolean> {
+    const ttlMs = ttlOf(options)
+    if (this.#keys.get<string>(key) !== expected) return false
+    this.#keys.set(key, value, ttlMs)
+    return true
+  }
+
   async expire (key: StoreKey, ttlMs: number): Promise<boolean> {
     const ms = ttlOf({ ttlMs }) as number
     if (this.#keys.get(key) === undefined) return false

@@ -16,6 +16,7 @@ export interface ScriptedRedis extends Redis {
   gwWindowAdmit(key: string, nowMs: number, windowMs: number, max: number, minIntervalMs: number, member: string): Promise<number[]>
   gwDeleteIfEquals(key: string, value: string): Promise<number>
   gwExpireIfEquals(key: string, value: string, ttlMs: number): Promise<number>
+  gwReplaceIfEquals(key: string, expected: string, value: string, ttlMs: number): Promise<number>
 }
 
 function lua (name: string): string {
@@ -41,5 +42,6 @@ export function createRedisClient (options: RedisClientOptions): ScriptedRedis {
   client.defineCommand('gwWindowAdmit', { numberOfKeys: 1, lua: lua('window-admit') })
   client.defineCommand('gwDeleteIfEquals', { numberOfKeys: 1, lua: lua('delete-if-equals') })
   client.defineCommand('gwExpireIfEquals', { numberOfKeys: 1, lua: lua('expire-if-equals') })
+  client.defineCommand('gwReplaceIfEquals', { numberOfKeys: 1, lua: lua('replace-if-equals') })
   return client as ScriptedRedis
 }

@@ -36,6 +36,10 @@ export class RedisKeyValueStore implements KeyValueStore {
     return (await guard(this.#redis.gwDeleteIfEquals(key, value))) === 1
   }
 
+  async replaceIfEquals (key: StoreKey, expected: string, value: string, options?: TtlOptions): Promise<boolean> {
+    return (await guard(this.#redis.gwReplaceIfEquals(key, expected, value, ttlOf(options) ?? 0))) === 1
+  }
+
   async expire (key: StoreKey, ttlMs: number): Promise<boolean> {
     return (await guard(this.#redis.pexpire(key, ttlOf({ ttlMs }) as number))) === 1
   }
