@@ -77,6 +77,8 @@ export const defaults: Config = {
   workers: {
     // One draw a day: one thread is plenty, and it leaves the other core to the event loop.
     allocationMaxThreads: 1,
+    // Photo decoding is CPU-bound: one thread leaves the other core to the event loop on a 2-core box.
+    livenessMaxThreads: 1,
     idleTimeoutMs: 30_000
   },
   idempotency: {
@@ -142,10 +144,32 @@ export const defaults: Config = {
     identityKeyFile: '',
     devIdentityKeyFile: '.dev-keys/identity-hmac.key'
   },
+  liveness: {
+    maxPhotoBytes: 5 * 1024 * 1024,
+    minWidth: 480,
+    minHeight: 480,
+    maxWidth: 10_000,
+    maxHeight: 10_000,
+    // 48 MP: every phone camera's full resolution, far below a decompression bomb.
+    maxPixels: 48_000_000,
+    vendorMaxSide: 1024,
+    checkQueueMax: 256,
+    // At the contract's 1 scan/s this is 28 hours of photos: enough for any surge, small in Redis
+    // (each waiting photo is a re-encoded JPEG of about 100 kB).
+    vendorQueueMax: 100_000,
+    requireEachMember: true,
+    resultTtlDays: 30
+  },
   vendor: {
+    url: '',
     // The liveness vendor's contract: at most 1 scan/s and 400,000 scans in all.
     ratePerSecond: 1,
-    totalScans: 400_000
+    totalScans: 400_000,
+    pacing: 0.9,
+    maxConcurrent: 4,
+    timeoutMs: 10_000,
+    maxRetries: 3,
+    breakerResetMs: 30_000
   },
   delivery: {
     ratePerSecond: 200,

@@ -3,6 +3,7 @@
 // message that names the key, its environment variable and the form it must take.
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
+import { DateTime } from 'luxon'
 import Value from 'typebox/value'
 import { defaults } from './defaults.js'
 import { ConfigSchema, type Config } from './schema.js'
@@ -202,6 +203,13 @@ function crossFieldProblems (config: Config): string[] {
     problems.push(`schedule.allocationAt (GATEWAY_ALLOCATION_AT) must fall while the request window is closed, from ${closes} until ${opens}, got "${allocationAt}"`)
   }
 
+  if (problems.length === 0) {
+    for (const [key, env, time] of [['requestWindowOpensAt', 'GATEWAY_REQUEST_WINDOW_OPENS_AT', opens], ['requestWindowClosesAt', 'GATEWAY_REQUEST_WINDOW_CLOSES_AT', closes], ['allocationAt', 'GATEWAY_ALLOCATION_AT', allocationAt]] as const) {
+      const clash = daylightSavingClash(config.schedule.timezone, time)
+      if (clash !== undefined) problems.push(`schedule.${key} (${env}) must be a time that every day has exactly once in ${config.schedule.timezone}, got "${time}", which ${clash}`)
+    }
+  }
+
   const url = config.store.redisUrl
   if (url !== '' && !/^rediss?:\/\/[^\s]+$/.test(url)) {
     problems.push('store.redisUrl (REDIS_URL) must be empty (embedded memory store) or a redis:// or rediss:// URL')
@@ -235,6 +243,35 @@ function crossFieldProblems (config: Config): string[] {
     problems.push(`metrics.httpDurationBuckets (GATEWAY_METRICS_HTTP_BUCKETS) must be ascending, got ${JSON.stringify(buckets)}`)
   }
   return problems
+}
+
+/**
+ * A local time that a daylight-saving change skips or repeats would open, close or draw a pool at
+ * no instant or at two: the window, the seal and the draw would disagree about that day. Looks at
+ * the changes of 2026 and 2027 (zones keep their rules for years; a zone without changes passes).
+ */
+const clashes = new Map<string, string | undefined>()
+function daylightSavingClash (zone: string, hhmm: string): string | undefined {
+  const key = `${zone} ${hhmm}`
+  if (!clashes.has(key)) clashes.set(key, findClash(zone, hhmm))
+  return clashes.get(key)
+}
+
+function findClash (zone: string, hhmm: string): string | undefined {
+  const [hour, minute] = hhmm.split(':').map(Number) as [number, number]
+  let day = DateTime.fromObject({ year: 2026, month: 1, day: 1, hour: 12 }, { zone })
+  for (let i = 0; i < 731; i++) {
+    const next = day.plus({ days: 1 })
+    if (next.offset !== day.offset) {
+      for (const d of [day, next]) {
+        const at = d.set({ hour, minute, second: 0, millisecond: 0 })
+        if (at.hour !== hour || at.minute !== minute) return `does not exist on ${d.toISODate() as string}`
+        if (at.minus({ hours: 1 }).toFormat('HH:mm') === hhmm || at.plus({ hours: 1 }).toFormat('HH:mm') === hhmm) return `comes twice on ${d.toISODate() as string}`
+      }
+    }
+    day = next
+  }
+  return undefined
 }
 
 // What proxy-addr (Fastify's trustProxy) accepts; anything else would throw at server creation.

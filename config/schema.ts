@@ -81,12 +81,13 @@ export const ConfigSchema = Type.Object({
     autoDraw: Type.Boolean({ env: 'GATEWAY_ALLOCATION_AUTO_DRAW', expected: 'true or false', doc: 'each instance runs the daily schedule by itself (commit, seal, draw, lapse sweep; one instance wins each step); false leaves the draw to POST /v1/ops/allocations' }),
     schedulerIntervalSeconds: Type.Integer({ minimum: 1, maximum: 300, env: 'GATEWAY_ALLOCATION_SCHEDULER_INTERVAL_SECONDS', expected: 'an integer from 1 to 300', doc: 'how often each instance checks whether a step of the daily schedule is due' }),
     sealGraceSeconds: Type.Integer({ minimum: 0, maximum: 3600, env: 'GATEWAY_ALLOCATION_SEAL_GRACE_SECONDS', expected: 'an integer from 0 to 3600', doc: 'the pool is sealed (and drawn) no sooner than this after the window closes, so requests accepted just before the close are in it' }),
-    catchUpHours: Type.Integer({ minimum: 0, maximum: 23, env: 'GATEWAY_ALLOCATION_CATCH_UP_HOURS', expected: 'an integer from 0 to 23', doc: 'a draw missed at its time (every instance down) still runs by itself this many hours later; after that only by POST /v1/ops/allocations' }),
+    catchUpHours: Type.Integer({ minimum: 1, maximum: 23, env: 'GATEWAY_ALLOCATION_CATCH_UP_HOURS', expected: 'an integer from 1 to 23', doc: 'a draw missed at its time (every instance down) still runs by itself this many hours later; after that only by POST /v1/ops/allocations' }),
     lapseGraceSeconds: Type.Integer({ minimum: 0, maximum: 3600, env: 'GATEWAY_ALLOCATION_LAPSE_GRACE_SECONDS', expected: 'an integer from 0 to 3600', doc: 'an unconfirmed place lapses this long after its confirm-by time, so a confirmation in flight at the deadline is never overwritten' })
   }, { additionalProperties: false }),
 
   workers: Type.Object({
     allocationMaxThreads: Type.Integer({ minimum: 1, maximum: 64, env: 'GATEWAY_WORKERS_ALLOCATION_MAX_THREADS', expected: 'an integer from 1 to 64', doc: 'worker threads for the daily draw (piscina); started on demand' }),
+    livenessMaxThreads: Type.Integer({ minimum: 1, maximum: 64, env: 'GATEWAY_WORKERS_LIVENESS_MAX_THREADS', expected: 'an integer from 1 to 64', doc: 'worker threads that decode and check liveness photos (piscina); started on demand' }),
     idleTimeoutMs: Type.Integer({ minimum: 100, maximum: 3600000, env: 'GATEWAY_WORKERS_IDLE_TIMEOUT_MS', expected: 'an integer from 100 to 3600000', doc: 'an idle worker thread ends after this long' })
   }, { additionalProperties: false }),
 
@@ -143,9 +144,29 @@ export const ConfigSchema = Type.Object({
     devIdentityKeyFile: Type.String({ minLength: 1, maxLength: 4096, env: 'GATEWAY_DEV_IDENTITY_KEY_FILE', expected: 'a file path', doc: 'where `npm start` keeps a development identity key when none is configured (embedded store only)' })
   }, { additionalProperties: false }),
 
+  liveness: Type.Object({
+    maxPhotoBytes: Type.Integer({ minimum: 1024, maximum: 50 * 1024 * 1024, env: 'GATEWAY_LIVENESS_MAX_PHOTO_BYTES', expected: 'an integer from 1024 to 52428800', doc: 'largest photo accepted, in bytes, before base64 (413 above it)' }),
+    minWidth: Type.Integer({ minimum: 16, maximum: 10000, env: 'GATEWAY_LIVENESS_MIN_WIDTH', expected: 'an integer from 16 to 10000', doc: 'narrowest photo accepted, in pixels' }),
+    minHeight: Type.Integer({ minimum: 16, maximum: 10000, env: 'GATEWAY_LIVENESS_MIN_HEIGHT', expected: 'an integer from 16 to 10000', doc: 'shortest photo accepted, in pixels' }),
+    maxWidth: Type.Integer({ minimum: 16, maximum: 65535, env: 'GATEWAY_LIVENESS_MAX_WIDTH', expected: 'an integer from 16 to 65535', doc: 'widest photo accepted, in pixels' }),
+    maxHeight: Type.Integer({ minimum: 16, maximum: 65535, env: 'GATEWAY_LIVENESS_MAX_HEIGHT', expected: 'an integer from 16 to 65535', doc: 'tallest photo accepted, in pixels' }),
+    maxPixels: Type.Integer({ minimum: 256, maximum: 1e9, env: 'GATEWAY_LIVENESS_MAX_PIXELS', expected: 'an integer from 256 to 1000000000', doc: 'largest width x height decoded: a bigger header is refused before any decoding (decompression bombs)' }),
+    vendorMaxSide: Type.Integer({ minimum: 64, maximum: 8192, env: 'GATEWAY_LIVENESS_VENDOR_MAX_SIDE', expected: 'an integer from 64 to 8192', doc: 'the photo sent to the vendor is re-encoded as JPEG, metadata stripped, its long side at most this' }),
+    checkQueueMax: Type.Integer({ minimum: 1, maximum: 100000, env: 'GATEWAY_LIVENESS_CHECK_QUEUE_MAX', expected: 'an integer from 1 to 100000', doc: 'photos waiting for a worker thread per instance; beyond it uploads get 503 GW_ERR_LIVENESS_BUSY' }),
+    vendorQueueMax: Type.Integer({ minimum: 1, maximum: 10000000, env: 'GATEWAY_LIVENESS_VENDOR_QUEUE_MAX', expected: 'an integer from 1 to 10000000', doc: 'checked photos waiting for the vendor, across instances; beyond it uploads get 503 GW_ERR_LIVENESS_BUSY' }),
+    requireEachMember: Type.Boolean({ env: 'GATEWAY_LIVENESS_REQUIRE_EACH_MEMBER', expected: 'true or false', doc: 'confirmation needs a passed check of every member of the group; false: of one member' }),
+    resultTtlDays: Type.Integer({ minimum: 1, maximum: 365, env: 'GATEWAY_LIVENESS_RESULT_TTL_DAYS', expected: 'an integer from 1 to 365', doc: 'how long a check and its result are kept' })
+  }, { additionalProperties: false }),
+
   vendor: Type.Object({
+    url: Type.String({ maxLength: 2048, env: 'GATEWAY_VENDOR_URL', expected: 'empty or an http:// or https:// URL', doc: 'base URL of the liveness vendor (POST <url>/v1/scans); empty: checked photos wait in the queue until one is set', secret: true }),
     ratePerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 10000, env: 'GATEWAY_VENDOR_RATE_PER_SECOND', expected: 'a number greater than 0 and at most 10000', doc: 'liveness vendor contract rate, scans per second' }),
-    totalScans: Type.Integer({ minimum: 1, maximum: 1e9, env: 'GATEWAY_VENDOR_TOTAL_SCANS', expected: 'an integer from 1 to 1000000000', doc: 'liveness vendor contract budget, scans over the contract' })
+    totalScans: Type.Integer({ minimum: 1, maximum: 1e9, env: 'GATEWAY_VENDOR_TOTAL_SCANS', expected: 'an integer from 1 to 1000000000', doc: 'liveness vendor contract budget, scans over the contract; raise it when the contract is renewed' }),
+    pacing: Type.Number({ exclusiveMinimum: 0, maximum: 1, env: 'GATEWAY_VENDOR_PACING', expected: 'a number greater than 0 and at most 1', doc: 'share of the contract rate the gateway paces at, across instances: headroom for network jitter' }),
+    maxConcurrent: Type.Integer({ minimum: 1, maximum: 1000, env: 'GATEWAY_VENDOR_MAX_CONCURRENT', expected: 'an integer from 1 to 1000', doc: 'vendor calls in flight at once per instance' }),
+    timeoutMs: Type.Integer({ minimum: 100, maximum: 120000, env: 'GATEWAY_VENDOR_TIMEOUT_MS', expected: 'an integer from 100 to 120000', doc: 'one vendor call longer than this counts as failed and is retried' }),
+    maxRetries: Type.Integer({ minimum: 0, maximum: 10, env: 'GATEWAY_VENDOR_MAX_RETRIES', expected: 'an integer from 0 to 10', doc: 'retries of one vendor call on 429, 5xx or timeout, with exponential backoff and jitter (429 honours Retry-After); after them the photo goes back in the queue' }),
+    breakerResetMs: Type.Integer({ minimum: 100, maximum: 600000, env: 'GATEWAY_VENDOR_BREAKER_RESET_MS', expected: 'an integer from 100 to 600000', doc: 'after the circuit breaker opens (half the calls of the last 10 s failing), how long until one call tries the vendor again' })
   }, { additionalProperties: false }),
 
   delivery: Type.Object({

@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto'
 import { GatewayError } from '../errors.js'
 import type { Clock } from '../store/clock.js'
-import { storeKey } from '../store/keys.js'
+import { storeKey, type StoreKey } from '../store/keys.js'
 import type { Stores } from '../store/ports.js'
 import type { AllocationInput, AllocationResult, PoeCounts, PoolEntry, Slot } from '../../workers/allocation.js'
 import { poolKey, requestKey, type AppointmentRequestRecord } from './appointment-requests.js'
@@ -69,9 +69,18 @@ export interface AllocationSignals {
   lapsed(poe: string): void
 }
 
-interface Seal { poolDigest: string, entries: number, sealedAt: string }
-/** The draw's whole input, fixed at the seal: a config change after it cannot move the draw. */
-interface PoolSnapshot { entries: PoolEntry[], requests: Record<string, string>, slots: Record<string, Slot[]>, oldestShare: number }
+/**
+ * The draw's whole input, fixed at the seal: the digest of the pool, the slots and share in force
+ * (a config change after the seal cannot move the draw), and how many chunks hold the pool.
+ */
+interface Seal { poolDigest: string, entries: number, sealedAt: string, chunks: number, slots: Record<string, Slot[]>, oldestShare: number }
+/** Part of the sealed pool in canonical order, with each entry's request id. */
+interface SnapshotChunk { entries: PoolEntry[], requests: string[] }
+
+/** What the summary shows of a seal. */
+function publicSeal (seal: Seal): Pick<AllocationSummary, 'poolDigest' | 'entries' | 'sealedAt'> {
+  return { poolDigest: seal.poolDigest, entries: seal.entries, sealedAt: seal.sealedAt }
+}
 /**
  * What a confirmation number leads to, and what partner validation checks: one keyed digest per
  * member's date of birth, padded with random ones to a fixed count (gateway/domain/partner-validation.ts).
@@ -82,6 +91,10 @@ const DAY_MS = 24 * 3600_000
 const KEEP_MS = 60 * DAY_MS
 const LOCK_MS = 10 * 60_000
 const BATCH = 500
+const CHUNK = 20_000
+// Stored as the beacon when a draw ran without one, so none can be set afterwards; a space, which
+// no beacon may contain (schemas/allocation.ts), so it never reads as one.
+const NO_BEACON = ' none'
 // Crockford's base32: no I, L, O or U to misread on a phone or over the phone.
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 
@@ -104,7 +117,7 @@ export const deadlinesKey = (date: string) => storeKey(`alloc.${date}`, 'deadlin
 const seedKey = (date: string) => storeKey(`alloc.${date}`, 'seed')
 const lockKey = (date: string) => storeKey(`alloc.${date}`, 'lock')
 const sealKey = (date: string) => storeKey(`alloc.${date}`, 'seal')
-const snapshotKey = (date: string) => storeKey(`alloc.${date}`, 'pool')
+const chunkKey = (date: string, i: number) => storeKey(`alloc.${date}`, 'pool', String(i))
 const beaconKey = (date: string) => storeKey(`alloc.${date}`, 'beacon')
 const summaryKey = (date: string) => storeKey(`alloc.${date}`, 'summary')
 
@@ -117,7 +130,10 @@ export class AllocationService {
   readonly #dobDigest: (dateOfBirth: string) => string
   readonly #committed = new Map<string, string>()
 
-  constructor (options: { stores: Stores, clock: Clock, rules: AllocationRules, draw: (input: AllocationInput) => Promise<AllocationResult>, dobDigest: (dateOfBirth: string) => string, signals?: AllocationSignals }) {
+  readonly #chunkSize: number
+
+  constructor (options: { stores: Stores, clock: Clock, rules: AllocationRules, draw: (input: AllocationInput) => Promise<AllocationResult>, dobDigest: (dateOfBirth: string) => string, signals?: AllocationSignals, chunkSize?: number }) {
+    this.#chunkSize = options.chunkSize ?? CHUNK
     this.#stores = options.stores
     this.#dobDigest = options.dobDigest
     this.#clock = options.clock
@@ -176,8 +192,8 @@ export class AllocationService {
     const seal = rawSeal === null ? undefined : JSON.parse(rawSeal) as Seal
     return {
       ...this.#header(date, seal === undefined ? 'committed' : 'sealed', commitment(seed)),
-      ...seal,
-      ...(beacon === null ? {} : { beacon })
+      ...(seal === undefined ? {} : publicSeal(seal)),
+      ...(beacon === null || beacon === NO_BEACON ? {} : { beacon })
     }
   }
 
@@ -190,52 +206,100 @@ export class AllocationService {
   /** The full record for `npm run audit:allocation`, once the draw has run. */
   async record (date: string): Promise<DrawRecord> {
     const { kv } = this.#stores
-    const [rawSummary, rawSnapshot] = await Promise.all([kv.get(summaryKey(date)), kv.get(snapshotKey(date))])
-    if (rawSummary === null || rawSnapshot === null) throw new GatewayError('GW_ERR_ALLOC_NOT_FOUND')
+    const [rawSummary, rawSeal] = await Promise.all([kv.get(summaryKey(date)), kv.get(sealKey(date))])
+    if (rawSummary === null || rawSeal === null) throw new GatewayError('GW_ERR_ALLOC_NOT_FOUND')
     const summary = JSON.parse(rawSummary) as Required<AllocationSummary>
-    const { entries, slots, oldestShare } = JSON.parse(rawSnapshot) as PoolSnapshot
+    const seal = JSON.parse(rawSeal) as Seal
+    const { entries } = await this.#snapshot(date, seal)
     return {
       date,
       commitment: summary.commitment,
       serverSeed: summary.serverSeed,
       ...(summary.beacon === undefined ? {} : { beacon: summary.beacon }),
       poolDigest: summary.poolDigest,
-      oldestShare,
-      slots,
+      oldestShare: seal.oldestShare,
+      slots: seal.slots,
       entries,
       assignmentsDigest: summary.assignmentsDigest
     }
   }
 
+  /** How many entries wait in a pool date's pools right now (the draw's input before the seal). */
+  async pooled (date: string): Promise<number> {
+    const counts = await Promise.all(this.#rules.poes.map(async ({ slug }) => this.#stores.sortedSets.count(poolKey(slug, date))))
+    return counts.reduce((a, b) => a + b, 0)
+  }
+
+  // Runs `work` holding the date's lock, or refuses with IN_PROGRESS: one instance seals or draws
+  // a date at a time. The lock expires, so a crashed holder never blocks a date for good.
+  async #locked<T> (date: string, work: () => Promise<T>): Promise<T> {
+    const { kv } = this.#stores
+    const token = randomBytes(16).toString('hex')
+    if (!await kv.setIfAbsent(lockKey(date), token, { ttlMs: LOCK_MS })) throw new GatewayError('GW_ERR_ALLOC_IN_PROGRESS', { retryAfterSeconds: 30 })
+    try {
+      return await work()
+    } finally {
+      await kv.deleteIfEquals(lockKey(date), token).catch(() => {})
+    }
+  }
+
   /**
    * Fixes the pool of a closed day and publishes its digest; idempotent. `created` is true for
-   * the call that sealed it. Every instance reading a closed pool reads the same members, so two
-   * racing seals write the same snapshot.
+   * the call that sealed it.
    */
   async seal (date: string): Promise<{ seal: Seal, created: boolean }> {
+    const existing = await this.#stores.kv.get(sealKey(date))
+    if (existing !== null) return { seal: JSON.parse(existing) as Seal, created: false }
+    this.#assertSealable(date)
+    return this.#locked(date, async () => this.#sealLocked(date))
+  }
+
+  // Under the lock. The snapshot goes in chunks (a value of hundreds of MB would stall Redis and
+  // its replicas), then the seal, which names the chunks and carries the digest of exactly what
+  // they hold: a crash before the seal leaves chunks that the next attempt overwrites.
+  async #sealLocked (date: string): Promise<{ seal: Seal, created: boolean }> {
     const { kv } = this.#stores
     const existing = await kv.get(sealKey(date))
     if (existing !== null) return { seal: JSON.parse(existing) as Seal, created: false }
-    this.#assertSealable(date)
     await this.#seed(date)
     const { entries, requests } = await this.#readPool(date)
     const pool = canonicalPool(entries)
-    const seal: Seal = { poolDigest: poolDigest(pool), entries: pool.length, sealedAt: new Date(this.#clock.now()).toISOString() }
-    const snapshot: PoolSnapshot = { entries: pool, requests: Object.fromEntries(requests), slots: this.slots(), oldestShare: this.#rules.oldestShare }
-    await kv.setIfAbsent(snapshotKey(date), JSON.stringify(snapshot), { ttlMs: KEEP_MS })
-    const created = await kv.setIfAbsent(sealKey(date), JSON.stringify(seal), { ttlMs: KEEP_MS })
-    return { seal: created ? seal : JSON.parse(await kv.get(sealKey(date)) as string) as Seal, created }
+    const chunks = Math.ceil(pool.length / this.#chunkSize)
+    for (let i = 0; i < chunks; i++) {
+      const part = pool.slice(i * this.#chunkSize, (i + 1) * this.#chunkSize)
+      const chunk: SnapshotChunk = { entries: part, requests: part.map((e) => requests.get(e.registrationId) as string) }
+      await kv.set(chunkKey(date, i), JSON.stringify(chunk), { ttlMs: KEEP_MS })
+    }
+    const seal: Seal = { poolDigest: poolDigest(pool), entries: pool.length, sealedAt: new Date(this.#clock.now()).toISOString(), chunks, slots: this.slots(), oldestShare: this.#rules.oldestShare }
+    await kv.set(sealKey(date), JSON.stringify(seal), { ttlMs: KEEP_MS })
+    return { seal, created: true }
   }
 
-  /** Records the public beacon of a sealed, not yet drawn day; the same value again is a no-op. */
+  async #snapshot (date: string, seal: Seal): Promise<{ entries: PoolEntry[], requests: Array<[string, string]> }> {
+    const entries: PoolEntry[] = []
+    const requests: Array<[string, string]> = []
+    for (let i = 0; i < seal.chunks; i++) {
+      const raw = await this.#stores.kv.get(chunkKey(date, i))
+      if (raw === null) throw new Error(`the sealed pool of ${date} lost its chunk ${i}`)
+      const chunk = JSON.parse(raw) as SnapshotChunk
+      chunk.entries.forEach((entry, j) => {
+        entries.push(entry)
+        requests.push([entry.registrationId, chunk.requests[j] as string])
+      })
+    }
+    return { entries, requests }
+  }
+
+  /**
+   * Records the public beacon of a sealed, not yet drawn day; the same value again is a no-op.
+   * The draw freezes the beacon before it reads it, so one set later is refused, never ignored.
+   */
   async setBeacon (date: string, beacon: string): Promise<AllocationSummary> {
     const { kv } = this.#stores
     if (await kv.get(summaryKey(date)) !== null) throw new GatewayError('GW_ERR_ALLOC_BEACON_CONFLICT')
-    if (await kv.get(sealKey(date)) === null) {
-      // Only after the seal: a beacon known before the pool is fixed could be steered around.
-      this.#assertSealable(date)
-      await this.seal(date)
-    }
+    if (await kv.get(lockKey(date)) !== null) throw new GatewayError('GW_ERR_ALLOC_IN_PROGRESS', { retryAfterSeconds: 30 })
+    // Only after the seal: a beacon known before the pool is fixed could be steered around.
+    await this.seal(date)
     await kv.setIfAbsent(beaconKey(date), beacon, { ttlMs: KEEP_MS })
     if (await kv.get(beaconKey(date)) !== beacon) throw new GatewayError('GW_ERR_ALLOC_BEACON_CONFLICT')
     return this.summary(date)
@@ -246,24 +310,25 @@ export class AllocationService {
     const done = await kv.get(summaryKey(date))
     if (done !== null) return JSON.parse(done) as AllocationSummary
     this.#assertSealable(date)
-    const token = randomBytes(16).toString('hex')
-    if (!await kv.setIfAbsent(lockKey(date), token, { ttlMs: LOCK_MS })) throw new GatewayError('GW_ERR_ALLOC_IN_PROGRESS', { retryAfterSeconds: 30 })
-    try {
+    return this.#locked(date, async () => {
       // Another instance may have finished between our first look and our lock.
       const finished = await kv.get(summaryKey(date))
       if (finished !== null) return JSON.parse(finished) as AllocationSummary
       const serverSeed = await this.#seed(date)
-      const { seal } = await this.seal(date)
-      if (beacon !== undefined) await kv.setIfAbsent(beaconKey(date), beacon, { ttlMs: KEEP_MS })
-      const storedBeacon = await kv.get(beaconKey(date)) ?? undefined
-      if (beacon !== undefined && storedBeacon !== beacon) throw new GatewayError('GW_ERR_ALLOC_BEACON_CONFLICT')
-      const snapshot = JSON.parse(await kv.get(snapshotKey(date)) as string) as PoolSnapshot
-      const result = await this.#draw({ entries: snapshot.entries, slots: snapshot.slots, oldestShare: snapshot.oldestShare, seed: drawSeed(serverSeed, seal.poolDigest, storedBeacon) })
+      const { seal } = await this.#sealLocked(date)
+      // Freeze the beacon: a value set from now on is refused, not silently left out.
+      await kv.setIfAbsent(beaconKey(date), beacon ?? NO_BEACON, { ttlMs: KEEP_MS })
+      const stored = await kv.get(beaconKey(date)) as string
+      if (beacon !== undefined && stored !== beacon) throw new GatewayError('GW_ERR_ALLOC_BEACON_CONFLICT')
+      const storedBeacon = stored === NO_BEACON ? undefined : stored
+      const snapshot = await this.#snapshot(date, seal)
+      const result = await this.#draw({ entries: snapshot.entries, slots: seal.slots, oldestShare: seal.oldestShare, seed: drawSeed(serverSeed, seal.poolDigest, storedBeacon) })
       const ranAt = this.#clock.now()
       await this.#writeResults(date, snapshot.requests, result, ranAt)
+      await this.#closeStragglers(date, new Set(snapshot.requests.map(([, requestId]) => requestId)))
       const summary: AllocationSummary = {
         ...this.#header(date, 'drawn', commitment(serverSeed)),
-        ...seal,
+        ...publicSeal(seal),
         ...(storedBeacon === undefined ? {} : { beacon: storedBeacon }),
         serverSeed: serverSeed.toString('hex'),
         assignmentsDigest: assignmentsDigest(result),
@@ -273,9 +338,7 @@ export class AllocationService {
       await kv.set(summaryKey(date), JSON.stringify(summary), { ttlMs: KEEP_MS })
       this.#signals.drawn(result.counts)
       return summary
-    } finally {
-      await kv.deleteIfEquals(lockKey(date), token).catch(() => {})
-    }
+    })
   }
 
   /**
@@ -299,7 +362,9 @@ export class AllocationService {
             await sortedSets.add(deadlinesKey(date), requestId, deadline)
             continue
           }
-          await kv.set(requestKey(requestId), JSON.stringify({ ...record, status: 'lapsed' }), { ttlMs: KEEP_MS })
+          // Compare-and-set: a confirmation or withdrawal written since our read wins, and the
+          // next sweep looks at the entry again.
+          if (!await kv.replaceIfEquals(requestKey(requestId), raw as string, JSON.stringify({ ...record, status: 'lapsed' }), { ttlMs: KEEP_MS })) continue
           lapsed++
           this.#signals.lapsed(record.poe)
         }
@@ -309,19 +374,21 @@ export class AllocationService {
     }
   }
 
+  // Pages through each port's pool (one ZRANGE of a million members would outlast the command
+  // timeout) and reads each entry's request and registration, in batches.
   async #readPool (date: string): Promise<{ entries: PoolEntry[], requests: Map<string, string> }> {
-    const { kv, sortedSets } = this.#stores
+    const { kv } = this.#stores
     const entries: PoolEntry[] = []
     const requests = new Map<string, string>()
     for (const { slug } of this.#rules.poes) {
-      const members = await sortedSets.rangeByRank(poolKey(slug, date), 0, -1)
-      // In batches: one pool day can hold hundreds of thousands of requests.
-      for (let i = 0; i < members.length; i += BATCH) {
-        await Promise.all(members.slice(i, i + BATCH).map(async ({ member }) => {
+      for await (const members of this.#pages(poolKey(slug, date))) {
+        await Promise.all(members.map(async (member) => {
           const requestId = member.slice(0, member.lastIndexOf(':'))
           const rawRequest = await kv.get(requestKey(requestId))
           if (rawRequest === null) return
           const request = JSON.parse(rawRequest) as AppointmentRequestRecord
+          // Withdrawn after the close (the pool is no longer edited then), or read twice.
+          if (request.status !== 'pooled' || requests.has(request.registrationId)) return
           const rawRegistration = await kv.get(registrationKey(request.registrationId))
           if (rawRegistration === null) return
           const registration = JSON.parse(rawRegistration) as RegistrationRecord
@@ -331,6 +398,45 @@ export class AllocationService {
       }
     }
     return { entries, requests }
+  }
+
+  async * #pages (key: StoreKey): AsyncGenerator<string[]> {
+    for (let start = 0; ; start += BATCH) {
+      const page = await this.#stores.sortedSets.rangeByRank(key, start, start + BATCH - 1)
+      if (page.length > 0) yield page.map((m) => m.member)
+      if (page.length < BATCH) return
+    }
+  }
+
+  // A request whose pool entry landed after the seal (it took longer than the grace to write)
+  // is in no draw: it gets a final answer, not-selected, instead of waiting forever.
+  async #closeStragglers (date: string, sealed: Set<string>): Promise<void> {
+    for (const { slug } of this.#rules.poes) {
+      for await (const members of this.#pages(poolKey(slug, date))) {
+        for (const member of members) {
+          const requestId = member.slice(0, member.lastIndexOf(':'))
+          if (sealed.has(requestId)) continue
+          await this.#update(requestId, (r) => r.status === 'pooled' ? { ...r, status: 'not-selected' } : undefined)
+        }
+      }
+    }
+  }
+
+  /**
+   * Read-change-write of one request by compare-and-set, retried when another write came in
+   * between; `change` returns undefined to leave the record as it is. The record as written (or
+   * as found, when unchanged), or undefined when it is gone.
+   */
+  async #update (requestId: string, change: (r: AppointmentRequestRecord) => AppointmentRequestRecord | undefined): Promise<AppointmentRequestRecord | undefined> {
+    const { kv } = this.#stores
+    for (;;) {
+      const raw = await kv.get(requestKey(requestId))
+      if (raw === null) return undefined
+      const record = JSON.parse(raw) as AppointmentRequestRecord
+      const next = change(record)
+      if (next === undefined) return record
+      if (await kv.replaceIfEquals(requestKey(requestId), raw, JSON.stringify(next), { ttlMs: KEEP_MS })) return next
+    }
   }
 
   async #index (requestId: string, registrationId: string): Promise<AppointmentIndex> {
@@ -344,33 +450,26 @@ export class AllocationService {
     return { requestId, registrationId, dobs }
   }
 
-  async #writeResults (date: string, requests: Record<string, string>, result: AllocationResult, ranAt: number): Promise<void> {
+  async #writeResults (date: string, requests: Array<[string, string]>, result: AllocationResult, ranAt: number): Promise<void> {
     const { kv, sortedSets } = this.#stores
     const confirmBy = new Date(ranAt + this.#rules.confirmationHours * 3600_000).toISOString()
     const selected = new Map(result.assignments.map((a) => [a.registrationId, a]))
-    const all = Object.entries(requests)
-    for (let i = 0; i < all.length; i += BATCH) {
-      await Promise.all(all.slice(i, i + BATCH).map(async ([registrationId, requestId]) => {
-        const raw = await kv.get(requestKey(requestId))
-        if (raw === null) return
-        const request = JSON.parse(raw) as AppointmentRequestRecord
+    for (let i = 0; i < requests.length; i += BATCH) {
+      await Promise.all(requests.slice(i, i + BATCH).map(async ([registrationId, requestId]) => {
         const assignment = selected.get(registrationId)
-        if (assignment === undefined) {
-          if (request.status === 'pooled') await kv.set(requestKey(requestId), JSON.stringify({ ...request, status: 'not-selected' }), { ttlMs: KEEP_MS })
-          return
-        }
-        let appointment = request.appointment
-        if (request.status === 'pooled') {
-          appointment = { poe: assignment.poe, date, slot: assignment.slot, confirmationNumber: confirmationNumber(), confirmBy }
-          await kv.set(requestKey(requestId), JSON.stringify({ ...request, status: 'selected', appointment }), { ttlMs: KEEP_MS })
-        }
-        // A rerun after a crash finds its earlier result (or a later state) and only makes sure
-        // the number leads to it and its deadline is on the list.
-        if (appointment === undefined || appointment.date !== date) return
+        // Only a request still pooled takes a result: one withdrawn meanwhile stays withdrawn, and
+        // one a crashed run (or a racing one) already answered keeps its answer and its number.
+        const record = await this.#update(requestId, (r) => {
+          if (r.status !== 'pooled') return undefined
+          if (assignment === undefined) return { ...r, status: 'not-selected' }
+          return { ...r, status: 'selected', appointment: { poe: assignment.poe, date, slot: assignment.slot, confirmationNumber: confirmationNumber(), confirmBy } }
+        })
+        const appointment = record?.appointment
+        if (record === undefined || assignment === undefined || appointment === undefined || appointment.date !== date) return
+        if (record.status !== 'selected' && record.status !== 'confirmed') return
+        // Idempotent, so a rerun makes sure the number leads to the request and its deadline is listed.
         await kv.set(appointmentKey(appointment.confirmationNumber), JSON.stringify(await this.#index(requestId, registrationId)), { ttlMs: KEEP_MS })
-        if (request.status === 'pooled' || request.status === 'selected') {
-          await sortedSets.add(deadlinesKey(date), requestId, Date.parse(appointment.confirmBy), { onlyIfAbsent: true, ttlMs: KEEP_MS })
-        }
+        if (record.status === 'selected') await sortedSets.add(deadlinesKey(date), requestId, Date.parse(appointment.confirmBy), { onlyIfAbsent: true, ttlMs: KEEP_MS })
       }))
     }
   }

@@ -17,7 +17,7 @@ import { storeKey } from '../store/keys.js'
 import type { Stores } from '../store/ports.js'
 import { judgeFix, type Fix, type Geofence } from './geofence.js'
 import { randomId, type RegistrationRecord, type RegistrationService } from './registrations.js'
-import { addDays, scheduleAt, type ScheduleRules } from './schedule.js'
+import { addDays, poolDayTimes, scheduleAt, type ScheduleRules } from './schedule.js'
 
 export type RequestStatus = 'pooled' | 'selected' | 'not-selected' | 'confirmed' | 'lapsed' | 'withdrawn'
 
@@ -79,9 +79,11 @@ export class AppointmentRequestService {
   readonly #signals: AppointmentRequestSignals
 
   readonly #commit: (poolDate: string) => Promise<unknown>
+  readonly #lookbackDays: number
 
-  constructor (options: { stores: Stores, clock: Clock, registrations: RegistrationService, schedule: ScheduleRules, geofence: Geofence, signals: AppointmentRequestSignals, commit?: (poolDate: string) => Promise<unknown> }) {
+  constructor (options: { stores: Stores, clock: Clock, registrations: RegistrationService, schedule: ScheduleRules, geofence: Geofence, signals: AppointmentRequestSignals, commit?: (poolDate: string) => Promise<unknown>, lookbackDays?: number }) {
     this.#commit = options.commit ?? (async () => {})
+    this.#lookbackDays = options.lookbackDays ?? 1
     this.#stores = options.stores
     this.#clock = options.clock
     this.#registrations = options.registrations
@@ -97,11 +99,15 @@ export class AppointmentRequestService {
     const registration = await this.#registrations.get(subject, input.registrationId)
     const now = this.#clock.now()
     const state = scheduleAt(now, this.#schedule)
-    if (!state.requestWindow.open) {
+    // Open only within the pool day's own instants, the ones its seal keeps to: so a request
+    // accepted here always lands before that pool is sealed.
+    const times = poolDayTimes(state.poolDate, this.#schedule)
+    if (!state.requestWindow.open || now < times.opensAt || now >= times.closesAt) {
       this.#signals.refused('window_closed')
+      const nextOpenAt = state.requestWindow.open ? new Date(poolDayTimes(addDays(state.poolDate, 1), this.#schedule).opensAt).toISOString() : state.requestWindow.nextChangeAt
       throw new GatewayError('GW_ERR_REQ_WINDOW_CLOSED', {
-        nextOpenAt: state.requestWindow.nextChangeAt,
-        retryAfterSeconds: Math.max(1, Math.ceil((Date.parse(state.requestWindow.nextChangeAt) - now) / 1000))
+        nextOpenAt,
+        retryAfterSeconds: Math.max(1, Math.ceil((Date.parse(nextOpenAt) - now) / 1000))
       })
     }
     const verdict = judgeFix(input.location, this.#geofence)
@@ -154,24 +160,31 @@ export class AppointmentRequestService {
   }
 
   /**
-   * Takes a registration out of the pools it waits in, and gives back a place it won: the entry
-   * leaves the sorted set and the request reads `withdrawn`. Called before the registration is
-   * removed. Looks at the pool day a request made now would join and the one before it, which may
-   * be sealed and not yet drawn, or drawn and waiting for confirmation; a withdrawn request is
-   * never written over by the draw.
+   * Takes a registration out of the pools it waits in, and gives back a place it won: the request
+   * reads `withdrawn`, and while its pool is still open the entry leaves the sorted set (after the
+   * close the pool is no longer edited: the seal skips a withdrawn request, the draw never writes
+   * over one). Called before the registration is removed. Looks back as far as a place can stay
+   * open (`lookbackDays`). Each change is a compare-and-set, so a result or a confirmation
+   * written in between is never lost, nor one overwritten.
    */
   async leavePool (registration: RegistrationRecord): Promise<void> {
     const { kv, sortedSets } = this.#stores
-    const current = scheduleAt(this.#clock.now(), this.#schedule).poolDate
-    for (const poolDate of [current, addDays(current, -1)]) {
+    const now = this.#clock.now()
+    const current = scheduleAt(now, this.#schedule).poolDate
+    for (let back = 0; back <= this.#lookbackDays; back++) {
+      const poolDate = addDays(current, -back)
       const requestId = await kv.get(storeKey(`reg.${registration.registrationId}`, 'req', poolDate))
       if (requestId === null) continue
-      const raw = await kv.get(requestKey(requestId))
-      if (raw === null) continue
-      const record = JSON.parse(raw) as AppointmentRequestRecord
-      if (record.status !== 'pooled' && record.status !== 'selected') continue
-      await sortedSets.remove(poolKey(record.poe, record.poolDate), `${record.requestId}:${record.groupSize}`)
-      await kv.set(requestKey(requestId), JSON.stringify({ ...record, status: 'withdrawn' }), { ttlMs: REQUEST_TTL_MS })
+      for (;;) {
+        const raw = await kv.get(requestKey(requestId))
+        if (raw === null) break
+        const record = JSON.parse(raw) as AppointmentRequestRecord
+        if (record.status !== 'pooled' && record.status !== 'selected') break
+        if (record.status === 'pooled' && now < poolDayTimes(record.poolDate, this.#schedule).closesAt) {
+          await sortedSets.remove(poolKey(record.poe, record.poolDate), `${record.requestId}:${record.groupSize}`)
+        }
+        if (await kv.replaceIfEquals(requestKey(requestId), raw, JSON.stringify({ ...record, status: 'withdrawn' }), { ttlMs: REQUEST_TTL_MS })) break
+      }
     }
   }
 

@@ -7,7 +7,7 @@ import type { Clock } from '../store/clock.js'
 import { storeKey } from '../store/keys.js'
 import type { Stores } from '../store/ports.js'
 import { appointmentKey, deadlinesKey } from './allocations.js'
-import { requestKey, type AppointmentRequestRecord } from './appointment-requests.js'
+import { requestKey, type Appointment, type AppointmentRequestRecord } from './appointment-requests.js'
 import { judgeFix, type Fix, type Geofence } from './geofence.js'
 
 export const livenessKey = (id: string) => storeKey(`liv.${id}`)
@@ -31,6 +31,8 @@ export class ConfirmationService {
   readonly #clock: Clock
   readonly #rules: ConfirmationRules
   readonly #signals: ConfirmationSignals
+  // The stored text of each record #load returned: what #save compares against.
+  readonly #read = new WeakMap<AppointmentRequestRecord, string>()
 
   constructor (options: { stores: Stores, clock: Clock, rules: ConfirmationRules, signals?: ConfirmationSignals }) {
     this.#stores = options.stores
@@ -39,19 +41,23 @@ export class ConfirmationService {
     this.#signals = options.signals ?? { confirmed: () => {}, extended: () => {} }
   }
 
-  async #load (subject: string, number: string): Promise<AppointmentRequestRecord> {
+  async #load (subject: string, number: string): Promise<AppointmentRequestRecord & { appointment: Appointment }> {
     const rawIndex = await this.#stores.kv.get(appointmentKey(number.toUpperCase()))
     const index = rawIndex === null ? undefined : JSON.parse(rawIndex) as { requestId: string }
     const raw = index === undefined ? null : await this.#stores.kv.get(requestKey(index.requestId))
     const record = raw === null ? undefined : JSON.parse(raw) as AppointmentRequestRecord
-    if (record === undefined || record.owner !== subject || record.appointment === undefined) throw new GatewayError('GW_ERR_APPT_NOT_FOUND')
+    // The number must be the request's own: an index left by a crashed or racing draw leads nowhere.
+    if (record === undefined || record.owner !== subject || record.appointment?.confirmationNumber !== number.toUpperCase()) throw new GatewayError('GW_ERR_APPT_NOT_FOUND')
     if (record.status === 'lapsed' || (record.status === 'selected' && Date.parse(record.appointment.confirmBy) <= this.#clock.now())) throw new GatewayError('GW_ERR_APPT_EXPIRED')
     if (record.status !== 'selected' && record.status !== 'confirmed') throw new GatewayError('GW_ERR_APPT_NOT_FOUND')
-    return record
+    this.#read.set(record, raw as string)
+    return record as AppointmentRequestRecord & { appointment: Appointment }
   }
 
-  async #save (record: AppointmentRequestRecord): Promise<void> {
-    await this.#stores.kv.set(requestKey(record.requestId), JSON.stringify(record), { ttlMs: 60 * 24 * 3600_000 })
+  // Compare-and-set against the record as #load read it: a lapse, a withdrawal or another
+  // confirmation written in between wins, and this call answers from what is there now.
+  async #save (before: AppointmentRequestRecord, after: AppointmentRequestRecord): Promise<boolean> {
+    return this.#stores.kv.replaceIfEquals(requestKey(before.requestId), this.#read.get(before) as string, JSON.stringify(after), { ttlMs: 60 * 24 * 3600_000 })
   }
 
   async confirm (subject: string, number: string, livenessId: string, location: Fix): Promise<AppointmentRequestRecord> {
@@ -64,23 +70,23 @@ export class ConfirmationService {
     if (verdict === 'imprecise') throw new GatewayError('GW_ERR_GEO_IMPRECISE')
     if (verdict !== 'inside') throw new GatewayError('GW_ERR_GEO_OUTSIDE')
     const confirmed = { ...record, status: 'confirmed' as const }
-    await this.#save(confirmed)
+    if (!await this.#save(record, confirmed)) return this.confirm(subject, number, livenessId, location)
     // Off the lapse sweep's list; were this step lost, the sweep drops a confirmed entry itself.
-    await this.#stores.sortedSets.remove(deadlinesKey(record.appointment?.date as string), record.requestId)
+    await this.#stores.sortedSets.remove(deadlinesKey(record.appointment.date), record.requestId)
     this.#signals.confirmed(record.poe)
     return confirmed
   }
 
   async extend (subject: string, number: string): Promise<AppointmentRequestRecord> {
     const record = await this.#load(subject, number)
-    const appointment = record.appointment as NonNullable<AppointmentRequestRecord['appointment']>
+    const appointment = record.appointment
     const used = appointment.extensions ?? 0
     if (record.status !== 'selected' || used >= this.#rules.maxExtensions) throw new GatewayError('GW_ERR_APPT_EXTENSION_USED')
     const extended = {
       ...record,
       appointment: { ...appointment, extensions: used + 1, confirmBy: new Date(Date.parse(appointment.confirmBy) + this.#rules.extensionHours * 3600_000).toISOString() }
     }
-    await this.#save(extended)
+    if (!await this.#save(record, extended)) return this.extend(subject, number)
     // The sweep reads the record before lapsing anything, so a lost re-score cannot lapse it early.
     await this.#stores.sortedSets.add(deadlinesKey(appointment.date), record.requestId, Date.parse(extended.appointment.confirmBy))
     this.#signals.extended(record.poe)

@@ -65,10 +65,12 @@ export class DrawScheduler {
     const due = Math.max(poolDayTimes(last, schedule).drawAt, this.#allocations.sealableAt(last))
     if (now >= due && now - due <= this.#rules.catchUpMs) {
       await step('draw', last, async () => {
-        // No seed means no request was ever pooled for that day: nothing to draw.
-        const before = await this.#allocations.summary(last).catch((err: unknown) => {
-          if (err instanceof GatewayError && err.code === 'GW_ERR_ALLOC_NOT_FOUND') return undefined
-          throw err
+        // No seed: nothing was pooled for that day, unless the store lost the seed (then say so).
+        const before = await this.#allocations.summary(last).catch(async (err: unknown) => {
+          if (!(err instanceof GatewayError) || err.code !== 'GW_ERR_ALLOC_NOT_FOUND') throw err
+          const pooled = await this.#allocations.pooled(last)
+          if (pooled > 0) throw new Error(`the pool of ${last} holds ${pooled} entries but its seed is gone: it cannot be drawn as committed`)
+          return undefined
         })
         if (before === undefined || before.status === 'drawn') return undefined
         await this.#allocations.run(last)

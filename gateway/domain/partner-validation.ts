@@ -58,7 +58,8 @@ export class PartnerValidationService {
     // First use, or a store that lost it (a flush, a restart without persistence).
     if (rawIndex === null && rawRequest === null) this.#writeDecoy()
     const request = JSON.parse(rawRequest ?? DECOY_REQUEST) as AppointmentRequestRecord
-    const held = request.status === 'selected' || request.status === 'confirmed'
+    // Held, and by this very number (an index a crashed or racing draw left leads nowhere).
+    const held = (request.status === 'selected' || request.status === 'confirmed') && request.appointment?.confirmationNumber === number
     const given = Buffer.from(this.#options.dobDigest(dateOfBirth))
     let match = false
     for (let i = 0; i < this.#options.slots; i++) {

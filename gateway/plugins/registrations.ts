@@ -114,6 +114,8 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
   }))
   fastify.decorate('appointmentRequests', new AppointmentRequestService({
     commit: async (poolDate) => allocations.commit(poolDate),
+    // As far back as a won place can still be open: confirmation, extensions, and a day.
+    lookbackDays: Math.ceil((config.schedule.confirmationHours + config.schedule.maxExtensions * config.schedule.extensionHours) / 24) + 1,
     stores,
     clock,
     registrations: service,

@@ -38,7 +38,8 @@ describe('loadConfig', () => {
       maxExtensions: 1
     })
     expect(config.geofence.minLatitude).toBe(19.4326)
-    expect(config.vendor).toEqual({ ratePerSecond: 1, totalScans: 400_000 })
+    expect(config.vendor).toMatchObject({ url: '', ratePerSecond: 1, totalScans: 400_000 })
+    expect(config.liveness).toMatchObject({ maxPhotoBytes: 5 * 1024 * 1024, requireEachMember: true })
   })
 
   it('is frozen all the way down', () => {
@@ -100,6 +101,10 @@ describe('loadConfig', () => {
     [{ GATEWAY_PROT: '9000' }, 'GATEWAY_PROT is not a known setting (did you mean GATEWAY_PORT?)'],
     [{ GATEWAY_TIMEZONE: 'Mars/Olympus_Mons' }, 'schedule.timezone (GATEWAY_TIMEZONE) must be an IANA time zone such as America/New_York, got "Mars/Olympus_Mons"'],
     [{ GATEWAY_ALLOCATION_AT: '14:00' }, 'schedule.allocationAt (GATEWAY_ALLOCATION_AT) must fall while the request window is closed, from 11:00 until 12:00, got "14:00"'],
+    // A time a daylight-saving change skips or repeats would open, close or draw a pool at no instant or at two.
+    [{ GATEWAY_REQUEST_WINDOW_OPENS_AT: '04:00', GATEWAY_REQUEST_WINDOW_CLOSES_AT: '02:30', GATEWAY_ALLOCATION_AT: '03:30' }, 'schedule.requestWindowClosesAt (GATEWAY_REQUEST_WINDOW_CLOSES_AT) must be a time that every day has exactly once in America/New_York, got "02:30", which does not exist on 2026-03-08'],
+    [{ GATEWAY_REQUEST_WINDOW_OPENS_AT: '03:00', GATEWAY_REQUEST_WINDOW_CLOSES_AT: '00:30', GATEWAY_ALLOCATION_AT: '01:15' }, 'schedule.allocationAt (GATEWAY_ALLOCATION_AT) must be a time that every day has exactly once in America/New_York, got "01:15", which comes twice on 2026-11-01'],
+    [{ GATEWAY_ALLOCATION_CATCH_UP_HOURS: '0' }, 'allocation.catchUpHours (GATEWAY_ALLOCATION_CATCH_UP_HOURS) must be an integer from 1 to 23, got 0'],
     [{ GATEWAY_REQUEST_WINDOW_CLOSES_AT: '12:00' }, 'schedule.requestWindowClosesAt (GATEWAY_REQUEST_WINDOW_CLOSES_AT) must differ from schedule.requestWindowOpensAt, or the window never closes for the draw'],
     [{ REDIS_URL: 'redis://127.0.0.1:6379', GATEWAY_IDENTITY_KEY_FILE: '/etc/gateway/identity.key' }, 'auth.publicKeyFile (GATEWAY_AUTH_PUBLIC_KEY_FILE) or auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must be set when REDIS_URL is set: development keys serve the embedded store only'],
     [{ REDIS_URL: 'redis://127.0.0.1:6379', GATEWAY_AUTH_PUBLIC_KEY_FILE: '/etc/gateway/jwt.pem' }, 'registrations.identityKeyFile (GATEWAY_IDENTITY_KEY_FILE) must be set when REDIS_URL is set: a development identity key serves the embedded store only'],

@@ -12,6 +12,7 @@ import type { Stores } from '../../gateway/store/ports.js'
 const NUMBER = 'ABCDEFGHJKMNPQRS'
 const KEY = Buffer.alloc(32, 9)
 const digest = (dob: string) => dateOfBirthDigest(KEY, dob)
+const held = { poe: 'nogales', date: '2026-11-24', slot: '08:00', confirmationNumber: NUMBER, confirmBy: '2026-11-25T15:00:00.000Z' }
 
 describe('PartnerValidationService', () => {
   let stores: Stores
@@ -21,7 +22,7 @@ describe('PartnerValidationService', () => {
     stores = createMemoryStores()
     service = new PartnerValidationService(stores, { dobDigest: digest, slots: 4 })
     await stores.kv.set(appointmentKey(NUMBER), JSON.stringify({ requestId: 'apr_1', registrationId: 'reg_1', dobs: [digest('1984-12-24'), digest('2010-02-03'), fillerDigest(), fillerDigest()] }))
-    await stores.kv.set(requestKey('apr_1'), JSON.stringify({ requestId: 'apr_1', registrationId: 'reg_1', status: 'selected' }))
+    await stores.kv.set(requestKey('apr_1'), JSON.stringify({ requestId: 'apr_1', registrationId: 'reg_1', status: 'selected', appointment: held }))
   })
   afterEach(async () => { await stores.close() })
 
@@ -39,12 +40,16 @@ describe('PartnerValidationService', () => {
   })
 
   it('says no once the request is gone or the appointment no longer held, and keys the dates', async () => {
-    await stores.kv.set(requestKey('apr_1'), JSON.stringify({ requestId: 'apr_1', registrationId: 'reg_1', status: 'lapsed' }))
+    await stores.kv.set(requestKey('apr_1'), JSON.stringify({ requestId: 'apr_1', registrationId: 'reg_1', status: 'lapsed', appointment: held }))
     expect(await service.validate(NUMBER, '1984-12-24')).toBe(false)
     await stores.kv.delete(requestKey('apr_1'))
     expect(await service.validate(NUMBER, '1984-12-24')).toBe(false)
-    await stores.kv.set(requestKey('apr_1'), JSON.stringify({ requestId: 'apr_1', registrationId: 'reg_1', status: 'confirmed' }))
+    await stores.kv.set(requestKey('apr_1'), JSON.stringify({ requestId: 'apr_1', registrationId: 'reg_1', status: 'confirmed', appointment: held }))
     expect(await service.validate(NUMBER, '1984-12-24')).toBe(true)
+    // An index whose request holds another number (left by a crashed draw) leads nowhere.
+    await stores.kv.set(requestKey('apr_1'), JSON.stringify({ requestId: 'apr_1', registrationId: 'reg_1', status: 'confirmed', appointment: { ...held, confirmationNumber: 'ZZZZZZZZZZZZZZZZ' } }))
+    expect(await service.validate(NUMBER, '1984-12-24')).toBe(false)
+    await stores.kv.set(requestKey('apr_1'), JSON.stringify({ requestId: 'apr_1', registrationId: 'reg_1', status: 'confirmed', appointment: held }))
     // Another key's digests match nothing: the index never holds a date in clear.
     const other = new PartnerValidationService(stores, { dobDigest: (dob) => dateOfBirthDigest(Buffer.alloc(32, 1), dob), slots: 4 })
     expect(await other.validate(NUMBER, '1984-12-24')).toBe(false)

@@ -109,6 +109,15 @@ describe('confirming a drawn appointment', () => {
     expect(await lapses()).toEqual([])
   })
 
+  it('gives an extended place back when the registration is withdrawn two pool days later', async () => {
+    expect((await extend(who)).statusCode).toBe(200)
+    // 12:00 EST on 25 November: requests now join the pool of the 26th; the place is from the 24th.
+    clock.set(Date.parse('2026-11-25T17:00:00Z'))
+    expect((await gateway.inject({ method: 'DELETE', url: `/v1/registrations/${registrationId}`, headers: { ...who, 'idempotency-key': randomUUID() } })).statusCode).toBe(200)
+    expect((await gateway.inject({ url: `/v1/appointment-requests/${requestId}`, headers: who })).json().status).toBe('withdrawn')
+    expect(await gateway.partnerValidation.validate(number, '1980-01-01')).toBe(false)
+  })
+
   it('lapses an extended place only after its new deadline', async () => {
     expect((await extend(who)).statusCode).toBe(200)
     clock.set(Date.parse('2026-11-25T20:00:00Z'))
