@@ -154,6 +154,19 @@ export const defaults: Config = {
     maxPixels: 48_000_000,
     vendorMaxSide: 1024,
     checkQueueMax: 256,
+    // Calibrated on synthetic portraits with margins (test/workers/liveness.test.ts prints the measures).
+    thresholds: {
+      analysisSide: 512,
+      blackClip: 16,
+      whiteClip: 250,
+      maxFaceWhite: 0.15,
+      minBacklightWhite: 0.25,
+      maxBacklitRatio: 0.14,
+      highlightPercentile: 0.99,
+      minHighlight: 100,
+      maxFaceBlack: 0.25,
+      minSharpness: 2.5
+    },
     // At the contract's 1 scan/s this is 28 hours of photos: enough for any surge, small in Redis
     // (each waiting photo is a re-encoded JPEG of about 100 kB).
     vendorQueueMax: 100_000,

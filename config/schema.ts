@@ -154,6 +154,18 @@ export const ConfigSchema = Type.Object({
     vendorMaxSide: Type.Integer({ minimum: 64, maximum: 8192, env: 'GATEWAY_LIVENESS_VENDOR_MAX_SIDE', expected: 'an integer from 64 to 8192', doc: 'the photo sent to the vendor is re-encoded as JPEG, metadata stripped, its long side at most this' }),
     checkQueueMax: Type.Integer({ minimum: 1, maximum: 100000, env: 'GATEWAY_LIVENESS_CHECK_QUEUE_MAX', expected: 'an integer from 1 to 100000', doc: 'photos waiting for a worker thread per instance; beyond it uploads get 503 GW_ERR_LIVENESS_BUSY' }),
     vendorQueueMax: Type.Integer({ minimum: 1, maximum: 10000000, env: 'GATEWAY_LIVENESS_VENDOR_QUEUE_MAX', expected: 'an integer from 1 to 10000000', doc: 'checked photos waiting for the vendor, across instances; beyond it uploads get 503 GW_ERR_LIVENESS_BUSY' }),
+    thresholds: Type.Object({
+      analysisSide: Type.Integer({ minimum: 64, maximum: 4096 }),
+      blackClip: Type.Integer({ minimum: 0, maximum: 254 }),
+      whiteClip: Type.Integer({ minimum: 1, maximum: 255 }),
+      maxFaceWhite: Type.Number({ minimum: 0, maximum: 1 }),
+      minBacklightWhite: Type.Number({ minimum: 0, maximum: 1 }),
+      maxBacklitRatio: Type.Number({ minimum: 0, maximum: 1 }),
+      highlightPercentile: Type.Number({ minimum: 0.5, maximum: 1 }),
+      minHighlight: Type.Integer({ minimum: 0, maximum: 255 }),
+      maxFaceBlack: Type.Number({ minimum: 0, maximum: 1 }),
+      minSharpness: Type.Number({ minimum: 0, maximum: 100 })
+    }, { additionalProperties: false, env: 'GATEWAY_LIVENESS_THRESHOLDS', expected: 'a JSON object of the photo pre-check thresholds (see The liveness pipeline)', doc: 'photo pre-check heuristics: clip levels, shares, ratios and the sharpness floor (workers/liveness.ts says what each does)' }),
     requireEachMember: Type.Boolean({ env: 'GATEWAY_LIVENESS_REQUIRE_EACH_MEMBER', expected: 'true or false', doc: 'confirmation needs a passed check of every member of the group; false: of one member' }),
     resultTtlDays: Type.Integer({ minimum: 1, maximum: 365, env: 'GATEWAY_LIVENESS_RESULT_TTL_DAYS', expected: 'an integer from 1 to 365', doc: 'how long a check and its result are kept' })
   }, { additionalProperties: false }),

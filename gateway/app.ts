@@ -10,6 +10,7 @@ import drawScheduler from './plugins/draw-scheduler.js'
 import idempotency from './plugins/idempotency.js'
 import errorHandler from './plugins/error-handler.js'
 import language from './plugins/language.js'
+import liveness from './plugins/liveness.js'
 import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
 import rateLimit from './plugins/rate-limit.js'
@@ -24,6 +25,7 @@ import appointments from './routes/appointments/index.js'
 import health from './routes/health/index.js'
 import allocations from './routes/ops/allocations.js'
 import identities from './routes/ops/identities.js'
+import livenessRoutes from './routes/liveness/index.js'
 import partner from './routes/partner/index.js'
 import registrations from './routes/registrations/index.js'
 import schedule from './routes/schedule/index.js'
@@ -39,6 +41,8 @@ export interface AppOptions {
   /** Secret that keys identity hashes (gateway/auth/identity-key.ts loads it). */
   identityKey: Buffer
   clock?: Clock
+  /** The photo-check worker file; tests put one that injects faults (a crash, a throw) here. */
+  livenessWorkerFile?: string
 }
 
 declare module 'fastify' {
@@ -72,6 +76,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(workers, config.workers)
   await fastify.register(registrationServices, { identityKey: opts.identityKey })
   await fastify.register(drawScheduler)
+  await fastify.register(liveness, opts.livenessWorkerFile === undefined ? {} : { workerFile: opts.livenessWorkerFile })
 
   await fastify.register(health)
   await fastify.register(schedule)
@@ -82,6 +87,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(allocations)
   await fastify.register(publishedAllocations)
   await fastify.register(partner)
+  await fastify.register(livenessRoutes)
 }
 
 // Not encapsulated (fastify/demo registers its app through fastify-plugin too): the error and

@@ -328,6 +328,132 @@ export const ERRORS = {
       ru: 'У этого розыгрыша уже задано другое значение маяка, или розыгрыш уже проведён. Маяк можно задать один раз: после запечатывания пула и до розыгрыша.'
     }
   },
+  GW_ERR_LIVENESS_NOT_FOUND: {
+    status: 404,
+    messages: {
+      en: 'This photo check was not found. Check the link, and that you are signed in with the account that uploaded the photo.',
+      es: 'No se encontró esta verificación de foto. Revise el enlace y que inició sesión con la cuenta que subió la foto.',
+      ht: 'Nou pa jwenn verifikasyon foto sa a. Verifye lyen an, epi verifye ou konekte ak kont ki te voye foto a.',
+      ru: 'Проверка фото не найдена. Проверьте ссылку и то, что вы вошли в учётную запись, с которой загружали фото.'
+    }
+  },
+  GW_ERR_LIVENESS_MEMBER_UNKNOWN: {
+    status: 422,
+    messages: {
+      en: 'This registration has no person at that position. Choose the person in the photo from the list of your group.',
+      es: 'Este registro no tiene ninguna persona en esa posición. Elija a la persona de la foto en la lista de su grupo.',
+      ht: 'Enskripsyon sa a pa gen moun nan pozisyon sa a. Chwazi moun ki nan foto a nan lis gwoup ou a.',
+      ru: 'В этой регистрации нет человека под таким номером. Выберите человека на фото из списка вашей группы.'
+    }
+  },
+  GW_ERR_LIVENESS_PHOTO_EMPTY: {
+    status: 400,
+    messages: {
+      en: 'The photo is empty. Take the photo again and send it.',
+      es: 'La foto está vacía. Tome la foto de nuevo y envíela.',
+      ht: 'Foto a vid. Pran foto a ankò epi voye l.',
+      ru: 'Фото пустое. Сделайте снимок ещё раз и отправьте его.'
+    }
+  },
+  GW_ERR_LIVENESS_PHOTO_TOO_LARGE: {
+    status: 413,
+    messages: {
+      en: 'The photo is too large. Take it with the app\'s camera, which sends a smaller file, and try again.',
+      es: 'La foto es demasiado grande. Tómela con la cámara de la aplicación, que envía un archivo más pequeño, e inténtelo de nuevo.',
+      ht: 'Foto a twò gwo. Pran l ak kamera aplikasyon an, ki voye yon fichye ki pi piti, epi eseye ankò.',
+      ru: 'Фото слишком большое. Сделайте снимок камерой приложения — она отправляет файл меньшего размера — и попробуйте снова.'
+    }
+  },
+  GW_ERR_LIVENESS_PHOTO_FORMAT: {
+    status: 415,
+    messages: {
+      en: 'This file is not a JPEG or PNG photo. Take a photo with the app\'s camera and send that.',
+      es: 'Este archivo no es una foto JPEG ni PNG. Tome una foto con la cámara de la aplicación y envíela.',
+      ht: 'Fichye sa a pa yon foto JPEG oswa PNG. Pran yon foto ak kamera aplikasyon an epi voye l.',
+      ru: 'Этот файл не является фотографией JPEG или PNG. Сделайте снимок камерой приложения и отправьте его.'
+    }
+  },
+  GW_ERR_LIVENESS_PHOTO_UNREADABLE: {
+    status: 422,
+    messages: {
+      en: 'The photo could not be read; it may have been cut off while sending. Take the photo again and send it on a steady connection.',
+      es: 'No se pudo leer la foto; puede que se cortara al enviarla. Tome la foto de nuevo y envíela con una conexión estable.',
+      ht: 'Nou pa t ka li foto a; li ka koupe pandan l t ap voye. Pran foto a ankò epi voye l ak yon koneksyon ki estab.',
+      ru: 'Не удалось прочитать фото: возможно, оно оборвалось при отправке. Сделайте снимок ещё раз и отправьте его при стабильном соединении.'
+    }
+  },
+  GW_ERR_LIVENESS_PHOTO_DIMENSIONS: {
+    status: 422,
+    messages: {
+      en: 'The photo is too small or too large in pixels. Use the app\'s camera at its normal setting, without cropping or zooming.',
+      es: 'La foto tiene muy pocos o demasiados píxeles. Use la cámara de la aplicación en su modo normal, sin recortar ni ampliar.',
+      ht: 'Foto a gen twò piti oswa twòp piksèl. Sèvi ak kamera aplikasyon an nan paramèt nòmal li, san koupe ni agrandi.',
+      ru: 'Фото слишком маленькое или слишком большое по числу пикселей. Снимайте камерой приложения в обычном режиме, без обрезки и увеличения.'
+    }
+  },
+  GW_ERR_LIVENESS_TOO_DARK: {
+    status: 422,
+    messages: {
+      en: 'The photo is too dark. Face a light source, such as a window or a lamp in front of you, and take the photo again.',
+      es: 'La foto está demasiado oscura. Colóquese frente a una fuente de luz, como una ventana o una lámpara delante de usted, y tome la foto de nuevo.',
+      ht: 'Foto a twò fè nwa. Mete figi ou anfas yon limyè, tankou yon fenèt oswa yon lanp devan ou, epi pran foto a ankò.',
+      ru: 'Фото слишком тёмное. Встаньте лицом к источнику света, например к окну или лампе перед вами, и сделайте снимок снова.'
+    }
+  },
+  GW_ERR_LIVENESS_TOO_BRIGHT: {
+    status: 422,
+    messages: {
+      en: 'The photo is too bright and your face is washed out. Move out of direct sunlight or away from a strong lamp, and take the photo again.',
+      es: 'La foto está demasiado clara y su rostro no se distingue. Apártese de la luz directa del sol o de una lámpara fuerte y tome la foto de nuevo.',
+      ht: 'Foto a twò klere e nou pa ka wè figi ou byen. Soti anba solèy dirèk oswa lwen yon lanp ki fò, epi pran foto a ankò.',
+      ru: 'Фото слишком светлое, лицо засвечено. Уйдите с прямого солнца или от яркой лампы и сделайте снимок снова.'
+    }
+  },
+  GW_ERR_LIVENESS_BACKLIT: {
+    status: 422,
+    messages: {
+      en: 'The light is behind you, so your face is in shadow. Turn around so the light falls on your face, and take the photo again.',
+      es: 'La luz está detrás de usted y su rostro queda en sombra. Dé la vuelta para que la luz le dé en la cara y tome la foto de nuevo.',
+      ht: 'Limyè a dèyè ou, kidonk figi ou nan lonbraj. Vire pou limyè a tonbe sou figi ou, epi pran foto a ankò.',
+      ru: 'Свет падает сзади, и лицо оказалось в тени. Повернитесь так, чтобы свет падал на лицо, и сделайте снимок снова.'
+    }
+  },
+  GW_ERR_LIVENESS_BLURRED: {
+    status: 422,
+    messages: {
+      en: 'The photo is blurred. Hold the phone still at arm\'s length, wipe the camera lens, and take the photo again.',
+      es: 'La foto está borrosa. Sostenga el teléfono quieto con el brazo extendido, limpie el lente de la cámara y tome la foto de nuevo.',
+      ht: 'Foto a twoub. Kenbe telefòn nan san bouje, men ou lonje, siye lantiy kamera a, epi pran foto a ankò.',
+      ru: 'Фото размыто. Держите телефон неподвижно на вытянутой руке, протрите объектив камеры и сделайте снимок снова.'
+    }
+  },
+  GW_ERR_LIVENESS_NOT_LIVE: {
+    status: 422,
+    messages: {
+      en: 'The check could not confirm a live person in the photo. Take a new photo of your face, in good light, looking at the camera, and send it.',
+      es: 'La verificación no pudo confirmar a una persona real en la foto. Tome una foto nueva de su rostro, con buena luz y mirando a la cámara, y envíela.',
+      ht: 'Verifikasyon an pa t ka konfime se yon moun vivan ki nan foto a. Pran yon nouvo foto figi ou, nan bon limyè, w ap gade kamera a, epi voye l.',
+      ru: 'Проверка не подтвердила, что на фото живой человек. Сделайте новый снимок лица при хорошем освещении, глядя в камеру, и отправьте его.'
+    }
+  },
+  GW_ERR_LIVENESS_BUSY: {
+    status: 503,
+    messages: {
+      en: 'Many photos are being checked right now. Your photo was not sent; keep it and try again after the time shown.',
+      es: 'Ahora mismo se están verificando muchas fotos. Su foto no se envió; consérvela e inténtelo de nuevo después del tiempo indicado.',
+      ht: 'Gen anpil foto y ap verifye kounye a. Foto ou a pa t voye; kenbe l epi eseye ankò apre tan yo montre a.',
+      ru: 'Сейчас проверяется очень много фото. Ваше фото не отправлено: сохраните его и попробуйте снова через указанное время.'
+    }
+  },
+  GW_ERR_LIVENESS_BUDGET: {
+    status: 503,
+    messages: {
+      en: 'Photo checks are paused because this service has used all the checks it has for now. Your photo was not sent; please try again in a few days.',
+      es: 'Las verificaciones de fotos están en pausa porque este servicio usó todas las que tiene por ahora. Su foto no se envió; inténtelo de nuevo en unos días.',
+      ht: 'Verifikasyon foto yo kanpe pou kounye a paske sèvis la fin itilize tout verifikasyon li genyen. Foto ou a pa t voye; tanpri eseye ankò nan kèk jou.',
+      ru: 'Проверка фото приостановлена: сервис израсходовал все доступные сейчас проверки. Ваше фото не отправлено; попробуйте снова через несколько дней.'
+    }
+  },
   GW_ERR_APPT_NOT_FOUND: {
     status: 404,
     messages: {

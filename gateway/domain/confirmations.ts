@@ -1,18 +1,14 @@
-// Confirming a drawn appointment: before confirm-by, with a passed liveness check of a member of
-// the registration and a location inside the geofence; one extension of `extensionHours`, up to
-// `maxExtensions`. Until the liveness pipeline lands, a passed check is a record in the store
-// (`{liv.<id>}`: registrationId and status), which is what that pipeline will write.
+// Confirming a drawn appointment: before confirm-by, with the liveness checks of the group passed
+// (every member's, or with requireEachMember off any member's; the check named in the request
+// must be one of them) and a location inside the geofence; one extension of `extensionHours`, up
+// to `maxExtensions`. Liveness records are written by gateway/domain/liveness.ts.
 import { GatewayError } from '../errors.js'
 import type { Clock } from '../store/clock.js'
-import { storeKey } from '../store/keys.js'
 import type { Stores } from '../store/ports.js'
 import { appointmentKey, deadlinesKey } from './allocations.js'
 import { requestKey, type Appointment, type AppointmentRequestRecord } from './appointment-requests.js'
 import { judgeFix, type Fix, type Geofence } from './geofence.js'
-
-export const livenessKey = (id: string) => storeKey(`liv.${id}`)
-
-export interface LivenessRecord { registrationId: string, status: 'checking' | 'passed' | 'failed' }
+import { livenessKey, memberPassKey, type LivenessRecord } from './liveness.js'
 
 /** What confirmations report, for metrics (port only: never a person or a number). */
 export interface ConfirmationSignals {
@@ -24,6 +20,8 @@ export interface ConfirmationRules {
   extensionHours: number
   maxExtensions: number
   geofence: Geofence
+  /** Every member needs a passed check (true), or one member does (false). */
+  requireEachMember: boolean
 }
 
 export class ConfirmationService {
@@ -66,6 +64,10 @@ export class ConfirmationService {
     const rawLiveness = await this.#stores.kv.get(livenessKey(livenessId))
     const liveness = rawLiveness === null ? undefined : JSON.parse(rawLiveness) as LivenessRecord
     if (liveness?.status !== 'passed' || liveness.registrationId !== record.registrationId) throw new GatewayError('GW_ERR_APPT_LIVENESS_REQUIRED')
+    if (this.#rules.requireEachMember) {
+      const passes = await Promise.all(Array.from({ length: record.groupSize }, async (_, i) => this.#stores.kv.get(memberPassKey(record.registrationId, i))))
+      if (passes.some((id) => id === null)) throw new GatewayError('GW_ERR_APPT_LIVENESS_REQUIRED')
+    }
     const verdict = judgeFix(location, this.#rules.geofence)
     if (verdict === 'imprecise') throw new GatewayError('GW_ERR_GEO_IMPRECISE')
     if (verdict !== 'inside') throw new GatewayError('GW_ERR_GEO_OUTSIDE')

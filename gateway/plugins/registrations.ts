@@ -17,6 +17,8 @@ declare module 'fastify' {
     allocations: AllocationService
     partnerValidation: PartnerValidationService
     confirmations: ConfirmationService
+    /** Counts a fraud signal seen outside registration (photo_reused, from liveness). */
+    fraudSignals: { flagged(reason: 'photo_reused'): void }
   }
 }
 
@@ -33,7 +35,7 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
   })
   const flags = new Counter({
     name: 'gateway_fraud_flags_total',
-    help: 'Suspicious patterns seen: velocity (registrations seconds apart), device_many_subjects, identity_enumeration.',
+    help: 'Suspicious patterns seen: velocity (registrations seconds apart), device_many_subjects, identity_enumeration, photo_reused (one photo on two registrations).',
     labelNames: ['reason'] as const,
     registers: [fastify.metrics]
   })
@@ -76,6 +78,7 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     signals: { refused: (reason) => refusals.inc({ reason }), flagged: (reason) => flags.inc({ reason }) }
   })
   fastify.decorate('registrations', service)
+  fastify.decorate('fraudSignals', { flagged: (reason: 'photo_reused') => flags.inc({ reason }) })
   const allocations = new AllocationService({
     stores,
     clock,
@@ -109,7 +112,7 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
   fastify.decorate('confirmations', new ConfirmationService({
     stores,
     clock,
-    rules: { extensionHours: config.schedule.extensionHours, maxExtensions: config.schedule.maxExtensions, geofence: config.geofence },
+    rules: { extensionHours: config.schedule.extensionHours, maxExtensions: config.schedule.maxExtensions, geofence: config.geofence, requireEachMember: config.liveness.requireEachMember },
     signals: { confirmed: (poe) => appointments.inc({ poe, event: 'confirmed' }), extended: (poe) => appointments.inc({ poe, event: 'extended' }) }
   }))
   fastify.decorate('appointmentRequests', new AppointmentRequestService({

@@ -65,6 +65,8 @@ export interface BuildOptions {
   keys?: VerificationKeys
   identityKey?: Buffer
   clock?: Clock
+  /** The photo-check worker file, for fault injection. */
+  livenessWorkerFile?: string
   /** Extra routes a test needs beside the app's own (registered after the app, like a later feature). */
   routes?: (fastify: FastifyInstance) => void | Promise<void>
 }
@@ -77,7 +79,8 @@ export async function buildApp (options: BuildOptions = {}): Promise<FastifyInst
     stores: options.stores ?? createMemoryStores(),
     keys: options.keys ?? testKeys,
     identityKey: options.identityKey ?? testIdentityKey,
-    ...(options.clock === undefined ? {} : { clock: options.clock })
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.livenessWorkerFile === undefined ? {} : { livenessWorkerFile: options.livenessWorkerFile })
   })
   if (options.routes !== undefined) await fastify.register(async (f) => { await options.routes?.(f) })
   await fastify.ready()

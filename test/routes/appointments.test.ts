@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { beforeEach, afterEach, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
-import { livenessKey } from '../../gateway/domain/confirmations.js'
+import { livenessKey, memberPassKey } from '../../gateway/domain/liveness.js'
 import { ERRORS } from '../../gateway/errors.js'
 import { ManualClock } from '../../gateway/store/clock.js'
 import { createMemoryStores } from '../../gateway/store/memory/index.js'
@@ -37,11 +37,18 @@ describe('confirming a drawn appointment', () => {
   })
   afterEach(async () => { await gateway.close() })
 
+  // What the liveness pipeline writes when the vendor passes the only member's photo
+  // (end to end in test/routes/liveness.test.ts).
+  const passed = async (id: string) => {
+    await stores.kv.set(livenessKey(id), JSON.stringify({ livenessId: id, owner: 'winner', registrationId, memberIndex: 0, status: 'passed', createdAt: '2026-11-24T16:00:00.000Z' }))
+    await stores.kv.set(memberPassKey(registrationId, 0), id)
+  }
+
   const confirm = (headers: Record<string, string>, body: object) => gateway.inject({ method: 'POST', url: `/v1/appointments/${number}/confirm`, headers: { ...headers, 'idempotency-key': randomUUID() }, payload: body })
   const extend = (headers: Record<string, string>) => gateway.inject({ method: 'POST', url: `/v1/appointments/${number}/extend`, headers: { ...headers, 'idempotency-key': randomUUID() } })
 
   it('confirms with a passed liveness check of the group and a location inside the fence', async () => {
-    await stores.kv.set(livenessKey('liv-1'), JSON.stringify({ registrationId, status: 'passed' }))
+    await passed('liv-1')
     const res = await confirm(who, { livenessId: 'liv-1', location: inside })
     expect(res.statusCode).toBe(200)
     expect(res.json()).toMatchObject({ status: 'confirmed', appointment: { poe: 'nogales', confirmationNumber: number } })
@@ -50,7 +57,7 @@ describe('confirming a drawn appointment', () => {
   it('refuses without a passed check of this group, or from outside the fence', async () => {
     await stores.kv.set(livenessKey('liv-failed'), JSON.stringify({ registrationId, status: 'failed' }))
     await stores.kv.set(livenessKey('liv-other'), JSON.stringify({ registrationId: 'reg_someoneelse', status: 'passed' }))
-    await stores.kv.set(livenessKey('liv-ok'), JSON.stringify({ registrationId, status: 'passed' }))
+    await passed('liv-ok')
     for (const id of ['liv-failed', 'liv-other', 'liv-missing']) {
       const res = await confirm({ ...who, 'accept-language': 'ht' }, { livenessId: id, location: inside })
       expect(res.statusCode).toBe(409)
@@ -66,7 +73,7 @@ describe('confirming a drawn appointment', () => {
     expect(extended.json().appointment).toMatchObject({ confirmBy: '2026-11-26T14:01:00.000Z', extensions: 1 })
     expect((await extend(who)).json().code).toBe('GW_ERR_APPT_EXTENSION_USED')
     clock.set(Date.parse('2026-11-26T14:01:00Z'))
-    await stores.kv.set(livenessKey('liv-late'), JSON.stringify({ registrationId, status: 'passed' }))
+    await passed('liv-late')
     expect((await confirm(who, { livenessId: 'liv-late', location: inside })).json().code).toBe('GW_ERR_APPT_EXPIRED')
   })
 
@@ -83,7 +90,7 @@ describe('confirming a drawn appointment', () => {
     expect(await lapses()).toEqual([])
     const view = (await gateway.inject({ url: `/v1/appointment-requests/${requestId}`, headers: who })).json()
     expect(view).toEqual({ requestId, registrationId, poe: 'nogales', poolDate: '2026-11-24', status: 'lapsed' })
-    await stores.kv.set(livenessKey('liv-1'), JSON.stringify({ registrationId, status: 'passed' }))
+    await passed('liv-1')
     expect((await confirm(who, { livenessId: 'liv-1', location: inside })).json().code).toBe('GW_ERR_APPT_EXPIRED')
     expect((await extend(who)).json().code).toBe('GW_ERR_APPT_EXPIRED')
     expect(await gateway.partnerValidation.validate(number, '1980-01-01')).toBe(false)
@@ -91,7 +98,7 @@ describe('confirming a drawn appointment', () => {
   })
 
   it('never lapses a confirmed place', async () => {
-    await stores.kv.set(livenessKey('liv-1'), JSON.stringify({ registrationId, status: 'passed' }))
+    await passed('liv-1')
     expect((await confirm(who, { livenessId: 'liv-1', location: inside })).statusCode).toBe(200)
     clock.set(Date.parse('2026-11-27T00:00:00Z'))
     expect(await lapses()).toEqual([])

@@ -30,6 +30,7 @@ export async function createRedisStores (options: RedisStoresOptions): Promise<S
   }
   return {
     kind: 'redis',
+    redisClient: redis,
     kv: new RedisKeyValueStore(redis),
     counters: new RedisCounterStore(redis),
     sortedSets: new RedisSortedSetStore(redis),

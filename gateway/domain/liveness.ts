@@ -1,0 +1,342 @@
+// Liveness checks: a photo of one member of a registration, pre-checked here and decided by the
+// vendor, whose contract (rate and total) the gateway never exceeds. No Fastify, no Redis: state
+// goes through the store ports, photo decoding through a worker pool, the vendor through a port.
+//
+// Upload (the request waits for all of it; a refusal is a 4xx that says what to do):
+//   1. ownership, member index, the header of the bytes (format by magic bytes, dimensions, pixel
+//      count: a decompression bomb is refused before anything decodes it);
+//   2. budget left and room in the vendor queue, or 503 with Retry-After;
+//   3. decode and judge the photo on a worker thread (exposure, blur, perceptual hash); a poor
+//      photo is refused with its reason;
+//   4. keep the re-encoded photo (small, metadata stripped) and the record, then enqueue the id:
+//      from here the check survives a restart of any instance.
+// Dispatch (every instance, continuously): claim the oldest queued id with a lease (SET NX PX),
+// reserve one scan of the budget, call the vendor through the contract limiter, write the result
+// by compare-and-set, and only then take the id out of the queue. A crashed claim's lease
+// expires and another instance takes the id; the vendor sees the same Idempotency-Key again.
+import { GatewayError, type ErrorCode } from '../errors.js'
+import type { Clock } from '../store/clock.js'
+import { storeKey } from '../store/keys.js'
+import type { Stores } from '../store/ports.js'
+import type { PhotoCheckResult, PhotoReason } from '../../workers/liveness.js'
+import { inspectPhoto, type PhotoLimits } from './photo-header.js'
+import { randomId, type RegistrationService } from './registrations.js'
+
+export type LivenessStatus = 'checking' | 'queued' | 'passed' | 'failed'
+
+/** What the store keeps of one check: never the photo's content, which lives apart and briefly. */
+export interface LivenessRecord {
+  livenessId: string
+  owner: string
+  registrationId: string
+  memberIndex: number
+  /** checking from upload until the vendor answers (queued is derived from the queue). */
+  status: 'checking' | 'passed' | 'failed'
+  /** Why a check failed: the vendor found no live person. */
+  reason?: 'not_live'
+  createdAt: string
+  decidedAt?: string
+  /** Fraud signals seen (photo_reused: the same photo on another registration). */
+  flags?: string[]
+}
+
+export interface LivenessView {
+  livenessId: string
+  registrationId: string
+  memberIndex: number
+  status: LivenessStatus
+  /** While queued: checks ahead of this one, this one included. */
+  position?: number
+  estimatedWaitSeconds?: number
+  reason?: 'not_live'
+}
+
+/** Decodes and judges a photo off the event loop (the piscina pool). */
+export interface PhotoChecker {
+  check(photo: Uint8Array): Promise<PhotoCheckResult>
+}
+
+/** The vendor seen from the domain: a scan's verdict, or an error saying when it is worth trying again. */
+export interface LivenessVendorPort {
+  readonly configured: boolean
+  scan(reference: string, photo: Uint8Array): Promise<'pass' | 'fail'>
+}
+
+/** Thrown by a PhotoChecker whose queue is full. */
+export class CheckerBusyError extends Error {
+  constructor () {
+    super('the photo check queue is full')
+    this.name = 'CheckerBusyError'
+  }
+}
+
+/** Thrown by the vendor port when the vendor has refused the contract's total (HTTP 402). */
+export class VendorBudgetError extends Error {
+  constructor () {
+    super('the vendor refuses further scans: the contract total is spent')
+    this.name = 'VendorBudgetError'
+  }
+}
+
+export interface LivenessRules {
+  limits: PhotoLimits
+  maxPhotoBytes: number
+  vendorQueueMax: number
+  totalScans: number
+  /** Scans per second the gateway paces at, across instances (contract rate times pacing). */
+  pacedRate: number
+  maxConcurrent: number
+  resultTtlMs: number
+  /** How long a claimed check stays with one instance before another may take it. */
+  leaseMs: number
+  /** How long a check waits after the vendor could not be reached before it is tried again. */
+  retryDelayMs: number
+  /** How often an idle dispatcher looks at the queue. */
+  idleMs: number
+}
+
+export interface LivenessSignals {
+  uploaded(outcome: 'accepted' | PhotoReason | 'format' | 'empty' | 'truncated'): void
+  flagged(reason: 'photo_reused'): void
+  decided(outcome: 'pass' | 'fail'): void
+  /** A vendor attempt that did not give a verdict (it goes back in the queue). */
+  deferred(reason: 'unavailable' | 'budget'): void
+}
+
+const REASON_ERRORS: Record<PhotoReason, ErrorCode> = {
+  unreadable: 'GW_ERR_LIVENESS_PHOTO_UNREADABLE',
+  dimensions: 'GW_ERR_LIVENESS_PHOTO_DIMENSIONS',
+  too_dark: 'GW_ERR_LIVENESS_TOO_DARK',
+  too_bright: 'GW_ERR_LIVENESS_TOO_BRIGHT',
+  backlit: 'GW_ERR_LIVENESS_BACKLIT',
+  blurred: 'GW_ERR_LIVENESS_BLURRED'
+}
+const HEADER_ERRORS = {
+  empty: 'GW_ERR_LIVENESS_PHOTO_EMPTY',
+  format: 'GW_ERR_LIVENESS_PHOTO_FORMAT',
+  truncated: 'GW_ERR_LIVENESS_PHOTO_UNREADABLE',
+  dimensions: 'GW_ERR_LIVENESS_PHOTO_DIMENSIONS'
+} as const satisfies Record<string, ErrorCode>
+
+export const livenessKey = (id: string) => storeKey(`liv.${id}`)
+/** Set to the passing check's id once a member of a registration has passed. */
+export const memberPassKey = (registrationId: string, memberIndex: number) => storeKey(`reg.${registrationId}`, 'liv', String(memberIndex))
+const photoKey = (id: string) => storeKey(`liv.${id}`, 'photo')
+const leaseKey = (id: string) => storeKey(`liv.${id}`, 'lease')
+// One queue for every instance: at a contract of a few scans per second its one hash slot is
+// never hot. Scored by a sequence, so the order is first come, first served.
+const QUEUE = storeKey('liv.queue')
+const SEQUENCE = storeKey('liv.queue', 'sequence')
+const USED = storeKey('vendor.scans', 'used')
+const hourKey = (hour: number) => storeKey('vendor.scans', 'hour', String(hour))
+const photoHashKey = (dhash: string) => storeKey(`photo.${dhash}`)
+
+export class LivenessService {
+  readonly #stores: Stores
+  readonly #clock: Clock
+  readonly #rules: LivenessRules
+  readonly #registrations: RegistrationService
+  readonly #checker: PhotoChecker
+  readonly #vendor: LivenessVendorPort
+  readonly #signals: LivenessSignals
+  #running = false
+  #loop: Promise<void> | undefined
+  readonly #inFlight = new Set<Promise<void>>()
+  #wake: () => void = () => {}
+
+  constructor (options: { stores: Stores, clock: Clock, rules: LivenessRules, registrations: RegistrationService, checker: PhotoChecker, vendor: LivenessVendorPort, signals: LivenessSignals }) {
+    this.#stores = options.stores
+    this.#clock = options.clock
+    this.#rules = options.rules
+    this.#registrations = options.registrations
+    this.#checker = options.checker
+    this.#vendor = options.vendor
+    this.#signals = options.signals
+  }
+
+  async upload (subject: string, input: { registrationId: string, memberIndex: number, photo: Uint8Array }): Promise<{ livenessId: string, status: 'checking' }> {
+    const { kv, sortedSets } = this.#stores
+    const registration = await this.#registrations.get(subject, input.registrationId)
+    if (input.memberIndex >= registration.members.length) throw new GatewayError('GW_ERR_LIVENESS_MEMBER_UNKNOWN')
+    if (input.photo.length > this.#rules.maxPhotoBytes) throw new GatewayError('GW_ERR_LIVENESS_PHOTO_TOO_LARGE')
+    const header = inspectPhoto(input.photo, this.#rules.limits)
+    if (!header.ok) {
+      this.#signals.uploaded(header.problem)
+      throw new GatewayError(HEADER_ERRORS[header.problem])
+    }
+    if (await this.budgetLeft() <= 0) throw new GatewayError('GW_ERR_LIVENESS_BUDGET')
+    const waiting = await sortedSets.count(QUEUE)
+    if (waiting >= this.#rules.vendorQueueMax) throw new GatewayError('GW_ERR_LIVENESS_BUSY', { retryAfterSeconds: this.#waitSeconds(waiting) })
+
+    let result: PhotoCheckResult
+    try {
+      result = await this.#checker.check(input.photo)
+    } catch (err) {
+      if (err instanceof CheckerBusyError) throw new GatewayError('GW_ERR_LIVENESS_BUSY', { retryAfterSeconds: 5 })
+      // A crash of the check (a worker thread that died) is this upload's alone: the pool
+      // replaces the thread, and the person is asked to send the photo again.
+      throw new GatewayError('GW_ERR_LIVENESS_PHOTO_UNREADABLE', { cause: err })
+    }
+    if (!result.ok) {
+      this.#signals.uploaded(result.reason)
+      throw new GatewayError(REASON_ERRORS[result.reason])
+    }
+
+    const livenessId = randomId('liv')
+    const flags: string[] = []
+    // The same photo (by perceptual hash) already seen on another registration: a fraud signal.
+    await kv.setIfAbsent(photoHashKey(result.dhash), registration.registrationId, { ttlMs: this.#rules.resultTtlMs })
+    const seenOn = await kv.get(photoHashKey(result.dhash))
+    if (seenOn !== null && seenOn !== registration.registrationId) {
+      flags.push('photo_reused')
+      this.#signals.flagged('photo_reused')
+    }
+    const now = this.#clock.now()
+    const record: LivenessRecord = {
+      livenessId,
+      owner: subject,
+      registrationId: registration.registrationId,
+      memberIndex: input.memberIndex,
+      status: 'checking',
+      createdAt: new Date(now).toISOString(),
+      ...(flags.length > 0 ? { flags } : {})
+    }
+    // The photo and the record first, the queue entry last: whatever the queue names can be sent.
+    await kv.set(photoKey(livenessId), Buffer.from(result.vendorPhoto).toString('base64'), { ttlMs: this.#rules.resultTtlMs })
+    await kv.set(livenessKey(livenessId), JSON.stringify(record), { ttlMs: this.#rules.resultTtlMs })
+    // Scored by a shared sequence, not the clock: first come, first served across instances, no ties.
+    await sortedSets.add(QUEUE, livenessId, await this.#stores.counters.increment(SEQUENCE))
+    this.#signals.uploaded('accepted')
+    this.#wake()
+    return { livenessId, status: 'checking' }
+  }
+
+  async get (subject: string, livenessId: string): Promise<LivenessView> {
+    const raw = await this.#stores.kv.get(livenessKey(livenessId))
+    const record = raw === null ? undefined : JSON.parse(raw) as LivenessRecord
+    if (record === undefined || record.owner !== subject) throw new GatewayError('GW_ERR_LIVENESS_NOT_FOUND')
+    const view: LivenessView = { livenessId, registrationId: record.registrationId, memberIndex: record.memberIndex, status: record.status }
+    if (record.status === 'failed' && record.reason !== undefined) view.reason = record.reason
+    if (record.status === 'checking') {
+      const [rank, leased] = await Promise.all([this.#stores.sortedSets.rank(QUEUE, livenessId), this.#stores.kv.get(leaseKey(livenessId))])
+      // In the queue and not yet with the vendor: queued, with its place and the wait it means.
+      if (rank !== null && leased === null) {
+        view.status = 'queued'
+        view.position = rank + 1
+        view.estimatedWaitSeconds = this.#waitSeconds(rank + 1)
+      }
+    }
+    return view
+  }
+
+  #waitSeconds (position: number): number {
+    return Math.max(1, Math.ceil(position / this.#rules.pacedRate))
+  }
+
+  /** Scans of the contract total not yet used (negative never: the dispatcher reserves first). */
+  async budgetLeft (): Promise<number> {
+    return this.#rules.totalScans - await this.#stores.counters.get(USED)
+  }
+
+  /** Budget figures for the metrics: used, scans in the last hour (a rate), queue depth. */
+  async usage (): Promise<{ used: number, lastHour: number, queued: number }> {
+    const hour = Math.floor(this.#clock.now() / 3600_000)
+    const [used, current, previous, queued] = await Promise.all([
+      this.#stores.counters.get(USED),
+      this.#stores.counters.get(hourKey(hour)),
+      this.#stores.counters.get(hourKey(hour - 1)),
+      this.#stores.sortedSets.count(QUEUE)
+    ])
+    // The last 60 minutes, reading the previous hour in proportion to what of it is still inside.
+    const into = (this.#clock.now() % 3600_000) / 3600_000
+    return { used, lastHour: Math.round(current + previous * (1 - into)), queued }
+  }
+
+  /** Starts the dispatcher of this instance. */
+  start (): void {
+    if (this.#running || !this.#vendor.configured) return
+    this.#running = true
+    this.#loop = this.#dispatch()
+  }
+
+  /** Stops claiming; waits for the checks already with the vendor. Leases of anything left expire. */
+  async stop (): Promise<void> {
+    this.#running = false
+    this.#wake()
+    await this.#loop
+    await Promise.all(this.#inFlight)
+  }
+
+  async #dispatch (): Promise<void> {
+    while (this.#running) {
+      let claimed: string | undefined
+      if (this.#inFlight.size < this.#rules.maxConcurrent) {
+        claimed = await this.#claim().catch(() => undefined)
+      }
+      if (claimed === undefined) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.#rules.idleMs)
+          this.#wake = () => { clearTimeout(timer); resolve() }
+        })
+        continue
+      }
+      const job = this.#process(claimed).catch(() => {}).finally(() => {
+        this.#inFlight.delete(job)
+        this.#wake()
+      })
+      this.#inFlight.add(job)
+    }
+  }
+
+  // The oldest queued id that no instance holds, now held by this one for leaseMs.
+  async #claim (): Promise<string | undefined> {
+    if (await this.budgetLeft() <= 0) return undefined
+    const head = await this.#stores.sortedSets.rangeByRank(QUEUE, 0, this.#rules.maxConcurrent * 4 - 1)
+    for (const { member } of head) {
+      if (await this.#stores.kv.setIfAbsent(leaseKey(member), 'held', { ttlMs: this.#rules.leaseMs })) return member
+    }
+    return undefined
+  }
+
+  async #process (livenessId: string): Promise<void> {
+    const { kv, counters, sortedSets } = this.#stores
+    const [raw, photo] = await Promise.all([kv.get(livenessKey(livenessId)), kv.get(photoKey(livenessId))])
+    const record = raw === null ? undefined : JSON.parse(raw) as LivenessRecord
+    if (record === undefined || photo === null || record.status !== 'checking') {
+      // Expired, or decided by an instance whose lease had run out: nothing to send.
+      await sortedSets.remove(QUEUE, livenessId)
+      await kv.delete(leaseKey(livenessId))
+      return
+    }
+    // Reserve one scan before the call, so that instances together never pass the total.
+    if (await counters.increment(USED) > this.#rules.totalScans) {
+      await counters.increment(USED, { by: -1 })
+      await kv.delete(leaseKey(livenessId))
+      this.#signals.deferred('budget')
+      return
+    }
+    let verdict: 'pass' | 'fail'
+    try {
+      verdict = await this.#vendor.scan(livenessId, Buffer.from(photo, 'base64'))
+    } catch (err) {
+      // Not scanned: the reservation goes back, and the check waits in the queue.
+      await counters.increment(USED, { by: -1 })
+      if (err instanceof VendorBudgetError) {
+        // The vendor says the contract is spent: believe it, so no instance calls again.
+        await counters.increment(USED, { by: Math.max(0, this.#rules.totalScans - await counters.get(USED)) })
+      }
+      this.#signals.deferred(err instanceof VendorBudgetError ? 'budget' : 'unavailable')
+      await kv.set(leaseKey(livenessId), 'retry', { ttlMs: this.#rules.retryDelayMs })
+      return
+    }
+    await counters.increment(hourKey(Math.floor(this.#clock.now() / 3600_000)), { ttlMs: 3 * 3600_000 })
+    const decided: LivenessRecord = { ...record, status: verdict === 'pass' ? 'passed' : 'failed', decidedAt: new Date(this.#clock.now()).toISOString(), ...(verdict === 'fail' ? { reason: 'not_live' as const } : {}) }
+    if (await kv.replaceIfEquals(livenessKey(livenessId), raw as string, JSON.stringify(decided), { ttlMs: this.#rules.resultTtlMs })) {
+      if (verdict === 'pass') await kv.set(memberPassKey(record.registrationId, record.memberIndex), livenessId, { ttlMs: this.#rules.resultTtlMs })
+      this.#signals.decided(verdict)
+    }
+    await kv.delete(photoKey(livenessId))
+    await sortedSets.remove(QUEUE, livenessId)
+    await kv.delete(leaseKey(livenessId))
+  }
+}
