@@ -167,9 +167,13 @@ export const defaults: Config = {
       maxFaceBlack: 0.25,
       minSharpness: 2.5
     },
-    // At the contract's 1 scan/s this is 28 hours of photos: enough for any surge, small in Redis
-    // (each waiting photo is a re-encoded JPEG of about 100 kB).
-    vendorQueueMax: 100_000,
+    // At the contract's 1 scan/s this is under 3 hours of photos, about 1.3 GB in Redis (each
+    // waiting photo is a re-encoded JPEG of about 100 kB, base64): beyond it people are told when
+    // to come back instead of waiting a day.
+    vendorQueueMax: 10_000,
+    // Below the 30 s an Idempotency-Key stays pending, so a client's retry never makes a second check.
+    checkTimeoutMs: 20_000,
+    photoTtlHours: 48,
     requireEachMember: true,
     resultTtlDays: 30
   },
@@ -182,6 +186,7 @@ export const defaults: Config = {
     maxConcurrent: 4,
     timeoutMs: 10_000,
     maxRetries: 3,
+    refusedPauseMinutes: 60,
     breakerResetMs: 30_000
   },
   delivery: {

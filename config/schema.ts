@@ -153,7 +153,7 @@ export const ConfigSchema = Type.Object({
     maxPixels: Type.Integer({ minimum: 256, maximum: 1e9, env: 'GATEWAY_LIVENESS_MAX_PIXELS', expected: 'an integer from 256 to 1000000000', doc: 'largest width x height decoded: a bigger header is refused before any decoding (decompression bombs)' }),
     vendorMaxSide: Type.Integer({ minimum: 64, maximum: 8192, env: 'GATEWAY_LIVENESS_VENDOR_MAX_SIDE', expected: 'an integer from 64 to 8192', doc: 'the photo sent to the vendor is re-encoded as JPEG, metadata stripped, its long side at most this' }),
     checkQueueMax: Type.Integer({ minimum: 1, maximum: 100000, env: 'GATEWAY_LIVENESS_CHECK_QUEUE_MAX', expected: 'an integer from 1 to 100000', doc: 'photos waiting for a worker thread per instance; beyond it uploads get 503 GW_ERR_LIVENESS_BUSY' }),
-    vendorQueueMax: Type.Integer({ minimum: 1, maximum: 10000000, env: 'GATEWAY_LIVENESS_VENDOR_QUEUE_MAX', expected: 'an integer from 1 to 10000000', doc: 'checked photos waiting for the vendor, across instances; beyond it uploads get 503 GW_ERR_LIVENESS_BUSY' }),
+    vendorQueueMax: Type.Integer({ minimum: 1, maximum: 10000000, env: 'GATEWAY_LIVENESS_VENDOR_QUEUE_MAX', expected: 'an integer from 1 to 10000000', doc: 'checked photos waiting for the vendor, across instances (each about 130 kB in the store); beyond it uploads get 503 GW_ERR_LIVENESS_BUSY' }),
     thresholds: Type.Object({
       analysisSide: Type.Integer({ minimum: 64, maximum: 4096 }),
       blackClip: Type.Integer({ minimum: 0, maximum: 254 }),
@@ -166,6 +166,8 @@ export const ConfigSchema = Type.Object({
       maxFaceBlack: Type.Number({ minimum: 0, maximum: 1 }),
       minSharpness: Type.Number({ minimum: 0, maximum: 100 })
     }, { additionalProperties: false, env: 'GATEWAY_LIVENESS_THRESHOLDS', expected: 'a JSON object of the photo pre-check thresholds (see The liveness pipeline)', doc: 'photo pre-check heuristics: clip levels, shares, ratios and the sharpness floor (workers/liveness.ts says what each does)' }),
+    checkTimeoutMs: Type.Integer({ minimum: 100, maximum: 120000, env: 'GATEWAY_LIVENESS_CHECK_TIMEOUT_MS', expected: 'an integer from 100 to 120000', doc: 'an upload whose photo check has not finished in this time (waiting for a worker included) gets 503 GW_ERR_LIVENESS_BUSY; keep it below GATEWAY_IDEMPOTENCY_PENDING_TTL_SECONDS' }),
+    photoTtlHours: Type.Integer({ minimum: 1, maximum: 720, env: 'GATEWAY_LIVENESS_PHOTO_TTL_HOURS', expected: 'an integer from 1 to 720', doc: 'how long a checked photo waits for the vendor; a check still queued then fails with reason expired (its scan given back)' }),
     requireEachMember: Type.Boolean({ env: 'GATEWAY_LIVENESS_REQUIRE_EACH_MEMBER', expected: 'true or false', doc: 'confirmation needs a passed check of every member of the group; false: of one member' }),
     resultTtlDays: Type.Integer({ minimum: 1, maximum: 365, env: 'GATEWAY_LIVENESS_RESULT_TTL_DAYS', expected: 'an integer from 1 to 365', doc: 'how long a check and its result are kept' })
   }, { additionalProperties: false }),
@@ -178,6 +180,7 @@ export const ConfigSchema = Type.Object({
     maxConcurrent: Type.Integer({ minimum: 1, maximum: 1000, env: 'GATEWAY_VENDOR_MAX_CONCURRENT', expected: 'an integer from 1 to 1000', doc: 'vendor calls in flight at once per instance' }),
     timeoutMs: Type.Integer({ minimum: 100, maximum: 120000, env: 'GATEWAY_VENDOR_TIMEOUT_MS', expected: 'an integer from 100 to 120000', doc: 'one vendor call longer than this counts as failed and is retried' }),
     maxRetries: Type.Integer({ minimum: 0, maximum: 10, env: 'GATEWAY_VENDOR_MAX_RETRIES', expected: 'an integer from 0 to 10', doc: 'retries of one vendor call on 429, 5xx or timeout, with exponential backoff and jitter (429 honours Retry-After); after them the photo goes back in the queue' }),
+    refusedPauseMinutes: Type.Integer({ minimum: 1, maximum: 10080, env: 'GATEWAY_VENDOR_REFUSED_PAUSE_MINUTES', expected: 'an integer from 1 to 10080', doc: 'after the vendor answers 402 (contract spent on its side), how long the gateway stops sending and accepting checks before it tries again' }),
     breakerResetMs: Type.Integer({ minimum: 100, maximum: 600000, env: 'GATEWAY_VENDOR_BREAKER_RESET_MS', expected: 'an integer from 100 to 600000', doc: 'after the circuit breaker opens (half the calls of the last 10 s failing), how long until one call tries the vendor again' })
   }, { additionalProperties: false }),
 

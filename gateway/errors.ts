@@ -436,6 +436,15 @@ export const ERRORS = {
       ru: 'Проверка не подтвердила, что на фото живой человек. Сделайте новый снимок лица при хорошем освещении, глядя в камеру, и отправьте его.'
     }
   },
+  GW_ERR_LIVENESS_EXPIRED: {
+    status: 422,
+    messages: {
+      en: 'Your photo waited too long to be checked and was deleted. Take a new photo and send it.',
+      es: 'Su foto esperó demasiado para ser verificada y se eliminó. Tome una foto nueva y envíela.',
+      ht: 'Foto ou a tann twò lontan pou yo verifye l, e yo efase l. Pran yon nouvo foto epi voye l.',
+      ru: 'Ваше фото слишком долго ждало проверки и было удалено. Сделайте новый снимок и отправьте его.'
+    }
+  },
   GW_ERR_LIVENESS_BUSY: {
     status: 503,
     messages: {
@@ -475,12 +484,13 @@ export const ERRORS = {
   GW_ERR_APPT_LIVENESS_REQUIRED: {
     status: 409,
     messages: {
-      en: 'A live photo check of a person in this group must pass before you can confirm. Take the photo check in the app, then confirm again.',
-      es: 'Antes de confirmar debe aprobarse la verificación con foto en vivo de una persona de este grupo. Haga la verificación en la aplicación y confirme de nuevo.',
-      ht: 'Fò yon verifikasyon foto an dirèk pou yon moun nan gwoup sa a pase anvan ou ka konfime. Fè verifikasyon foto a nan aplikasyon an, epi konfime ankò.',
-      ru: 'Перед подтверждением должна пройти проверка живого фото одного из членов группы. Пройдите проверку в приложении и подтвердите снова.'
+      en: 'Each person in this group needs a live photo check that passed after you were selected. Take the photo checks in the app, then confirm again.',
+      es: 'Cada persona de este grupo necesita una verificación con foto en vivo aprobada después de su selección. Haga las verificaciones en la aplicación y confirme de nuevo.',
+      ht: 'Chak moun nan gwoup sa a bezwen yon verifikasyon foto an dirèk ki pase apre yo te chwazi w. Fè verifikasyon foto yo nan aplikasyon an, epi konfime ankò.',
+      ru: 'Каждому человеку в этой группе нужна проверка живого фото, пройденная после того, как вас выбрали. Пройдите проверки в приложении и подтвердите снова.'
     }
   },
+
   GW_ERR_APPT_EXTENSION_USED: {
     status: 409,
     messages: {

@@ -1,6 +1,6 @@
-// Confirming a drawn appointment: before confirm-by, with the liveness checks of the group passed
-// (every member's, or with requireEachMember off any member's; the check named in the request
-// must be one of them) and a location inside the geofence; one extension of `extensionHours`, up
+// Confirming a drawn appointment: before confirm-by, with live selfies of the group passed after
+// the draw (every member's, or with requireEachMember off the one named in the request) and a
+// location inside the geofence; one extension of `extensionHours`, up
 // to `maxExtensions`. Liveness records are written by gateway/domain/liveness.ts.
 import { GatewayError } from '../errors.js'
 import type { Clock } from '../store/clock.js'
@@ -17,6 +17,7 @@ export interface ConfirmationSignals {
 }
 
 export interface ConfirmationRules {
+  confirmationHours: number
   extensionHours: number
   maxExtensions: number
   geofence: Geofence
@@ -61,12 +62,18 @@ export class ConfirmationService {
   async confirm (subject: string, number: string, livenessId: string, location: Fix): Promise<AppointmentRequestRecord> {
     const record = await this.#load(subject, number)
     if (record.status === 'confirmed') return record
-    const rawLiveness = await this.#stores.kv.get(livenessKey(livenessId))
-    const liveness = rawLiveness === null ? undefined : JSON.parse(rawLiveness) as LivenessRecord
-    if (liveness?.status !== 'passed' || liveness.registrationId !== record.registrationId) throw new GatewayError('GW_ERR_APPT_LIVENESS_REQUIRED')
+    // A live selfie for this appointment: passed, of this group, and decided after the draw.
+    const { appointment } = record
+    const drawnAt = Date.parse(appointment.confirmBy) - (this.#rules.confirmationHours + (appointment.extensions ?? 0) * this.#rules.extensionHours) * 3600_000
+    const fresh = async (id: string | null): Promise<boolean> => {
+      const raw = id === null ? null : await this.#stores.kv.get(livenessKey(id))
+      const check = raw === null ? undefined : JSON.parse(raw) as LivenessRecord
+      return check?.status === 'passed' && check.registrationId === record.registrationId && check.decidedAt !== undefined && Date.parse(check.decidedAt) >= drawnAt
+    }
+    if (!await fresh(livenessId)) throw new GatewayError('GW_ERR_APPT_LIVENESS_REQUIRED')
     if (this.#rules.requireEachMember) {
-      const passes = await Promise.all(Array.from({ length: record.groupSize }, async (_, i) => this.#stores.kv.get(memberPassKey(record.registrationId, i))))
-      if (passes.some((id) => id === null)) throw new GatewayError('GW_ERR_APPT_LIVENESS_REQUIRED')
+      const members = await Promise.all(Array.from({ length: record.groupSize }, async (_, i) => fresh(await this.#stores.kv.get(memberPassKey(record.registrationId, i)))))
+      if (!members.every(Boolean)) throw new GatewayError('GW_ERR_APPT_LIVENESS_REQUIRED')
     }
     const verdict = judgeFix(location, this.#rules.geofence)
     if (verdict === 'imprecise') throw new GatewayError('GW_ERR_GEO_IMPRECISE')

@@ -32,8 +32,8 @@ export interface LivenessRecord {
   memberIndex: number
   /** checking from upload until the vendor answers (queued is derived from the queue). */
   status: 'checking' | 'passed' | 'failed'
-  /** Why a check failed: the vendor found no live person. */
-  reason?: 'not_live'
+  /** Why a check failed: the vendor found no live person, or it waited longer than photos are kept. */
+  reason?: 'not_live' | 'expired'
   createdAt: string
   decidedAt?: string
   /** Fraud signals seen (photo_reused: the same photo on another registration). */
@@ -48,7 +48,7 @@ export interface LivenessView {
   /** While queued: checks ahead of this one, this one included. */
   position?: number
   estimatedWaitSeconds?: number
-  reason?: 'not_live'
+  reason?: 'not_live' | 'expired'
 }
 
 /** Decodes and judges a photo off the event loop (the piscina pool). */
@@ -87,8 +87,12 @@ export interface LivenessRules {
   pacedRate: number
   maxConcurrent: number
   resultTtlMs: number
-  /** How long a claimed check stays with one instance before another may take it. */
+  /** How long a claimed check stays with an instance that stopped renewing it (it renews every third). */
   leaseMs: number
+  /** How long a waiting photo is kept: a check still queued then fails with reason expired. */
+  photoTtlMs: number
+  /** How long sending stops after the vendor says the contract is spent (HTTP 402). */
+  refusedPauseMs: number
   /** How long a check waits after the vendor could not be reached before it is tried again. */
   retryDelayMs: number
   /** How often an idle dispatcher looks at the queue. */
@@ -96,11 +100,13 @@ export interface LivenessRules {
 }
 
 export interface LivenessSignals {
-  uploaded(outcome: 'accepted' | PhotoReason | 'format' | 'empty' | 'truncated'): void
+  uploaded(outcome: 'accepted' | PhotoReason | 'format' | 'empty' | 'truncated' | 'check_error'): void
   flagged(reason: 'photo_reused'): void
   decided(outcome: 'pass' | 'fail'): void
   /** A vendor attempt that did not give a verdict (it goes back in the queue). */
   deferred(reason: 'unavailable' | 'budget'): void
+  /** The dispatcher hit an error of its own (the store away, a bug); it goes on. */
+  failed(err: unknown): void
 }
 
 const REASON_ERRORS: Record<PhotoReason, ErrorCode> = {
@@ -127,6 +133,10 @@ const leaseKey = (id: string) => storeKey(`liv.${id}`, 'lease')
 // never hot. Scored by a sequence, so the order is first come, first served.
 const QUEUE = storeKey('liv.queue')
 const SEQUENCE = storeKey('liv.queue', 'sequence')
+// Set when the vendor answered 402 (contract spent on its side); expires so a renewal is tried.
+const REFUSED = storeKey('vendor.scans', 'refused')
+// A lease that marks a check waiting to be tried again, not with the vendor.
+const RETRY = 'retry:'
 const USED = storeKey('vendor.scans', 'used')
 const hourKey = (hour: number) => storeKey('vendor.scans', 'hour', String(hour))
 const photoHashKey = (dhash: string) => storeKey(`photo.${dhash}`)
@@ -155,7 +165,7 @@ export class LivenessService {
   }
 
   async upload (subject: string, input: { registrationId: string, memberIndex: number, photo: Uint8Array }): Promise<{ livenessId: string, status: 'checking' }> {
-    const { kv, sortedSets } = this.#stores
+    const { kv, sortedSets, counters } = this.#stores
     const registration = await this.#registrations.get(subject, input.registrationId)
     if (input.memberIndex >= registration.members.length) throw new GatewayError('GW_ERR_LIVENESS_MEMBER_UNKNOWN')
     if (input.photo.length > this.#rules.maxPhotoBytes) throw new GatewayError('GW_ERR_LIVENESS_PHOTO_TOO_LARGE')
@@ -173,8 +183,9 @@ export class LivenessService {
       result = await this.#checker.check(input.photo)
     } catch (err) {
       if (err instanceof CheckerBusyError) throw new GatewayError('GW_ERR_LIVENESS_BUSY', { retryAfterSeconds: 5 })
-      // A crash of the check (a worker thread that died) is this upload's alone: the pool
-      // replaces the thread, and the person is asked to send the photo again.
+      // A crash of the check (a worker thread that died, a throw) is this upload's alone: the
+      // pool replaces the thread, and the person is asked to send the photo again.
+      this.#signals.uploaded('check_error')
       throw new GatewayError('GW_ERR_LIVENESS_PHOTO_UNREADABLE', { cause: err })
     }
     if (!result.ok) {
@@ -185,11 +196,19 @@ export class LivenessService {
     const livenessId = randomId('liv')
     const flags: string[] = []
     // The same photo (by perceptual hash) already seen on another registration: a fraud signal.
+    // Exact hashes only: a re-encoded copy differs in a few bits and is not caught (README).
     await kv.setIfAbsent(photoHashKey(result.dhash), registration.registrationId, { ttlMs: this.#rules.resultTtlMs })
     const seenOn = await kv.get(photoHashKey(result.dhash))
     if (seenOn !== null && seenOn !== registration.registrationId) {
       flags.push('photo_reused')
       this.#signals.flagged('photo_reused')
+    }
+    // The scan is reserved now, when the check is accepted: every queued check owns its scan, so
+    // none can wait on a budget that ran out after it was queued, and instances together never
+    // accept more checks than the contract has scans.
+    if (await counters.increment(USED) > this.#rules.totalScans) {
+      await counters.increment(USED, { by: -1 })
+      throw new GatewayError('GW_ERR_LIVENESS_BUDGET')
     }
     const now = this.#clock.now()
     const record: LivenessRecord = {
@@ -201,11 +220,19 @@ export class LivenessService {
       createdAt: new Date(now).toISOString(),
       ...(flags.length > 0 ? { flags } : {})
     }
-    // The photo and the record first, the queue entry last: whatever the queue names can be sent.
-    await kv.set(photoKey(livenessId), Buffer.from(result.vendorPhoto).toString('base64'), { ttlMs: this.#rules.resultTtlMs })
-    await kv.set(livenessKey(livenessId), JSON.stringify(record), { ttlMs: this.#rules.resultTtlMs })
-    // Scored by a shared sequence, not the clock: first come, first served across instances, no ties.
-    await sortedSets.add(QUEUE, livenessId, await this.#stores.counters.increment(SEQUENCE))
+    try {
+      // The photo and the record first, the queue entry last: whatever the queue names can be sent.
+      await kv.set(photoKey(livenessId), Buffer.from(result.vendorPhoto).toString('base64'), { ttlMs: this.#rules.photoTtlMs })
+      await kv.set(livenessKey(livenessId), JSON.stringify(record), { ttlMs: this.#rules.resultTtlMs })
+      // Scored by a shared sequence, not the clock: first come, first served across instances, no ties.
+      await sortedSets.add(QUEUE, livenessId, await counters.increment(SEQUENCE))
+    } catch (err) {
+      // Not accepted after all: give the scan back and leave nothing behind.
+      await counters.increment(USED, { by: -1 }).catch(() => {})
+      await kv.delete(photoKey(livenessId)).catch(() => {})
+      await kv.delete(livenessKey(livenessId)).catch(() => {})
+      throw err
+    }
     this.#signals.uploaded('accepted')
     this.#wake()
     return { livenessId, status: 'checking' }
@@ -219,8 +246,9 @@ export class LivenessService {
     if (record.status === 'failed' && record.reason !== undefined) view.reason = record.reason
     if (record.status === 'checking') {
       const [rank, leased] = await Promise.all([this.#stores.sortedSets.rank(QUEUE, livenessId), this.#stores.kv.get(leaseKey(livenessId))])
-      // In the queue and not yet with the vendor: queued, with its place and the wait it means.
-      if (rank !== null && leased === null) {
+      // In the queue and not with the vendor (unclaimed, or waiting to be tried again): queued,
+      // with its place and the wait it means.
+      if (rank !== null && (leased === null || leased.startsWith(RETRY))) {
         view.status = 'queued'
         view.position = rank + 1
         view.estimatedWaitSeconds = this.#waitSeconds(rank + 1)
@@ -235,7 +263,8 @@ export class LivenessService {
 
   /** Scans of the contract total not yet used (negative never: the dispatcher reserves first). */
   async budgetLeft (): Promise<number> {
-    return this.#rules.totalScans - await this.#stores.counters.get(USED)
+    const [used, refused] = await Promise.all([this.#stores.counters.get(USED), this.#stores.kv.get(REFUSED)])
+    return refused === null ? this.#rules.totalScans - used : 0
   }
 
   /** Budget figures for the metrics: used, scans in the last hour (a rate), queue depth. */
@@ -259,7 +288,7 @@ export class LivenessService {
     this.#loop = this.#dispatch()
   }
 
-  /** Stops claiming; waits for the checks already with the vendor. Leases of anything left expire. */
+  /** Stops claiming; waits for the checks this instance holds. Their leases are released or expire. */
   async stop (): Promise<void> {
     this.#running = false
     this.#wake()
@@ -269,9 +298,9 @@ export class LivenessService {
 
   async #dispatch (): Promise<void> {
     while (this.#running) {
-      let claimed: string | undefined
+      let claimed: { livenessId: string, token: string } | undefined
       if (this.#inFlight.size < this.#rules.maxConcurrent) {
-        claimed = await this.#claim().catch(() => undefined)
+        claimed = await this.#claim().catch((err: unknown) => { this.#signals.failed(err); return undefined })
       }
       if (claimed === undefined) {
         await new Promise<void>((resolve) => {
@@ -280,7 +309,8 @@ export class LivenessService {
         })
         continue
       }
-      const job = this.#process(claimed).catch(() => {}).finally(() => {
+      const { livenessId, token } = claimed
+      const job = this.#process(livenessId, token).catch((err: unknown) => { this.#signals.failed(err) }).finally(() => {
         this.#inFlight.delete(job)
         this.#wake()
       })
@@ -288,55 +318,76 @@ export class LivenessService {
     }
   }
 
-  // The oldest queued id that no instance holds, now held by this one for leaseMs.
-  async #claim (): Promise<string | undefined> {
-    if (await this.budgetLeft() <= 0) return undefined
-    const head = await this.#stores.sortedSets.rangeByRank(QUEUE, 0, this.#rules.maxConcurrent * 4 - 1)
+  // The oldest queued id that no instance holds, now held by this one: the lease carries a token
+  // of ours, so only we renew, release or re-mark it.
+  async #claim (): Promise<{ livenessId: string, token: string } | undefined> {
+    const { kv, sortedSets } = this.#stores
+    // The vendor said the contract is spent: nothing is sent until the mark expires (a renewal).
+    if (await kv.get(REFUSED) !== null) return undefined
+    const head = await sortedSets.rangeByRank(QUEUE, 0, this.#rules.maxConcurrent * 4 - 1)
+    const token = randomId('lease')
     for (const { member } of head) {
-      if (await this.#stores.kv.setIfAbsent(leaseKey(member), 'held', { ttlMs: this.#rules.leaseMs })) return member
+      if (await kv.setIfAbsent(leaseKey(member), token, { ttlMs: this.#rules.leaseMs })) return { livenessId: member, token }
     }
     return undefined
   }
 
-  async #process (livenessId: string): Promise<void> {
-    const { kv, counters, sortedSets } = this.#stores
-    const [raw, photo] = await Promise.all([kv.get(livenessKey(livenessId)), kv.get(photoKey(livenessId))])
-    const record = raw === null ? undefined : JSON.parse(raw) as LivenessRecord
-    if (record === undefined || photo === null || record.status !== 'checking') {
-      // Expired, or decided by an instance whose lease had run out: nothing to send.
-      await sortedSets.remove(QUEUE, livenessId)
-      await kv.delete(leaseKey(livenessId))
-      return
-    }
-    // Reserve one scan before the call, so that instances together never pass the total.
-    if (await counters.increment(USED) > this.#rules.totalScans) {
-      await counters.increment(USED, { by: -1 })
-      await kv.delete(leaseKey(livenessId))
-      this.#signals.deferred('budget')
-      return
-    }
-    let verdict: 'pass' | 'fail'
+  async #process (livenessId: string, token: string): Promise<void> {
+    const { kv, counters } = this.#stores
+    // Renewed while this instance works on it, so a slow vendor never hands it to a second one;
+    // if this instance dies the lease runs out and another takes the check over.
+    const renew = setInterval(() => { kv.expireIfEquals(leaseKey(livenessId), token, this.#rules.leaseMs).catch(() => {}) }, Math.max(100, Math.floor(this.#rules.leaseMs / 3)))
     try {
-      verdict = await this.#vendor.scan(livenessId, Buffer.from(photo, 'base64'))
-    } catch (err) {
-      // Not scanned: the reservation goes back, and the check waits in the queue.
-      await counters.increment(USED, { by: -1 })
-      if (err instanceof VendorBudgetError) {
-        // The vendor says the contract is spent: believe it, so no instance calls again.
-        await counters.increment(USED, { by: Math.max(0, this.#rules.totalScans - await counters.get(USED)) })
+      const [raw, photo] = await Promise.all([kv.get(livenessKey(livenessId)), kv.get(photoKey(livenessId))])
+      const record = raw === null ? undefined : JSON.parse(raw) as LivenessRecord
+      if (record?.status !== 'checking') {
+        // Gone (expired), or decided by an earlier holder that stopped half way: finish its steps.
+        if (record?.status === 'passed') await kv.set(memberPassKey(record.registrationId, record.memberIndex), livenessId, { ttlMs: this.#rules.resultTtlMs })
+        await this.#finish(livenessId, token)
+        return
       }
-      this.#signals.deferred(err instanceof VendorBudgetError ? 'budget' : 'unavailable')
-      await kv.set(leaseKey(livenessId), 'retry', { ttlMs: this.#rules.retryDelayMs })
-      return
+      if (photo === null) {
+        // Waited longer than photos are kept (the vendor was away for days): no scan was spent,
+        // and the person is asked for a new photo.
+        if (await kv.replaceIfEquals(livenessKey(livenessId), raw as string, JSON.stringify({ ...record, status: 'failed', reason: 'expired', decidedAt: new Date(this.#clock.now()).toISOString() }), { ttlMs: this.#rules.resultTtlMs })) {
+          await counters.increment(USED, { by: -1 })
+        }
+        await this.#finish(livenessId, token)
+        return
+      }
+      let verdict: 'pass' | 'fail'
+      try {
+        verdict = await this.#vendor.scan(livenessId, Buffer.from(photo, 'base64'))
+      } catch (err) {
+        if (err instanceof VendorBudgetError) {
+          // The vendor refuses further scans although ours are not spent: stop sending (and
+          // accepting) until the mark expires, and keep the check, with its reserved scan, queued.
+          await kv.set(REFUSED, '1', { ttlMs: this.#rules.refusedPauseMs })
+          this.#signals.deferred('budget')
+        } else {
+          this.#signals.deferred('unavailable')
+        }
+        // Queued again, after a pause, still first in line.
+        await kv.replaceIfEquals(leaseKey(livenessId), token, `${RETRY}${token}`, { ttlMs: this.#rules.retryDelayMs })
+        return
+      }
+      await counters.increment(hourKey(Math.floor(this.#clock.now() / 3600_000)), { ttlMs: 3 * 3600_000 })
+      const decided: LivenessRecord = { ...record, status: verdict === 'pass' ? 'passed' : 'failed', decidedAt: new Date(this.#clock.now()).toISOString(), ...(verdict === 'fail' ? { reason: 'not_live' as const } : {}) }
+      if (await kv.replaceIfEquals(livenessKey(livenessId), raw as string, JSON.stringify(decided), { ttlMs: this.#rules.resultTtlMs })) {
+        if (verdict === 'pass') await kv.set(memberPassKey(record.registrationId, record.memberIndex), livenessId, { ttlMs: this.#rules.resultTtlMs })
+        this.#signals.decided(verdict)
+      }
+      await this.#finish(livenessId, token)
+    } finally {
+      clearInterval(renew)
     }
-    await counters.increment(hourKey(Math.floor(this.#clock.now() / 3600_000)), { ttlMs: 3 * 3600_000 })
-    const decided: LivenessRecord = { ...record, status: verdict === 'pass' ? 'passed' : 'failed', decidedAt: new Date(this.#clock.now()).toISOString(), ...(verdict === 'fail' ? { reason: 'not_live' as const } : {}) }
-    if (await kv.replaceIfEquals(livenessKey(livenessId), raw as string, JSON.stringify(decided), { ttlMs: this.#rules.resultTtlMs })) {
-      if (verdict === 'pass') await kv.set(memberPassKey(record.registrationId, record.memberIndex), livenessId, { ttlMs: this.#rules.resultTtlMs })
-      this.#signals.decided(verdict)
-    }
-    await kv.delete(photoKey(livenessId))
-    await sortedSets.remove(QUEUE, livenessId)
-    await kv.delete(leaseKey(livenessId))
+  }
+
+  // Last steps of a decided check, each safe to repeat: the photo goes, then the queue entry,
+  // then our lease.
+  async #finish (livenessId: string, token: string): Promise<void> {
+    await this.#stores.kv.delete(photoKey(livenessId))
+    await this.#stores.sortedSets.remove(QUEUE, livenessId)
+    await this.#stores.kv.deleteIfEquals(leaseKey(livenessId), token)
   }
 }

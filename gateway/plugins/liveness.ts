@@ -38,10 +38,14 @@ export default fp<LivenessPluginOptions>(async function liveness (fastify, opts)
   const checkInput = { limits, thresholds: rules.thresholds, vendorMaxSide: rules.vendorMaxSide } satisfies Omit<PhotoCheckInput, 'photo'>
   const checker: PhotoChecker = {
     check: async (photo) => {
+      // Bounded, waiting for a thread included: an upload never outlives its Idempotency-Key's
+      // pending time, so a client's retry cannot start a second check beside it.
+      const signal = AbortSignal.timeout(rules.checkTimeoutMs)
       try {
-        return await pool.run({ ...checkInput, photo } satisfies PhotoCheckInput) as PhotoCheckResult
+        return await pool.run({ ...checkInput, photo } satisfies PhotoCheckInput, { signal }) as PhotoCheckResult
       } catch (err) {
-        if ((err as Error).message === 'Task queue is at limit') throw new CheckerBusyError()
+        if ((err as Error).message === 'Task queue is at limit' || signal.aborted) throw new CheckerBusyError()
+        fastify.log.warn({ err: { type: (err as Error).name, message: (err as Error).message } }, 'a photo check failed in its worker; that upload is refused, the pool goes on')
         throw err
       }
     }
@@ -49,10 +53,11 @@ export default fp<LivenessPluginOptions>(async function liveness (fastify, opts)
 
   const calls = new Counter({ name: 'gateway_vendor_calls_total', help: 'Liveness vendor calls by outcome: pass, fail, rate_limited, error, timeout, budget, breaker_open.', labelNames: ['outcome'] as const, registers: [fastify.metrics] })
   const callSeconds = new Histogram({ name: 'gateway_vendor_call_duration_seconds', help: 'Duration of liveness vendor calls.', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [fastify.metrics] })
+  // Below the contract by the configured pacing, and by the jitter a call can gain on the way.
+  const rate = pacedRate(contract.ratePerSecond * contract.pacing)
   const limiter = createContractLimiter({
     id: 'liveness-vendor',
-    // Below the contract by the configured pacing, and by the jitter a call can gain on the way.
-    ratePerSecond: pacedRate(contract.ratePerSecond * contract.pacing),
+    ratePerSecond: rate,
     maxConcurrent: contract.maxConcurrent,
     redis: stores.redisClient === undefined ? undefined : { client: stores.redisClient }
   })
@@ -70,8 +75,9 @@ export default fp<LivenessPluginOptions>(async function liveness (fastify, opts)
       }
     })
 
-  const uploads = new Counter({ name: 'gateway_liveness_uploads_total', help: 'Liveness photo uploads by outcome: accepted, or why refused (empty, format, truncated, dimensions, unreadable, too_dark, too_bright, backlit, blurred).', labelNames: ['outcome'] as const, registers: [fastify.metrics] })
+  const uploads = new Counter({ name: 'gateway_liveness_uploads_total', help: 'Liveness photo uploads by outcome: accepted, or why refused (empty, format, truncated, dimensions, unreadable, too_dark, too_bright, backlit, blurred, check_error: the worker crashed or threw).', labelNames: ['outcome'] as const, registers: [fastify.metrics] })
   const decisions = new Counter({ name: 'gateway_liveness_decisions_total', help: 'Vendor verdicts on queued checks: pass or fail.', labelNames: ['outcome'] as const, registers: [fastify.metrics] })
+  const dispatchErrors = new Counter({ name: 'gateway_liveness_dispatch_errors_total', help: 'Errors of the liveness dispatcher itself (the store away, a bug); it goes on and the check is tried again.', registers: [fastify.metrics] })
   const deferrals = new Counter({ name: 'gateway_liveness_deferred_total', help: 'Checks put back in the queue: unavailable (no verdict after the retries, or the breaker open) or budget (the contract total is spent).', labelNames: ['reason'] as const, registers: [fastify.metrics] })
   const service = new LivenessService({
     stores,
@@ -84,11 +90,13 @@ export default fp<LivenessPluginOptions>(async function liveness (fastify, opts)
       maxPhotoBytes: rules.maxPhotoBytes,
       vendorQueueMax: rules.vendorQueueMax,
       totalScans: contract.totalScans,
-      pacedRate: contract.ratePerSecond * contract.pacing,
+      pacedRate: rate,
       maxConcurrent: contract.maxConcurrent,
       resultTtlMs: rules.resultTtlDays * 24 * 3600_000,
-      // Long enough for the limiter's wait and every attempt; then another instance may take it.
-      leaseMs: (contract.maxRetries + 1) * (contract.timeoutMs + 30_000) + Math.ceil(contract.maxConcurrent / contract.ratePerSecond) * 1000,
+      photoTtlMs: rules.photoTtlHours * 3600_000,
+      refusedPauseMs: contract.refusedPauseMinutes * 60_000,
+      // Renewed every 10 s while an instance works on a check: 30 s after it dies, another takes over.
+      leaseMs: 30_000,
       retryDelayMs: 5_000,
       idleMs: 250
     },
@@ -96,7 +104,11 @@ export default fp<LivenessPluginOptions>(async function liveness (fastify, opts)
       uploaded: (outcome) => uploads.inc({ outcome }),
       flagged: (reason) => fastify.fraudSignals.flagged(reason),
       decided: (outcome) => decisions.inc({ outcome }),
-      deferred: (reason) => deferrals.inc({ reason })
+      deferred: (reason) => deferrals.inc({ reason }),
+      failed: (err) => {
+        dispatchErrors.inc()
+        fastify.log.error({ err: { type: (err as Error).name, message: (err as Error).message } }, 'liveness dispatcher error; it goes on')
+      }
     }
   })
   fastify.decorate('liveness', service)
@@ -155,9 +167,13 @@ export default fp<LivenessPluginOptions>(async function liveness (fastify, opts)
 
   if (contract.url === '') fastify.log.warn('no liveness vendor configured (GATEWAY_VENDOR_URL): checked photos wait in the queue')
   fastify.addHook('onReady', async () => { service.start() })
+  // Closing: the vendor client first (no new attempts, backoffs cut short), then the limiter (slot
+  // waits end), then the dispatcher, which then only waits for calls already on the wire. A check
+  // cut off keeps its scan and its place: its lease runs out and another instance sends it again
+  // with the same Idempotency-Key.
   fastify.addHook('onClose', async () => {
-    await service.stop()
-    await limiter.close()
+    if (vendor instanceof LivenessVendorClient) vendor.abort()
+    await Promise.all([limiter.close(), service.stop()])
     if (vendor instanceof LivenessVendorClient) await vendor.close()
     await pool.close({ force: true })
   })

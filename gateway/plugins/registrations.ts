@@ -112,7 +112,7 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
   fastify.decorate('confirmations', new ConfirmationService({
     stores,
     clock,
-    rules: { extensionHours: config.schedule.extensionHours, maxExtensions: config.schedule.maxExtensions, geofence: config.geofence, requireEachMember: config.liveness.requireEachMember },
+    rules: { confirmationHours: config.schedule.confirmationHours, extensionHours: config.schedule.extensionHours, maxExtensions: config.schedule.maxExtensions, geofence: config.geofence, requireEachMember: config.liveness.requireEachMember },
     signals: { confirmed: (poe) => appointments.inc({ poe, event: 'confirmed' }), extended: (poe) => appointments.inc({ poe, event: 'extended' }) }
   }))
   fastify.decorate('appointmentRequests', new AppointmentRequestService({

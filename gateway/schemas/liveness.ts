@@ -35,7 +35,7 @@ export const LivenessViewSchema = Type.Object({
   status: Type.Enum(['checking', 'queued', 'passed', 'failed'], { description: 'queued: waiting for the vendor (position, estimated wait); checking: with the vendor now' }),
   position: Type.Optional(Type.Integer({ minimum: 1, description: 'checks ahead of this one, this one included' })),
   estimatedWaitSeconds: Type.Optional(Type.Integer({ minimum: 0 })),
-  reason: Type.Optional(Type.Enum(['not_live'], { description: 'why it failed' })),
-  code: Type.Optional(Type.Literal('GW_ERR_LIVENESS_NOT_LIVE', { description: 'when it failed: the catalogued code of its message' })),
+  reason: Type.Optional(Type.Enum(['not_live', 'expired'], { description: 'why it failed: the vendor found no live person, or the photo waited longer than it is kept' })),
+  code: Type.Optional(Type.Enum(['GW_ERR_LIVENESS_NOT_LIVE', 'GW_ERR_LIVENESS_EXPIRED'], { description: 'when it failed: the catalogued code of its message' })),
   message: Type.Optional(Type.String({ description: 'when it failed: what to do next, in the Content-Language' }))
 })

@@ -50,6 +50,7 @@ export class LivenessVendorClient implements LivenessVendorPort {
   readonly #agent: Agent
   readonly #breaker: CircuitBreaker<[string, Uint8Array], 'pass' | 'fail'>
   readonly #endpoint: URL
+  readonly #closing = new AbortController()
 
   constructor (options: LivenessVendorOptions) {
     this.#options = options
@@ -75,6 +76,7 @@ export class LivenessVendorClient implements LivenessVendorPort {
     const { maxRetries, limiter } = this.#options
     let last: unknown
     for (let attempt = 0; attempt <= maxRetries; attempt++) {
+      if (this.#closing.signal.aborted) throw new VendorUnavailableError('the vendor client is closing')
       if (this.#breaker.opened) {
         this.#options.observe?.('breaker_open', 0)
         throw new VendorUnavailableError('the vendor circuit breaker is open')
@@ -89,7 +91,7 @@ export class LivenessVendorClient implements LivenessVendorPort {
         if (attempt === maxRetries) break
         const backoff = this.#options.backoffMs?.(attempt) ?? Math.min(30_000, 500 * 2 ** attempt)
         const jittered = Math.random() * backoff
-        await sleep(Math.max(jittered, err instanceof RetryableError ? err.retryAfterMs ?? 0 : 0))
+        await sleep(Math.max(jittered, err instanceof RetryableError ? err.retryAfterMs ?? 0 : 0), this.#closing.signal)
       }
     }
     throw new VendorUnavailableError(`the vendor gave no verdict after ${maxRetries + 1} attempts`, { cause: last })
@@ -134,7 +136,13 @@ export class LivenessVendorClient implements LivenessVendorPort {
     throw new RetryableError(`vendor answered ${res.statusCode}`)
   }
 
+  /** No new attempts from now on; backoff waits end at once. */
+  abort (): void {
+    this.#closing.abort()
+  }
+
   async close (): Promise<void> {
+    this.abort()
     this.#breaker.shutdown()
     await this.#agent.close()
   }
@@ -146,6 +154,15 @@ export const noVendor: LivenessVendorPort = {
   scan: async () => { throw new VendorUnavailableError('no vendor URL is configured (GATEWAY_VENDOR_URL)') }
 }
 
-async function sleep (ms: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms))
+async function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms)
+    function done (): void {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done)
+  })
 }

@@ -40,7 +40,7 @@ describe('confirming a drawn appointment', () => {
   // What the liveness pipeline writes when the vendor passes the only member's photo
   // (end to end in test/routes/liveness.test.ts).
   const passed = async (id: string) => {
-    await stores.kv.set(livenessKey(id), JSON.stringify({ livenessId: id, owner: 'winner', registrationId, memberIndex: 0, status: 'passed', createdAt: '2026-11-24T16:00:00.000Z' }))
+    await stores.kv.set(livenessKey(id), JSON.stringify({ livenessId: id, owner: 'winner', registrationId, memberIndex: 0, status: 'passed', createdAt: '2026-11-24T16:02:00.000Z', decidedAt: '2026-11-24T16:03:00.000Z' }))
     await stores.kv.set(memberPassKey(registrationId, 0), id)
   }
 
@@ -52,6 +52,14 @@ describe('confirming a drawn appointment', () => {
     const res = await confirm(who, { livenessId: 'liv-1', location: inside })
     expect(res.statusCode).toBe(200)
     expect(res.json()).toMatchObject({ status: 'confirmed', appointment: { poe: 'nogales', confirmationNumber: number } })
+  })
+
+  it('refuses a check decided before the draw: the selfie must be taken for this appointment', async () => {
+    await stores.kv.set(livenessKey('liv-old'), JSON.stringify({ livenessId: 'liv-old', owner: 'winner', registrationId, memberIndex: 0, status: 'passed', createdAt: '2026-11-23T19:00:00.000Z', decidedAt: '2026-11-23T19:01:00.000Z' }))
+    await stores.kv.set(memberPassKey(registrationId, 0), 'liv-old')
+    expect((await confirm(who, { livenessId: 'liv-old', location: inside })).json().code).toBe('GW_ERR_APPT_LIVENESS_REQUIRED')
+    await passed('liv-new')
+    expect((await confirm(who, { livenessId: 'liv-new', location: inside })).statusCode).toBe(200)
   })
 
   it('refuses without a passed check of this group, or from outside the fence', async () => {

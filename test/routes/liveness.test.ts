@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { ERRORS } from '../../gateway/errors.js'
 import { ManualClock } from '../../gateway/store/clock.js'
+import { createMemoryStores } from '../../gateway/store/memory/index.js'
 import { startLivenessVendor, type LivenessVendorSimulator } from '../../loadtests/simulators/liveness-vendor.js'
 import { jpegBomb, pngBomb, portraitJpeg, portraitPng, PORTRAITS } from '../fixtures/photos.js'
 import { buildApp, redisStores, testConfig, uniquePrefix } from '../helpers/app.js'
@@ -146,6 +147,13 @@ describe('liveness: uploads, refusals and faults (real Redis, real worker)', () 
     expect(res.json()).toEqual({ code, message: ERRORS[code].messages.ht })
   })
 
+  it('refuses a deeply nested body before parsing it', async () => {
+    const nested = `{"registrationId":"${who.registrationId}","memberIndex":0,"photo":${'['.repeat(2_000_000)}${']'.repeat(2_000_000)}}`
+    const res = await gateway.inject({ method: 'POST', url: '/v1/liveness', headers: { ...who.headers, 'idempotency-key': randomUUID(), 'content-type': 'application/json' }, payload: nested })
+    expect(res.statusCode).toBe(400)
+    expect(res.json().code).toBe('GW_ERR_REQUEST_MALFORMED_JSON')
+  })
+
   it('refuses what is not base64, and a photo over the limit', async () => {
     const res = await gateway.inject({ method: 'POST', url: '/v1/liveness', headers: { ...who.headers, 'idempotency-key': randomUUID() }, payload: { registrationId: who.registrationId, memberIndex: 0, photo: 'not*base64!' } })
     expect(res.statusCode).toBe(400)
@@ -196,12 +204,10 @@ describe('liveness: budget, queue bound and vendor outage', () => {
     const gateway = await buildApp({ stores: await redisStores(), config: env(vendor, { GATEWAY_VENDOR_RATE_PER_SECOND: '50', GATEWAY_VENDOR_TOTAL_SCANS: '3' }) })
     closing.push(gateway, vendor)
     const who = await register(gateway, 1)
+    // The scan is reserved when a check is accepted: three are, the rest are refused at once.
     const statuses: number[] = []
     for (let i = 0; i < 6; i++) statuses.push((await upload(gateway, who, await photo())).statusCode)
-    // The first three are accepted; later ones either find the budget reserved (503) or wait in
-    // the queue for a renewal that never comes: never sent.
-    expect(statuses.slice(0, 3)).toEqual([202, 202, 202])
-    for (const status of statuses.slice(3)) expect([202, 503]).toContain(status)
+    expect(statuses).toEqual([202, 202, 202, 503, 503, 503])
     await waitFor(async () => vendor.stats().accepted >= 3, 10_000)
     await new Promise((resolve) => setTimeout(resolve, 1_000))
     expect(vendor.stats().accepted).toBe(3)
@@ -239,6 +245,30 @@ describe('liveness: budget, queue bound and vendor outage', () => {
     vendor.set({ down: false })
     await waitFor(async () => (await gateway.inject({ url: `/v1/liveness/${id}`, headers: who.headers })).json().status === 'passed', 20_000)
     expect((await gateway.inject({ url: '/metrics' })).body).toMatch(/gateway_liveness_deferred_total\{reason="unavailable"\} [1-9]/)
+  }, 30_000)
+})
+
+describe('liveness: a photo that waits longer than it is kept', () => {
+  it('fails with reason expired and gives its scan back', async () => {
+    const vendor = await startLivenessVendor({ ratePerSecond: 50, totalScans: 1_000, latencyMs: 5 })
+    vendor.set({ down: true })
+    const clock = new ManualClock(Date.now())
+    const gateway = await buildApp({ clock, stores: createMemoryStores({ clock }), config: env(vendor, { GATEWAY_VENDOR_RATE_PER_SECOND: '50', GATEWAY_VENDOR_MAX_RETRIES: '0', GATEWAY_LIVENESS_PHOTO_TTL_HOURS: '1' }) })
+    try {
+      const who = await register(gateway, 1)
+      const id = (await upload(gateway, who, await portraitJpeg({ ...PORTRAITS['medium-well-lit'], ...small }))).json().livenessId as string
+      await waitFor(async () => vendor.stats().resets >= 1, 10_000)
+      expect((await gateway.inject({ url: '/metrics' })).body).toContain('gateway_vendor_budget_used 1')
+      clock.advance(3_600_000 + 60_000)
+      await waitFor(async () => (await gateway.inject({ url: `/v1/liveness/${id}`, headers: who.headers })).json().status === 'failed', 10_000)
+      const view = (await gateway.inject({ url: `/v1/liveness/${id}`, headers: { ...who.headers, 'accept-language': 'es' } })).json()
+      expect(view).toMatchObject({ status: 'failed', reason: 'expired', code: 'GW_ERR_LIVENESS_EXPIRED', message: ERRORS.GW_ERR_LIVENESS_EXPIRED.messages.es })
+      await new Promise((resolve) => setTimeout(resolve, 1_100))
+      expect((await gateway.inject({ url: '/metrics' })).body).toContain('gateway_vendor_budget_used 0')
+    } finally {
+      await gateway.close()
+      await vendor.close()
+    }
   }, 30_000)
 })
 

@@ -5,9 +5,37 @@ import { ERRORS, GatewayError } from '../../errors.js'
 import { errorResponses } from '../../schemas/error.js'
 import { LivenessAcceptedSchema, LivenessParams, LivenessViewSchema, livenessUploadSchema } from '../../schemas/liveness.js'
 
+// A valid upload holds a handful of brackets (base64 has none), so more than this means a body
+// built to make JSON.parse work hard: a few MB of nested arrays take it most of a second.
+const MAX_BRACKETS = 64
+
+/** Whether `text` holds more than `max` of [ and {, counted by native scans, stopping early. */
+export function tooManyBrackets (text: string, max: number): boolean {
+  let count = 0
+  for (const bracket of ['[', '{']) {
+    for (let at = text.indexOf(bracket); at !== -1; at = text.indexOf(bracket, at + 1)) {
+      if (++count > max) return true
+    }
+  }
+  return false
+}
+
 const liveness: FastifyPluginAsync = async function (fastify) {
   const { maxPhotoBytes } = fastify.config.liveness
   const body = livenessUploadSchema(maxPhotoBytes, fastify.config.registrations.maxMembers)
+
+  // This plugin is encapsulated: the parser below serves only these routes, the one place a body
+  // of megabytes is allowed. It refuses a deeply nested body before parsing, then parses as the
+  // rest of the gateway does (prototype poisoning refused).
+  const parseJson = fastify.getDefaultJsonParser('error', 'error')
+  fastify.removeContentTypeParser('application/json')
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, text, done) => {
+    if (tooManyBrackets(text as string, MAX_BRACKETS)) {
+      done(new GatewayError('GW_ERR_REQUEST_MALFORMED_JSON'), undefined)
+      return
+    }
+    parseJson(request, text as string, done)
+  })
 
   fastify.post('/v1/liveness', {
     config: { roles: ['applicant'], idempotent: true },
@@ -41,8 +69,10 @@ const liveness: FastifyPluginAsync = async function (fastify) {
     }
   }, async function (request) {
     const view = await fastify.liveness.get(request.principal?.subject as string, (request.params as { id: string }).id)
-    // A failed check says what to do next, as an error would (GW_ERR_LIVENESS_NOT_LIVE).
-    return view.status === 'failed' ? { ...view, code: 'GW_ERR_LIVENESS_NOT_LIVE', message: ERRORS.GW_ERR_LIVENESS_NOT_LIVE.messages[request.language] } : view
+    // A failed check says what to do next, as an error would.
+    if (view.status !== 'failed') return view
+    const code = view.reason === 'expired' ? 'GW_ERR_LIVENESS_EXPIRED' : 'GW_ERR_LIVENESS_NOT_LIVE'
+    return { ...view, code, message: ERRORS[code].messages[request.language] }
   })
 }
 
