@@ -20,7 +20,7 @@
 //     or lamp behind the subject would be. The band below the chin (shoulders, clothes, lit like
 //     the face) is left out.
 //
-// Verdicts, first match wins (defaults in DEFAULT_PHOTO_THRESHOLDS):
+// Verdicts, first match wins (defaults in config/defaults.ts, liveness.thresholds):
 //   1. too_bright: more than 15 % of the face is blown (Y' >= 250): the face has no detail left.
 //   2. backlit: at least 25 % of the background is blown AND the face's mean is below 0.14 of the
 //      background's 90th percentile (with the background blown, below Y' ≈ 36): a light source
@@ -103,20 +103,6 @@ export interface PhotoThresholds {
   /** blurred when the face's fine-to-coarse Laplacian ratio (measures.sharpness) is below this. */
   minSharpness: number
 }
-
-/** Calibrated on the synthetic portraits with margins (see the measures table in the tests). */
-export const DEFAULT_PHOTO_THRESHOLDS: Readonly<PhotoThresholds> = Object.freeze({
-  analysisSide: 512,
-  blackClip: 16,
-  whiteClip: 250,
-  maxFaceWhite: 0.15,
-  minBacklightWhite: 0.25,
-  maxBacklitRatio: 0.14,
-  highlightPercentile: 0.99,
-  minHighlight: 100,
-  maxFaceBlack: 0.25,
-  minSharpness: 2.5
-})
 
 export interface PhotoCheckInput {
   photo: Uint8Array

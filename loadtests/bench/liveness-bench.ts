@@ -21,7 +21,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
 import sharp from 'sharp'
-import { DEFAULT_PHOTO_THRESHOLDS, type PhotoCheckInput, type PhotoCheckResult } from '../../workers/liveness.js'
+import { defaults } from '../../config/defaults.js'
+import { type PhotoCheckInput, type PhotoCheckResult } from '../../workers/liveness.js'
 import { PORTRAITS, portraitJpeg, type PortraitName } from '../lib/photos.js'
 import { quantile } from '../lib/stats.js'
 
@@ -52,7 +53,7 @@ for (let i = 0; i < photoCount; i++) {
   photos.push(await portraitJpeg({ ...PORTRAITS[name], seed: 100 + i, width, height }))
 }
 const limits = { minWidth: 320, minHeight: 320, maxWidth: 8000, maxHeight: 8000, maxPixels: 40_000_000 }
-const task = (i: number): PhotoCheckInput => ({ photo: photos[i % photos.length] as Buffer, limits, thresholds: { ...DEFAULT_PHOTO_THRESHOLDS }, vendorMaxSide: 1024 })
+const task = (i: number): PhotoCheckInput => ({ photo: photos[i % photos.length] as Buffer, limits, thresholds: { ...defaults.liveness.thresholds }, vendorMaxSide: 1024 })
 
 interface Row { workers: number, photos: number, seconds: number, perSecond: number, taskP50: number, taskP99: number, loopP99: number, loopMax: number, poolP99: number, passed: number }
 

@@ -4,11 +4,12 @@ import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { dhashDistance } from '../../gateway/domain/photo-hash.js'
 import { workerFile } from '../../gateway/plugins/workers.js'
-import checkPhoto, { DEFAULT_PHOTO_THRESHOLDS, judge, type PhotoCheckInput, type PhotoCheckResult, type PhotoMeasures } from '../../workers/liveness.js'
+import { defaults } from '../../config/defaults.js'
+import checkPhoto, { judge, type PhotoCheckInput, type PhotoCheckResult, type PhotoMeasures } from '../../workers/liveness.js'
 import { jpegBomb, PORTRAITS, portraitJpeg, portraitPng, pngBomb, renderPortrait, strayBytes, TEST_LIMITS, type PortraitName } from '../fixtures/photos.js'
 
 const VENDOR_MAX_SIDE = 1024
-const input = (photo: Uint8Array): PhotoCheckInput => ({ photo, limits: TEST_LIMITS, thresholds: { ...DEFAULT_PHOTO_THRESHOLDS }, vendorMaxSide: VENDOR_MAX_SIDE })
+const input = (photo: Uint8Array): PhotoCheckInput => ({ photo, limits: TEST_LIMITS, thresholds: { ...defaults.liveness.thresholds }, vendorMaxSide: VENDOR_MAX_SIDE })
 const check = async (photo: Uint8Array) => checkPhoto(input(photo))
 
 // Every fixture and the verdict it must get. Backlit faces get 'backlit' (not 'too_dark'): the
@@ -78,7 +79,7 @@ describe('checkPhoto on the synthetic portraits', () => {
   }, 30_000)
 
   it('keeps every measure at least 15 % away from the threshold that would flip its verdict', () => {
-    const t = DEFAULT_PHOTO_THRESHOLDS
+    const t = defaults.liveness.thresholds
     const m = (name: PortraitName) => results[name].measures as PhotoMeasures
     const margin = 1.15
     for (const name of names) {
@@ -110,7 +111,7 @@ describe('checkPhoto on the synthetic portraits', () => {
 
   it('judges in a fixed order: too_bright, backlit, too_dark, blurred', () => {
     const base = results['light-well-lit'].measures as PhotoMeasures
-    const t = DEFAULT_PHOTO_THRESHOLDS
+    const t = defaults.liveness.thresholds
     expect(judge(base, t)).toBeUndefined()
     const all = { ...base, faceWhite: 0.9, backgroundWhite: 0.9, faceToBackground: 0.01, highlight: 10, faceBlack: 0.9, sharpness: 0 }
     expect(judge(all, t)).toBe('too_bright')
@@ -219,7 +220,7 @@ describe('bad bytes', () => {
   it('throws for a programmer error only', async () => {
     await expect(checkPhoto({ ...input(jpegs['deep-well-lit']), photo: 'a string' as unknown as Uint8Array })).rejects.toThrow('photo must be a Uint8Array')
     await expect(checkPhoto({ ...input(jpegs['deep-well-lit']), vendorMaxSide: 0 })).rejects.toThrow('vendorMaxSide must be an integer of at least 16')
-    await expect(checkPhoto({ ...input(jpegs['deep-well-lit']), thresholds: { ...DEFAULT_PHOTO_THRESHOLDS, minSharpness: Number.NaN } })).rejects.toThrow('thresholds.minSharpness must be a finite number >= 0')
+    await expect(checkPhoto({ ...input(jpegs['deep-well-lit']), thresholds: { ...defaults.liveness.thresholds, minSharpness: Number.NaN } })).rejects.toThrow('thresholds.minSharpness must be a finite number >= 0')
   })
 
   it('never throws for random bytes, or random damage to a real JPEG or PNG', async () => {
