@@ -35,12 +35,11 @@
 // prints "liveness vendor listening on http://127.0.0.1:9700 ..." and, on SIGINT or SIGTERM, its
 // stats as one JSON line, then exits.
 import { once } from 'node:events'
-import { realpathSync } from 'node:fs'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
-import { performance } from 'node:perf_hooks'
-import { pathToFileURL } from 'node:url'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { parseArgs } from 'node:util'
+import { hitsShare } from '../lib/deterministic-share.js'
+import { isEntry, listenLoopback, runSimulatorCli, simulatorClock, type LoopbackHost } from '../lib/loopback-server.js'
 import { maxInAnyWindow } from '../lib/sliding-window.js'
 
 export interface LivenessVendorOptions {
@@ -118,12 +117,6 @@ function validate (behaviour: Partial<VendorBehaviour>): void {
   if (latencyMs !== undefined && !(Number.isFinite(latencyMs) && latencyMs >= 0)) throw new RangeError('latencyMs must be a non-negative number')
   if (failShare !== undefined && !(failShare >= 0 && failShare <= 1)) throw new RangeError('failShare must be a number from 0 to 1')
   if (errorShare !== undefined && !(errorShare >= 0 && errorShare <= 1)) throw new RangeError('errorShare must be a number from 0 to 1')
-}
-
-/** Whether the k-th candidate (from 1) falls in the share: exactly round(k * share) of the first k do. */
-function hits (k: number, share: number): boolean {
-  // The epsilon keeps 0.1 * 30 (= 3.0000000000000004) and 0.3 * 10 on the right side of floor.
-  return Math.floor(k * share + 1e-9) > Math.floor((k - 1) * share + 1e-9)
 }
 
 function isJpegBase64 (photo: unknown): boolean {
@@ -254,13 +247,13 @@ class Simulator implements LivenessVendorSimulator {
       this.#counts.rejected402++
       return this.#send(res, { status: 402, body: { error: 'budget_exhausted' } })
     }
-    if (hits(++this.#errorCandidates, this.#behaviour.errorShare)) {
+    if (hitsShare(++this.#errorCandidates, this.#behaviour.errorShare)) {
       this.#counts.errors500++
       this.#later(() => this.#send(res, { status: 500, body: { error: 'internal_error' } }))
       return
     }
     const n = ++this.#counts.accepted
-    const result = hits(n, this.#behaviour.failShare) ? 'fail' : 'pass'
+    const result = hitsShare(n, this.#behaviour.failShare) ? 'fail' : 'pass'
     this.#counts[result === 'pass' ? 'passed' : 'failed']++
     const answer = new Promise<Answer>((resolve) => {
       this.#later(() => resolve({ status: 200, body: { scanId: `scan-${n}`, result } }))
@@ -318,21 +311,12 @@ export async function startLivenessVendor (options: LivenessVendorOptions): Prom
     down: false
   }
   validate(behaviour)
-  const host = options.host ?? '127.0.0.1'
-  if (host !== '127.0.0.1' && host !== '::1') throw new RangeError('host must be 127.0.0.1 or ::1')
-  const port = options.port ?? 0
-  if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new RangeError('port must be an integer from 0 to 65535')
-  const origin = performance.timeOrigin
-  const now = options.now ?? (() => origin + performance.now())
-  const server = createServer({ keepAliveTimeout: 5_000 })
-  server.listen(port, host)
-  await once(server, 'listening')
-  const address = server.address() as AddressInfo
-  const url = `http://${host === '::1' ? '[::1]' : host}:${address.port}`
+  const { server, url } = await listenLoopback(options)
+  const now = simulatorClock(options.now)
   return new Simulator(server, url, behaviour, now)
 }
 
-async function main (): Promise<void> {
+if (isEntry(import.meta.url)) {
   const { values } = parseArgs({
     options: {
       rate: { type: 'string', default: '1' },
@@ -344,28 +328,16 @@ async function main (): Promise<void> {
       host: { type: 'string', default: '127.0.0.1' }
     }
   })
-  const vendor = await startLivenessVendor({
-    ratePerSecond: Number(values.rate),
-    totalScans: Number(values.total),
-    latencyMs: Number(values.latency),
-    failShare: Number(values['fail-share']),
-    host: values.host as '127.0.0.1' | '::1',
-    port: Number(values.port)
-  })
-  vendor.set({ errorShare: Number(values['error-share']) })
-  process.stdout.write(`liveness vendor listening on ${vendor.url} (rate ${values.rate}/s, budget ${values.total} scans, latency ${values.latency} ms)\n`)
-  const stop = (): void => {
-    process.stdout.write(`${JSON.stringify(vendor.stats())}\n`)
-    vendor.close().then(() => process.exit(0))
-  }
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
-}
-
-const entry = process.argv[1]
-if (entry !== undefined && import.meta.url === pathToFileURL(realpathSync(entry)).href) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`liveness-vendor: ${err instanceof Error ? err.message : String(err)}\n`)
-    process.exit(1)
-  })
+  runSimulatorCli('liveness-vendor', async () => {
+    const vendor = await startLivenessVendor({
+      ratePerSecond: Number(values.rate),
+      totalScans: Number(values.total),
+      latencyMs: Number(values.latency),
+      failShare: Number(values['fail-share']),
+      host: values.host as LoopbackHost,
+      port: Number(values.port)
+    })
+    vendor.set({ errorShare: Number(values['error-share']) })
+    return vendor
+  }, (url) => `liveness vendor listening on ${url} (rate ${values.rate}/s, budget ${values.total} scans, latency ${values.latency} ms)`)
 }
