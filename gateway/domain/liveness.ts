@@ -19,6 +19,7 @@ import type { Clock } from '../store/clock.js'
 import { storeKey } from '../store/keys.js'
 import type { Stores } from '../store/ports.js'
 import type { PhotoCheckResult, PhotoReason } from '../../workers/liveness.js'
+import { dhashDistance } from './photo-hash.js'
 import { inspectPhoto, type PhotoLimits } from './photo-header.js'
 import { randomId, type RegistrationService } from './registrations.js'
 
@@ -139,7 +140,11 @@ const REFUSED = storeKey('vendor.scans', 'refused')
 const RETRY = 'retry:'
 const USED = storeKey('vendor.scans', 'used')
 const hourKey = (hour: number) => storeKey('vendor.scans', 'hour', String(hour))
-const photoHashKey = (dhash: string) => storeKey(`photo.${dhash}`)
+// One bucket per band of the photo hash and value of that band (8 x 256 keys in all).
+const photoBandKey = (band: number, value: string) => storeKey(`photo.band.${band}.${value}`)
+const BAND_BUCKET_SIZE = 512
+// A re-encoded or resized copy stays within 5 bits; different portraits differ by 12 or more.
+const REUSE_DISTANCE = 6
 
 export class LivenessService {
   readonly #stores: Stores
@@ -195,11 +200,9 @@ export class LivenessService {
 
     const livenessId = randomId('liv')
     const flags: string[] = []
-    // The same photo (by perceptual hash) already seen on another registration: a fraud signal.
-    // Exact hashes only: a re-encoded copy differs in a few bits and is not caught (README).
-    await kv.setIfAbsent(photoHashKey(result.dhash), registration.registrationId, { ttlMs: this.#rules.resultTtlMs })
-    const seenOn = await kv.get(photoHashKey(result.dhash))
-    if (seenOn !== null && seenOn !== registration.registrationId) {
+    // The same photo (by perceptual hash, a re-encoded or resized copy too) already seen on
+    // another registration: a fraud signal.
+    if (await this.#seenElsewhere(result.dhash, registration.registrationId)) {
       flags.push('photo_reused')
       this.#signals.flagged('photo_reused')
     }
@@ -236,6 +239,31 @@ export class LivenessService {
     this.#signals.uploaded('accepted')
     this.#wake()
     return { livenessId, status: 'checking' }
+  }
+
+  /**
+   * Whether a photo within REUSE_DISTANCE bits of `dhash` was seen on another registration, and
+   * records this one. The 64-bit hash is cut into 8 bands of 8 bits; two hashes at most 6 bits
+   * apart agree exactly on at least 2 bands (pigeonhole), so looking in each band's bucket finds
+   * every such neighbour that is still in it. Each bucket keeps its BAND_BUCKET_SIZE most recent
+   * photos: beyond about 256 x that many photos in the retention time, older ones drop out.
+   */
+  async #seenElsewhere (dhash: string, registrationId: string): Promise<boolean> {
+    const { sortedSets } = this.#stores
+    const member = `${dhash}:${registrationId}`
+    const buckets = Array.from({ length: 8 }, (_, band) => photoBandKey(band, dhash.slice(band * 2, band * 2 + 2)))
+    const seen = await Promise.all(buckets.map(async (key) => sortedSets.rangeByRank(key, -BAND_BUCKET_SIZE, -1)))
+    const reused = seen.flat().some(({ member: other }) => {
+      const [hash, owner] = other.split(':') as [string, string]
+      return owner !== registrationId && dhashDistance(hash, dhash) <= REUSE_DISTANCE
+    })
+    const now = this.#clock.now()
+    await Promise.all(buckets.map(async (key) => {
+      await sortedSets.add(key, member, now, { ttlMs: this.#rules.resultTtlMs })
+      const size = await sortedSets.count(key)
+      if (size > BAND_BUCKET_SIZE) await sortedSets.popMin(key, size - BAND_BUCKET_SIZE)
+    }))
+    return reused
   }
 
   async get (subject: string, livenessId: string): Promise<LivenessView> {

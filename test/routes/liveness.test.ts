@@ -185,12 +185,24 @@ describe('liveness: uploads, refusals and faults (real Redis, real worker)', () 
     expect((await upload(gateway, who, await portraitJpeg({ ...PORTRAITS['medium-well-lit'], ...small }), { memberIndex: 1 })).json().code).toBe('GW_ERR_LIVENESS_MEMBER_UNKNOWN')
   })
 
-  it('flags the same photo on two registrations as a fraud signal', async () => {
-    const photo = await portraitJpeg({ ...PORTRAITS['deep-well-lit'], ...small, seed: 77 })
-    const other = await register(gateway, 3)
+  it('flags the same photo on another registration as a fraud signal, re-encoded copies too', async () => {
+    const scene = { ...PORTRAITS['deep-well-lit'], ...small, seed: 77 }
+    const photo = await portraitJpeg(scene)
+    const reused = () => /gateway_fraud_flags_total\{reason="photo_reused"\} (\d+)/
+    const count = async () => Number(reused().exec((await gateway.inject({ url: '/metrics' })).body)?.[1] ?? 0)
     expect((await upload(gateway, who, photo)).statusCode).toBe(202)
+    // The same person sending it again is not a signal.
+    expect((await upload(gateway, who, photo)).statusCode).toBe(202)
+    expect(await count()).toBe(0)
+    const other = await register(gateway, 3)
     expect((await upload(gateway, other, photo)).statusCode).toBe(202)
-    expect((await gateway.inject({ url: '/metrics' })).body).toContain('gateway_fraud_flags_total{reason="photo_reused"} 1')
+    expect(await count()).toBe(1)
+    const third = await register(gateway, 4)
+    expect((await upload(gateway, third, await portraitJpeg(scene, { quality: 60 }))).statusCode).toBe(202)
+    expect(await count()).toBe(2)
+    const fourth = await register(gateway, 5)
+    expect((await upload(gateway, fourth, await portraitJpeg({ ...PORTRAITS['light-well-lit'], ...small, seed: 78 }))).statusCode).toBe(202)
+    expect(await count()).toBe(2)
   })
 })
 
