@@ -25,6 +25,7 @@ export const defaults: Config = {
     connectTimeoutMs: 2_000,
     autoPipelining: false,
     unavailableRetryAfterSeconds: 5,
+    outboxPartitions: 8,
     memorySweepIntervalMs: 10_000
   },
   auth: {

@@ -42,6 +42,7 @@ export const ConfigSchema = Type.Object({
     connectTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000, env: 'GATEWAY_REDIS_CONNECT_TIMEOUT_MS', expected: 'an integer from 100 to 60000', doc: 'how long one connection attempt to Redis may take' }),
     autoPipelining: Type.Boolean({ env: 'GATEWAY_REDIS_AUTO_PIPELINING', expected: 'true or false', doc: 'let ioredis batch commands of concurrent requests into one write' }),
     unavailableRetryAfterSeconds: Type.Integer({ minimum: 1, maximum: 3600, env: 'GATEWAY_STORE_UNAVAILABLE_RETRY_AFTER_SECONDS', expected: 'an integer from 1 to 3600', doc: 'Retry-After sent with 503 when the store cannot be reached' }),
+    outboxPartitions: Type.Integer({ minimum: 1, maximum: 1024, env: 'GATEWAY_OUTBOX_PARTITIONS', expected: 'an integer from 1 to 1024', doc: 'streams the outbox of backend events is spread over, each its own hash slot on Redis Cluster; changing it leaves undelivered events in the streams no longer written' }),
     memorySweepIntervalMs: Type.Integer({ minimum: 100, maximum: 3600000, env: 'GATEWAY_MEMORY_SWEEP_INTERVAL_MS', expected: 'an integer from 100 to 3600000', doc: 'how often the embedded store drops expired entries' })
   }, { additionalProperties: false }),
 

@@ -11,13 +11,14 @@ export interface CreateStoresOptions {
 
 /** Redis when a URL is configured, the embedded memory store otherwise. */
 export async function createStores (config: Config['store'], { clock = systemClock, onConnectionError }: CreateStoresOptions = {}): Promise<Stores> {
-  if (config.redisUrl === '') return createMemoryStores({ clock, sweepIntervalMs: config.memorySweepIntervalMs })
+  if (config.redisUrl === '') return createMemoryStores({ clock, sweepIntervalMs: config.memorySweepIntervalMs, outboxPartitions: config.outboxPartitions })
   return createRedisStores({
     url: config.redisUrl,
     keyPrefix: config.keyPrefix,
     commandTimeoutMs: config.commandTimeoutMs,
     connectTimeoutMs: config.connectTimeoutMs,
     autoPipelining: config.autoPipelining,
+    outboxPartitions: config.outboxPartitions,
     clock,
     ...(onConnectionError === undefined ? {} : { onConnectionError })
   })

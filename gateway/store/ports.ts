@@ -129,6 +129,71 @@ export interface RateLimitStore {
   decide(buckets: readonly BucketSpec[], cost?: number): Promise<BucketDecision[]>
 }
 
+/** An event a backend service must receive: the outbox keeps it until delivery is acknowledged. */
+export interface OutboxEvent {
+  /** Unique and stable: the Idempotency-Key of every delivery attempt. */
+  id: string
+  type: string
+  /** When it happened, epoch ms. */
+  time: number
+  /** JSON text; never personal data beyond what the backend must have. */
+  payload: string
+}
+
+/** An event as one consumer of the delivery group holds it. */
+export interface OutboxEntry {
+  partition: number
+  /** The store's id of this entry (a stream id on Redis); what ack and deadLetter take. */
+  entryId: string
+  event: OutboxEvent
+}
+
+export interface OutboxStats {
+  /** Events not yet delivered (acknowledged), pending ones included. */
+  depth: number
+  /** Events handed to a consumer and not acknowledged yet. */
+  pending: number
+  /** The time of the oldest undelivered event (epoch ms), or null when there is none. */
+  oldestTime: number | null
+  deadLetters: number
+}
+
+/**
+ * A durable outbox of events for backend services, in `partitions` streams, each with one
+ * delivery group: an event goes to the partition its key hashes to (on Redis Cluster each
+ * partition is its own hash slot, so no one slot carries the whole outbox). A consumer reads new
+ * entries, acknowledges each once delivered, and takes over entries that another consumer left
+ * pending too long (a crashed instance).
+ */
+export interface OutboxStore {
+  readonly partitions: number
+  /** Appends durably (on Redis: once XADD is acknowledged). */
+  append(event: OutboxEvent, partitionKey: string): Promise<OutboxEntry>
+  /** Up to `count` entries never handed out before, now pending for `consumer`. */
+  read(partition: number, consumer: string, count: number): Promise<OutboxEntry[]>
+  /** Up to `count` entries pending for at least `minIdleMs` (with any consumer), now pending for `consumer`. */
+  claim(partition: number, consumer: string, minIdleMs: number, count: number): Promise<OutboxEntry[]>
+  /** Delivered: the entry leaves the outbox. */
+  ack(entry: Pick<OutboxEntry, 'partition' | 'entryId'>): Promise<void>
+  /** Given up on: the entry moves to the partition's dead letters, with why. */
+  deadLetter(entry: OutboxEntry, reason: string): Promise<void>
+  /** The partition's dead letters, oldest first. */
+  deadLetters(partition: number, count: number): Promise<Array<{ entryId: string, event: OutboxEvent, reason: string }>>
+  /** Moves a dead letter back into the outbox as a new entry; false when there is no such letter. */
+  revive(partition: number, deadEntryId: string): Promise<boolean>
+  stats(): Promise<OutboxStats>
+}
+
+/** The partition of a key: FNV-1a over its UTF-16 code units, modulo the partitions. */
+export function outboxPartition (key: string, partitions: number): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return (hash >>> 0) % partitions
+}
+
 export interface Stores {
   readonly kind: 'memory' | 'redis'
   /**
@@ -141,6 +206,7 @@ export interface Stores {
   readonly sortedSets: SortedSetStore
   readonly rateLimits: RateLimitStore
   readonly windows: WindowStore
+  readonly outbox: OutboxStore
   /** Resolves when the backing store answers; rejects otherwise. */
   ping(): Promise<void>
   close(): Promise<void>

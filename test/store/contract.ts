@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
 import type { ManualClock } from '../../gateway/store/clock.js'
 import { storeKey } from '../../gateway/store/keys.js'
-import type { BucketSpec, Stores } from '../../gateway/store/ports.js'
+import { outboxPartition, type BucketSpec, type OutboxEntry, type OutboxEvent, type Stores } from '../../gateway/store/ports.js'
 
 export interface ContractSubject {
   stores: Stores
@@ -358,6 +358,74 @@ export function storeContract (name: string, create: () => Promise<ContractSubje
         await expect(subject.stores.rateLimits.decide([bucket(key('rl'), 0, 1)])).rejects.toThrow('must be a positive number')
         await expect(subject.stores.rateLimits.decide([bucket(key('rl'), 1, 0)])).rejects.toThrow('must be a positive integer')
         await expect(subject.stores.rateLimits.decide([bucket(key('rl'), 1, 1)], 0)).rejects.toThrow('cost must be a positive integer')
+      })
+    })
+
+    describe('outbox', () => {
+      let n = 0
+      const event = (type = 'registration.created', time = 1_700_000_000_000): OutboxEvent => ({ id: `evt-${process.pid}-${++n}`, type, time, payload: JSON.stringify({ n }) })
+      // One partition key for every event, so a test works on one stream.
+      const KEY = 'reg_same'
+
+      it('appends to the partition its key hashes to, and spreads keys over partitions', async () => {
+        const { outbox } = subject.stores
+        const seen = new Set<number>()
+        for (let i = 0; i < 64; i++) {
+          const entry = await outbox.append(event(), `reg_${i}`)
+          expect(entry.partition).toBe(outboxPartition(`reg_${i}`, outbox.partitions))
+          seen.add(entry.partition)
+        }
+        expect(seen.size).toBeGreaterThan(outbox.partitions / 2)
+      })
+
+      it('hands each entry to one consumer once, in order, and forgets it once acknowledged', async () => {
+        const { outbox } = subject.stores
+        const events = [event(), event(), event()]
+        const partition = (await outbox.append(events[0] as OutboxEvent, KEY)).partition
+        for (const e of events.slice(1)) await outbox.append(e, KEY)
+        const first = await outbox.read(partition, 'a', 2)
+        expect(first.map((e) => e.event)).toEqual(events.slice(0, 2))
+        const second = await outbox.read(partition, 'b', 10)
+        expect(second.map((e) => e.event)).toEqual(events.slice(2))
+        expect(await outbox.read(partition, 'a', 10)).toEqual([])
+        expect(await outbox.stats()).toMatchObject({ depth: 3, pending: 3, oldestTime: 1_700_000_000_000, deadLetters: 0 })
+        for (const entry of [...first, ...second]) await outbox.ack(entry)
+        expect(await outbox.stats()).toEqual({ depth: 0, pending: 0, oldestTime: null, deadLetters: 0 })
+      })
+
+      it('lets another consumer take over entries left pending too long (a crashed instance)', async () => {
+        const { outbox } = subject.stores
+        const { partition } = await outbox.append(event(), KEY)
+        const [held] = await outbox.read(partition, 'crashed', 1)
+        expect(await outbox.claim(partition, 'rescuer', 200, 10)).toEqual([])
+        await subject.elapse(250)
+        const claimed = await outbox.claim(partition, 'rescuer', 200, 10)
+        expect(claimed.map((e) => e.entryId)).toEqual([held?.entryId])
+        expect(claimed[0]?.event).toEqual(held?.event)
+        // Just claimed: not idle any more.
+        expect(await outbox.claim(partition, 'third', 200, 10)).toEqual([])
+        await outbox.ack(claimed[0] as OutboxEntry)
+        expect((await outbox.stats()).depth).toBe(0)
+      })
+
+      it('moves an entry given up on to the dead letters, with why, and can bring it back', async () => {
+        const { outbox } = subject.stores
+        const e = event('appointment.confirmed')
+        const { partition } = await outbox.append(e, KEY)
+        const [held] = await outbox.read(partition, 'a', 1)
+        await outbox.deadLetter(held as OutboxEntry, 'attempts exhausted (HTTP 500)')
+        expect(await outbox.stats()).toMatchObject({ depth: 0, pending: 0, deadLetters: 1 })
+        const letters = await outbox.deadLetters(partition, 10)
+        expect(letters).toEqual([{ entryId: expect.any(String), event: e, reason: 'attempts exhausted (HTTP 500)' }])
+        expect(await outbox.revive(partition, 'no-such-letter-0')).toBe(false)
+        expect(await outbox.revive(partition, '1-1')).toBe(false)
+        expect(await outbox.revive(partition, (letters[0] as { entryId: string }).entryId)).toBe(true)
+        expect(await outbox.stats()).toMatchObject({ depth: 1, deadLetters: 0 })
+        expect((await outbox.read(partition, 'a', 10)).map((x) => x.event)).toEqual([e])
+      })
+
+      it('refuses a partition it does not have', async () => {
+        await expect(subject.stores.outbox.read(subject.stores.outbox.partitions, 'a', 1)).rejects.toThrow(RangeError)
       })
     })
   })

@@ -2,6 +2,7 @@ import { systemClock, type Clock } from '../clock.js'
 import type { Stores } from '../ports.js'
 import { MemoryCounterStore } from './counter-store.js'
 import { MemoryKeyValueStore } from './key-value-store.js'
+import { MemoryOutboxStore } from './outbox-store.js'
 import { Keyspace } from './keyspace.js'
 import { MemoryRateLimitStore } from './rate-limit-store.js'
 import { MemorySortedSetStore } from './sorted-set-store.js'
@@ -10,10 +11,11 @@ import { MemoryWindowStore } from './window-store.js'
 export interface MemoryStoresOptions {
   clock?: Clock
   sweepIntervalMs?: number
+  outboxPartitions?: number
 }
 
 /** The embedded store: one process, nothing kept after exit. */
-export function createMemoryStores ({ clock = systemClock, sweepIntervalMs = 10_000 }: MemoryStoresOptions = {}): Stores {
+export function createMemoryStores ({ clock = systemClock, sweepIntervalMs = 10_000, outboxPartitions = 8 }: MemoryStoresOptions = {}): Stores {
   const keys = new Keyspace(clock, sweepIntervalMs)
   return {
     kind: 'memory',
@@ -22,6 +24,7 @@ export function createMemoryStores ({ clock = systemClock, sweepIntervalMs = 10_
     sortedSets: new MemorySortedSetStore(keys),
     rateLimits: new MemoryRateLimitStore(keys),
     windows: new MemoryWindowStore(keys),
+    outbox: new MemoryOutboxStore(clock, outboxPartitions),
     ping: async () => {},
     close: async () => keys.close()
   }

@@ -5,12 +5,15 @@ import { createRedisClient, type RedisClientOptions } from './client.js'
 import { RedisCounterStore } from './counter-store.js'
 import { guard } from './guard.js'
 import { RedisKeyValueStore } from './key-value-store.js'
+import { RedisOutboxStore } from './outbox-store.js'
 import { RedisRateLimitStore } from './rate-limit-store.js'
 import { RedisSortedSetStore } from './sorted-set-store.js'
 import { RedisWindowStore } from './window-store.js'
 
 export interface RedisStoresOptions extends RedisClientOptions {
   clock?: Clock
+  /** Streams the outbox is spread over (each its own hash slot on a Cluster). */
+  outboxPartitions?: number
   /** Told about connection trouble; ioredis keeps reconnecting on its own. */
   onConnectionError?: (err: Error) => void
 }
@@ -36,6 +39,7 @@ export async function createRedisStores (options: RedisStoresOptions): Promise<S
     sortedSets: new RedisSortedSetStore(redis),
     rateLimits: new RedisRateLimitStore(redis, clock),
     windows: new RedisWindowStore(redis, clock),
+    outbox: new RedisOutboxStore(redis, options.outboxPartitions ?? 8),
     // A write, not a PING: a replica or a Redis out of memory answers PING but refuses our writes.
     ping: async () => { await guard(redis.set('{health}:probe', '1', 'PX', 10_000)) },
     close: async () => {

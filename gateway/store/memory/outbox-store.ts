@@ -1,0 +1,126 @@
+import type { Clock } from '../clock.js'
+import { outboxPartition, type OutboxEntry, type OutboxEvent, type OutboxStats, type OutboxStore } from '../ports.js'
+
+interface Held { event: OutboxEvent, consumer?: string, deliveredAt?: number }
+
+// One partition: entries in append order; `next` is the first never handed out.
+interface Partition {
+  entries: Map<string, Held>
+  order: string[]
+  next: number
+  dead: Map<string, { event: OutboxEvent, reason: string }>
+}
+
+/** The embedded outbox: in memory, per process, with the same semantics as the Redis streams. */
+export class MemoryOutboxStore implements OutboxStore {
+  readonly partitions: number
+  readonly #clock: Clock
+  readonly #parts: Partition[]
+  #sequence = 0
+
+  constructor (clock: Clock, partitions: number) {
+    this.#clock = clock
+    this.partitions = partitions
+    this.#parts = Array.from({ length: partitions }, () => ({ entries: new Map(), order: [], next: 0, dead: new Map() }))
+  }
+
+  #part (partition: number): Partition {
+    const part = this.#parts[partition]
+    if (part === undefined) throw new RangeError(`no outbox partition ${partition}`)
+    return part
+  }
+
+  #id (): string {
+    return `${this.#clock.now()}-${++this.#sequence}`
+  }
+
+  async append (event: OutboxEvent, partitionKey: string): Promise<OutboxEntry> {
+    const partition = outboxPartition(partitionKey, this.partitions)
+    const part = this.#part(partition)
+    const entryId = this.#id()
+    part.entries.set(entryId, { event })
+    part.order.push(entryId)
+    return { partition, entryId, event }
+  }
+
+  async read (partition: number, consumer: string, count: number): Promise<OutboxEntry[]> {
+    const part = this.#part(partition)
+    const out: OutboxEntry[] = []
+    while (out.length < count && part.next < part.order.length) {
+      const entryId = part.order[part.next++] as string
+      const held = part.entries.get(entryId)
+      if (held === undefined) continue
+      held.consumer = consumer
+      held.deliveredAt = this.#clock.now()
+      out.push({ partition, entryId, event: held.event })
+    }
+    this.#compact(part)
+    return out
+  }
+
+  async claim (partition: number, consumer: string, minIdleMs: number, count: number): Promise<OutboxEntry[]> {
+    const part = this.#part(partition)
+    const now = this.#clock.now()
+    const out: OutboxEntry[] = []
+    for (let i = 0; i < part.next && out.length < count; i++) {
+      const entryId = part.order[i] as string
+      const held = part.entries.get(entryId)
+      if (held?.deliveredAt === undefined || now - held.deliveredAt < minIdleMs) continue
+      held.consumer = consumer
+      held.deliveredAt = now
+      out.push({ partition, entryId, event: held.event })
+    }
+    return out
+  }
+
+  async ack (entry: Pick<OutboxEntry, 'partition' | 'entryId'>): Promise<void> {
+    this.#part(entry.partition).entries.delete(entry.entryId)
+  }
+
+  async deadLetter (entry: OutboxEntry, reason: string): Promise<void> {
+    const part = this.#part(entry.partition)
+    if (!part.entries.delete(entry.entryId)) return
+    part.dead.set(this.#id(), { event: entry.event, reason })
+  }
+
+  async deadLetters (partition: number, count: number): Promise<Array<{ entryId: string, event: OutboxEvent, reason: string }>> {
+    return [...this.#part(partition).dead].slice(0, count).map(([entryId, { event, reason }]) => ({ entryId, event, reason }))
+  }
+
+  async revive (partition: number, deadEntryId: string): Promise<boolean> {
+    const part = this.#part(partition)
+    const letter = part.dead.get(deadEntryId)
+    if (letter === undefined) return false
+    const entryId = this.#id()
+    part.entries.set(entryId, { event: letter.event })
+    part.order.push(entryId)
+    part.dead.delete(deadEntryId)
+    return true
+  }
+
+  async stats (): Promise<OutboxStats> {
+    let depth = 0
+    let pending = 0
+    let oldestTime: number | null = null
+    let deadLetters = 0
+    for (const part of this.#parts) {
+      depth += part.entries.size
+      deadLetters += part.dead.size
+      for (const held of part.entries.values()) {
+        if (held.deliveredAt !== undefined) pending++
+        if (oldestTime === null || held.event.time < oldestTime) oldestTime = held.event.time
+      }
+    }
+    return { depth, pending, oldestTime, deadLetters }
+  }
+
+  // Drops acknowledged ids from the front of the order, so it does not grow without bound.
+  #compact (part: Partition): void {
+    let drop = 0
+    while (drop < part.next && !part.entries.has(part.order[drop] as string)) drop++
+    if (drop > 1024) {
+      part.order.splice(0, drop)
+      part.next -= drop
+    }
+  }
+}
