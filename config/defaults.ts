@@ -191,7 +191,14 @@ export const defaults: Config = {
     breakerResetMs: 30_000
   },
   delivery: {
+    url: '',
+    urls: {},
     ratePerSecond: 200,
-    maxConcurrent: 16
+    maxConcurrent: 16,
+    pacing: 0.95,
+    timeoutMs: 5_000,
+    maxAttempts: 10,
+    retryBaseMs: 500,
+    claimIdleMs: 30_000
   }
 }

@@ -186,8 +186,15 @@ export const ConfigSchema = Type.Object({
   }, { additionalProperties: false }),
 
   delivery: Type.Object({
+    url: Type.String({ maxLength: 2048, env: 'GATEWAY_DELIVERY_URL', expected: 'empty or an http:// or https:// URL', doc: 'backend service that receives (POST <url>) every event type not named in GATEWAY_DELIVERY_URLS; empty with no URLS: events wait in the outbox', secret: true }),
+    urls: Type.Record(Type.String({ pattern: '^[a-z][a-z.]{0,63}$' }), Type.String({ maxLength: 2048 }), { env: 'GATEWAY_DELIVERY_URLS', expected: 'a JSON object of event type to http:// or https:// URL', doc: 'backend service per event type (registration.created, appointment.allocated, ...)', secret: true }),
     ratePerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 100000, env: 'GATEWAY_DELIVERY_RATE_PER_SECOND', expected: 'a number greater than 0 and at most 100000', doc: 'events per second delivered to backend services, across all instances' }),
-    maxConcurrent: Type.Integer({ minimum: 1, maximum: 1000, env: 'GATEWAY_DELIVERY_MAX_CONCURRENT', expected: 'an integer from 1 to 1000', doc: 'backend requests in flight at once, across all instances' })
+    maxConcurrent: Type.Integer({ minimum: 1, maximum: 1000, env: 'GATEWAY_DELIVERY_MAX_CONCURRENT', expected: 'an integer from 1 to 1000', doc: 'backend requests in flight at once, per instance' }),
+    pacing: Type.Number({ exclusiveMinimum: 0, maximum: 1, env: 'GATEWAY_DELIVERY_PACING', expected: 'a number greater than 0 and at most 1', doc: 'share of the configured rate the gateway paces at: headroom for network jitter' }),
+    timeoutMs: Type.Integer({ minimum: 100, maximum: 120000, env: 'GATEWAY_DELIVERY_TIMEOUT_MS', expected: 'an integer from 100 to 120000', doc: 'one delivery slower than this counts as failed and is retried' }),
+    maxAttempts: Type.Integer({ minimum: 1, maximum: 100, env: 'GATEWAY_DELIVERY_MAX_ATTEMPTS', expected: 'an integer from 1 to 100', doc: 'deliveries of one event before it goes to the dead letters' }),
+    retryBaseMs: Type.Integer({ minimum: 10, maximum: 600000, env: 'GATEWAY_DELIVERY_RETRY_BASE_MS', expected: 'an integer from 10 to 600000', doc: 'first retry after about this long, doubling each time (full jitter), or after the backend\'s Retry-After' }),
+    claimIdleMs: Type.Integer({ minimum: 100, maximum: 3600000, env: 'GATEWAY_DELIVERY_CLAIM_IDLE_MS', expected: 'an integer from 100 to 3600000', doc: 'an event handed to an instance and not delivered for this long is taken over by another (a crashed instance)' })
   }, { additionalProperties: false })
 }, { additionalProperties: false })
 

@@ -6,6 +6,7 @@ import type { Config } from '../config/load.js'
 import type { VerificationKeys } from './auth/keys.js'
 import auth from './plugins/auth.js'
 import draining from './plugins/draining.js'
+import delivery from './plugins/delivery.js'
 import drawScheduler from './plugins/draw-scheduler.js'
 import idempotency from './plugins/idempotency.js'
 import errorHandler from './plugins/error-handler.js'
@@ -25,6 +26,7 @@ import appointments from './routes/appointments/index.js'
 import health from './routes/health/index.js'
 import allocations from './routes/ops/allocations.js'
 import identities from './routes/ops/identities.js'
+import outbox from './routes/ops/outbox.js'
 import livenessRoutes from './routes/liveness/index.js'
 import partner from './routes/partner/index.js'
 import registrations from './routes/registrations/index.js'
@@ -76,6 +78,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(workers, config.workers)
   await fastify.register(registrationServices, { identityKey: opts.identityKey })
   await fastify.register(drawScheduler)
+  await fastify.register(delivery)
   await fastify.register(liveness, opts.livenessWorkerFile === undefined ? {} : { workerFile: opts.livenessWorkerFile })
 
   await fastify.register(health)
@@ -88,6 +91,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(publishedAllocations)
   await fastify.register(partner)
   await fastify.register(livenessRoutes)
+  await fastify.register(outbox)
 }
 
 // Not encapsulated (fastify/demo registers its app through fastify-plugin too): the error and

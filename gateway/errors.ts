@@ -328,6 +328,15 @@ export const ERRORS = {
       ru: 'У этого розыгрыша уже задано другое значение маяка, или розыгрыш уже проведён. Маяк можно задать один раз: после запечатывания пула и до розыгрыша.'
     }
   },
+  GW_ERR_OUTBOX_DEAD_LETTER_NOT_FOUND: {
+    status: 404,
+    messages: {
+      en: 'There is no such dead letter. Take its id from GET /v1/ops/outbox.',
+      es: 'No existe esa carta muerta. Tome su identificador de GET /v1/ops/outbox.',
+      ht: 'Pa gen lèt mouri konsa. Pran idantifyan li nan GET /v1/ops/outbox.',
+      ru: 'Такого недоставленного события нет. Возьмите его идентификатор из GET /v1/ops/outbox.'
+    }
+  },
   GW_ERR_LIVENESS_NOT_FOUND: {
     status: 404,
     messages: {
