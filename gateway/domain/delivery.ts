@@ -7,6 +7,7 @@
 //   - a refusal (another 4xx), or more than maxAttempts deliveries, moves it to the dead letters;
 //   - an instance that dies leaves its events pending: after claimIdleMs another takes them over.
 // No Fastify, no Redis: the outbox is a store port, the backends and the pace are ports too.
+import { abortableSleep } from '../lib/abortable-sleep.js'
 import type { Clock } from '../store/clock.js'
 import { storeKey } from '../store/keys.js'
 import type { OutboxEntry, OutboxEvent, Stores } from '../store/ports.js'
@@ -163,22 +164,8 @@ export class DeliveryService {
       // Full jitter over an exponential backoff, never sooner than the backend asked, and short
       // of the takeover time so no other instance takes an event this one still holds.
       const backoff = Math.random() * this.#rules.retryBaseMs * 2 ** Math.min(attempt - 1, 16)
-      await this.#sleep(Math.min(this.#rules.claimIdleMs / 2, Math.max(backoff, outcome.retryAfterMs ?? 0)))
+      await abortableSleep(Math.min(this.#rules.claimIdleMs / 2, Math.max(backoff, outcome.retryAfterMs ?? 0)), this.#stopping.signal)
     }
-  }
-
-  async #sleep (ms: number): Promise<void> {
-    const signal = this.#stopping.signal
-    if (signal.aborted) return
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms)
-      function done (): void {
-        clearTimeout(timer)
-        signal.removeEventListener('abort', done)
-        resolve()
-      }
-      signal.addEventListener('abort', done)
-    })
   }
 
   /** The outbox for ops: what waits, how old the oldest is, and a sample of the dead letters (never a payload). */

@@ -8,6 +8,7 @@ import { Counter, Gauge } from 'prom-client'
 import { BackendClient } from '../delivery/backend-client.js'
 import { DeliveryService } from '../domain/delivery.js'
 import type { OutboxStats } from '../store/ports.js'
+import { perScrape } from '../lib/scrape-cache.js'
 import { createContractLimiter, pacedRate } from '../vendor/contract-limiter.js'
 
 declare module 'fastify' {
@@ -48,12 +49,7 @@ export default fp(async function delivery (fastify) {
     }
   })
 
-  // One store read serves every gauge of a scrape; while the store is away they keep their values.
-  let reading: Promise<OutboxStats | undefined> | undefined
-  const read = async () => {
-    reading ??= stores.outbox.stats().catch(() => undefined).finally(() => { setTimeout(() => { reading = undefined }, 1_000).unref() })
-    return reading
-  }
+  const read = perScrape(async () => stores.outbox.stats())
   for (const [name, help, value] of [
     ['gateway_outbox_depth', 'Events in the outbox not yet delivered, across instances.', (s: OutboxStats) => s.depth],
     ['gateway_outbox_pending', 'Events handed to a consumer and not yet delivered.', (s: OutboxStats) => s.pending],

@@ -10,6 +10,7 @@ import { CheckerBusyError, LivenessService, type PhotoChecker } from '../domain/
 import { createContractLimiter, pacedRate } from '../vendor/contract-limiter.js'
 import { LivenessVendorClient, noVendor } from '../vendor/liveness-vendor.js'
 import type { PhotoCheckInput, PhotoCheckResult } from '../../workers/liveness.js'
+import { perScrape } from '../lib/scrape-cache.js'
 import { workerFile } from './workers.js'
 
 declare module 'fastify' {
@@ -113,15 +114,9 @@ export default fp<LivenessPluginOptions>(async function liveness (fastify, opts)
   })
   fastify.decorate('liveness', service)
 
-  // Budget figures come from the store at scrape time, so every instance reports the shared truth;
-  // one read serves every gauge of a scrape. While the store is away the gauges keep their last
-  // values: a scrape must never fail because Redis did (the outage is what ops are looking at).
+  // Budget figures come from the store at scrape time, so every instance reports the shared truth.
   type Usage = { used: number, lastHour: number, queued: number }
-  let usage: Promise<Usage | undefined> | undefined
-  const read = async () => {
-    usage ??= service.usage().catch(() => undefined).finally(() => { setTimeout(() => { usage = undefined }, 1_000).unref() })
-    return usage
-  }
+  const read = perScrape(async () => service.usage())
   const gauge = (name: string, help: string, value: (u: Usage) => number) => {
     // eslint-disable-next-line no-new -- registered in the registry by the constructor
     new Gauge({

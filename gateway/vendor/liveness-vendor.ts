@@ -9,6 +9,7 @@
 import CircuitBreaker from 'opossum'
 import { request, Agent } from 'undici'
 import { VendorBudgetError, type LivenessVendorPort } from '../domain/liveness.js'
+import { abortableSleep } from '../lib/abortable-sleep.js'
 import { ContractLimiterClosedError, type ContractLimiter } from './contract-limiter.js'
 
 export class VendorUnavailableError extends Error {
@@ -91,7 +92,7 @@ export class LivenessVendorClient implements LivenessVendorPort {
         if (attempt === maxRetries) break
         const backoff = this.#options.backoffMs?.(attempt) ?? Math.min(30_000, 500 * 2 ** attempt)
         const jittered = Math.random() * backoff
-        await sleep(Math.max(jittered, err instanceof RetryableError ? err.retryAfterMs ?? 0 : 0), this.#closing.signal)
+        await abortableSleep(Math.max(jittered, err instanceof RetryableError ? err.retryAfterMs ?? 0 : 0), this.#closing.signal)
       }
     }
     throw new VendorUnavailableError(`the vendor gave no verdict after ${maxRetries + 1} attempts`, { cause: last })
@@ -152,17 +153,4 @@ export class LivenessVendorClient implements LivenessVendorPort {
 export const noVendor: LivenessVendorPort = {
   configured: false,
   scan: async () => { throw new VendorUnavailableError('no vendor URL is configured (GATEWAY_VENDOR_URL)') }
-}
-
-async function sleep (ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms)
-    function done (): void {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done)
-  })
 }
