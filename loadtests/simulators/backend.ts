@@ -30,13 +30,10 @@
 //   node dist/loadtests/simulators/backend.js --port 9800 [--latency 5] [--fail-share 0.1] [--host ::1]
 // prints "backend simulator listening on http://127.0.0.1:9800 ..." and, on SIGINT or SIGTERM,
 // its stats as one JSON line, then exits.
-import { once } from 'node:events'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
 import { parseArgs } from 'node:util'
 import { hitsShare } from '../lib/deterministic-share.js'
-import { isEntry, listenLoopback, runSimulatorCli, simulatorClock, type LoopbackHost } from '../lib/loopback-server.js'
-import { maxInAnyWindow } from '../lib/sliding-window.js'
+import { isEntry, listenLoopback, runSimulatorCli, SimulatorServer, simulatorClock, type JsonAnswer, type LoopbackHost } from '../lib/loopback-server.js'
 
 export interface BackendOptions {
   /** Time to answer a valid event (accepted, duplicate or 503), ms. Default 5. */
@@ -98,13 +95,8 @@ export interface BackendSimulator {
 
 const MAX_BODY_BYTES = 1024 * 1024
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/
-const WINDOW_MS = 1_000
 
-interface Answer {
-  status: number
-  body: Record<string, unknown>
-  headers?: Record<string, string>
-}
+type Answer = JsonAnswer
 
 function validate (behaviour: Partial<BackendBehaviour>): void {
   const { latencyMs, failShare, down, status } = behaviour
@@ -114,33 +106,24 @@ function validate (behaviour: Partial<BackendBehaviour>): void {
   if (status !== undefined && !(Number.isInteger(status) && status >= 200 && status <= 599)) throw new RangeError('status must be an integer from 200 to 599, or undefined')
 }
 
-class Simulator implements BackendSimulator {
-  readonly url: string
-  readonly #server: Server
-  readonly #now: () => number
+class Simulator extends SimulatorServer implements BackendSimulator {
   readonly #behaviour: BackendBehaviour
-  readonly #arrivals: number[] = []
   /** Recorded events by Idempotency-Key. */
   readonly #events = new Map<string, ReceivedEvent>()
   readonly #keys = new Set<string>()
   readonly #byType = new Map<string, number>()
-  readonly #timers = new Set<NodeJS.Timeout>()
   readonly #counts = { received: 0, accepted: 0, duplicates: 0, failed: 0, rejected: 0, resets: 0 }
   #candidates = 0
-  #closing: Promise<void> | undefined
 
   constructor (server: Server, url: string, behaviour: BackendBehaviour, now: () => number) {
-    this.#server = server
-    this.url = url
+    super(server, url, now)
     this.#behaviour = behaviour
-    this.#now = now
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#arrive(req, res))
   }
 
   stats (): BackendStats {
     return {
       ...this.#counts,
-      maxInAnyOneSecond: maxInAnyWindow(this.#arrivals, WINDOW_MS),
+      maxInAnyOneSecond: this.busiestSecond(),
       byType: Object.fromEntries(this.#byType),
       distinctKeys: this.#keys.size
     }
@@ -162,24 +145,11 @@ class Simulator implements BackendSimulator {
     return copy
   }
 
-  async close (): Promise<void> {
-    this.#closing ??= (async () => {
-      for (const timer of this.#timers) clearTimeout(timer)
-      this.#timers.clear()
-      const closed = once(this.#server, 'close')
-      this.#server.close()
-      this.#server.closeAllConnections()
-      await closed
-    })()
-    return this.#closing
-  }
-
-  #arrive (req: IncomingMessage, res: ServerResponse): void {
+  protected arrive (req: IncomingMessage, res: ServerResponse): void {
     this.#counts.received++
-    this.#arrivals.push(this.#now())
     if (this.#behaviour.down) {
       this.#counts.resets++
-      ;(req.socket as Socket).resetAndDestroy()
+      this.reset(req)
       return
     }
     const header = req.headers['idempotency-key']
@@ -203,12 +173,12 @@ class Simulator implements BackendSimulator {
   #deliver (res: ServerResponse, key: string, raw: string | undefined): void {
     if (raw === undefined) {
       this.#counts.rejected++
-      return this.#send(res, { status: 413, body: { error: 'payload_too_large' } })
+      return this.send(res, { status: 413, body: { error: 'payload_too_large' } })
     }
     const type = eventType(raw)
     if (type === undefined) {
       this.#counts.rejected++
-      return this.#send(res, { status: 400, body: { error: 'invalid_event' } })
+      return this.send(res, { status: 400, body: { error: 'invalid_event' } })
     }
     if (hitsShare(++this.#candidates, this.#behaviour.failShare)) {
       this.#counts.failed++
@@ -229,29 +199,12 @@ class Simulator implements BackendSimulator {
   }
 
   #later (res: ServerResponse, answer: Answer): void {
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer)
-      this.#send(res, answer)
-    }, this.#behaviour.latencyMs)
-    this.#timers.add(timer)
+    this.later(() => this.send(res, answer), this.#behaviour.latencyMs)
   }
 
   #refuse (req: IncomingMessage, res: ServerResponse, answer: Answer): void {
     this.#counts.rejected++
-    // Answer at once; drain what the client still sends so the connection can be reused.
-    req.resume()
-    this.#send(res, answer)
-  }
-
-  #send (res: ServerResponse, answer: Answer): void {
-    if (res.writableEnded || res.destroyed) return
-    const text = JSON.stringify(answer.body)
-    res.writeHead(answer.status, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(text),
-      ...answer.headers
-    })
-    res.end(text)
+    this.answerNow(req, res, answer)
   }
 
   /** The body as text, or undefined when it was over the limit (read to the end and dropped). */

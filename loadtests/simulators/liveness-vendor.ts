@@ -34,13 +34,10 @@
 //     [--fail-share 0.1] [--error-share 0] [--host ::1]
 // prints "liveness vendor listening on http://127.0.0.1:9700 ..." and, on SIGINT or SIGTERM, its
 // stats as one JSON line, then exits.
-import { once } from 'node:events'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
 import { parseArgs } from 'node:util'
 import { hitsShare } from '../lib/deterministic-share.js'
-import { isEntry, listenLoopback, runSimulatorCli, simulatorClock, type LoopbackHost } from '../lib/loopback-server.js'
-import { maxInAnyWindow } from '../lib/sliding-window.js'
+import { isEntry, listenLoopback, runSimulatorCli, SimulatorServer, simulatorClock, type JsonAnswer, type LoopbackHost } from '../lib/loopback-server.js'
 
 export interface LivenessVendorOptions {
   /** Contract rate: requests per sliding second that get past the rate check (a positive integer). */
@@ -105,10 +102,7 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/
 const BASE64_PATTERN = /^[A-Za-z0-9+/]+={0,2}$/
 const WINDOW_MS = 1_000
 
-interface Answer {
-  status: number
-  body: Record<string, unknown>
-}
+type Answer = JsonAnswer
 
 function validate (behaviour: Partial<VendorBehaviour>): void {
   const { ratePerSecond, totalScans, latencyMs, failShare, errorShare } = behaviour
@@ -125,34 +119,25 @@ function isJpegBase64 (photo: unknown): boolean {
   return head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff
 }
 
-class Simulator implements LivenessVendorSimulator {
-  readonly url: string
-  readonly #server: Server
-  readonly #now: () => number
+class Simulator extends SimulatorServer implements LivenessVendorSimulator {
   readonly #behaviour: VendorBehaviour
-  readonly #arrivals: number[] = []
   /** Arrival times of requests that got past the rate check in the last second, oldest first. */
   readonly #window: number[] = []
   /** Answers by Idempotency-Key, kept for accepted scans only. */
   readonly #answers = new Map<string, Promise<Answer>>()
   readonly #keys = new Set<string>()
-  readonly #timers = new Set<NodeJS.Timeout>()
   readonly #counts = { received: 0, accepted: 0, passed: 0, failed: 0, replayed: 0, rejected429: 0, rejected402: 0, errors500: 0, invalid: 0, resets: 0 }
   #errorCandidates = 0
-  #closing: Promise<void> | undefined
 
   constructor (server: Server, url: string, behaviour: VendorBehaviour, now: () => number) {
-    this.#server = server
-    this.url = url
+    super(server, url, now)
     this.#behaviour = behaviour
-    this.#now = now
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#arrive(req, res))
   }
 
   stats (): VendorStats {
     return {
       ...this.#counts,
-      maxInAnyOneSecond: maxInAnyWindow(this.#arrivals, WINDOW_MS),
+      maxInAnyOneSecond: this.busiestSecond(),
       distinctKeys: this.#keys.size,
       budgetRemaining: Math.max(0, this.#behaviour.totalScans - this.#counts.accepted)
     }
@@ -166,25 +151,11 @@ class Simulator implements LivenessVendorSimulator {
     }
   }
 
-  async close (): Promise<void> {
-    this.#closing ??= (async () => {
-      for (const timer of this.#timers) clearTimeout(timer)
-      this.#timers.clear()
-      const closed = once(this.#server, 'close')
-      this.#server.close()
-      this.#server.closeAllConnections()
-      await closed
-    })()
-    return this.#closing
-  }
-
-  #arrive (req: IncomingMessage, res: ServerResponse): void {
-    const at = this.#now()
+  protected arrive (req: IncomingMessage, res: ServerResponse, at: number): void {
     this.#counts.received++
-    this.#arrivals.push(at)
     if (this.#behaviour.down) {
       this.#counts.resets++
-      ;(req.socket as Socket).resetAndDestroy()
+      this.reset(req)
       return
     }
     const path = (req.url ?? '').split('?')[0]
@@ -196,7 +167,7 @@ class Simulator implements LivenessVendorSimulator {
     if (earlier !== undefined) {
       this.#counts.replayed++
       req.resume()
-      earlier.then((answer) => this.#send(res, answer))
+      earlier.then((answer) => this.send(res, answer))
       return
     }
     const wait = this.#admit(at)
@@ -207,7 +178,7 @@ class Simulator implements LivenessVendorSimulator {
     }
     this.#readBody(req).then((body) => this.#scan(req, res, key, body), () => {
       this.#counts.invalid++
-      this.#send(res, { status: 413, body: { error: 'payload_too_large' } }, true)
+      this.send(res, { status: 413, body: { error: 'payload_too_large' } }, true)
     })
   }
 
@@ -240,52 +211,31 @@ class Simulator implements LivenessVendorSimulator {
     const earlier = this.#answers.get(key)
     if (earlier !== undefined) {
       this.#counts.replayed++
-      earlier.then((answer) => this.#send(res, answer))
+      earlier.then((answer) => this.send(res, answer))
       return
     }
     if (this.#counts.accepted >= this.#behaviour.totalScans) {
       this.#counts.rejected402++
-      return this.#send(res, { status: 402, body: { error: 'budget_exhausted' } })
+      return this.send(res, { status: 402, body: { error: 'budget_exhausted' } })
     }
     if (hitsShare(++this.#errorCandidates, this.#behaviour.errorShare)) {
       this.#counts.errors500++
-      this.#later(() => this.#send(res, { status: 500, body: { error: 'internal_error' } }))
+      this.later(() => this.send(res, { status: 500, body: { error: 'internal_error' } }), this.#behaviour.latencyMs)
       return
     }
     const n = ++this.#counts.accepted
     const result = hitsShare(n, this.#behaviour.failShare) ? 'fail' : 'pass'
     this.#counts[result === 'pass' ? 'passed' : 'failed']++
     const answer = new Promise<Answer>((resolve) => {
-      this.#later(() => resolve({ status: 200, body: { scanId: `scan-${n}`, result } }))
+      this.later(() => resolve({ status: 200, body: { scanId: `scan-${n}`, result } }), this.#behaviour.latencyMs)
     })
     this.#answers.set(key, answer)
-    answer.then((a) => this.#send(res, a))
-  }
-
-  #later (fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer)
-      fn()
-    }, this.#behaviour.latencyMs)
-    this.#timers.add(timer)
+    answer.then((a) => this.send(res, a))
   }
 
   #refuse (req: IncomingMessage, res: ServerResponse, status: number, body: Record<string, unknown>): void {
     if (status !== 429) this.#counts.invalid++
-    // Answer at once; drain what the client still sends so the connection can be reused.
-    req.resume()
-    this.#send(res, { status, body })
-  }
-
-  #send (res: ServerResponse, answer: Answer, close = false): void {
-    if (res.writableEnded || res.destroyed) return
-    const text = JSON.stringify(answer.body)
-    res.writeHead(answer.status, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(text),
-      ...(close ? { connection: 'close' } : {})
-    })
-    res.end(text)
+    this.answerNow(req, res, { status, body })
   }
 
   async #readBody (req: IncomingMessage): Promise<string> {

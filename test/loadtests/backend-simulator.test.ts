@@ -6,6 +6,7 @@ import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
+import { ManualClock } from '../../gateway/store/clock.js'
 import { startBackend, type BackendOptions, type BackendSimulator } from '../../loadtests/simulators/backend.js'
 
 const CLI = fileURLToPath(new URL('../../dist/loadtests/simulators/backend.js', import.meta.url))
@@ -51,12 +52,6 @@ async function deliver (b: BackendSimulator, options: Delivery = {}): Promise<Re
     body
   })
   return { status: res.statusCode, headers: res.headers, body: await res.body.json() as Record<string, unknown> }
-}
-
-/** A clock the test moves: arrival times are exact. */
-function manualClock (): { now: () => number, set: (t: number) => void } {
-  let t = 0
-  return { now: () => t, set: (next) => { t = next } }
 }
 
 describe('backend simulator: recording', () => {
@@ -223,8 +218,8 @@ describe('backend simulator: failures', () => {
 
 describe('backend simulator: stats', () => {
   it('gives the exact most arrivals in any window [t, t + 1 s), refusals, failures and resets included', async () => {
-    const clock = manualClock()
-    const b = await start({ now: clock.now })
+    const clock = new ManualClock(0)
+    const b = await start({ now: () => clock.now() })
     // Calendar seconds hold 3 and 3; [300, 1300) holds 4 (a reset, an override and a 400 among
     // them), and the arrival at 1300 falls just outside.
     for (const t of [0, 300, 700]) {
@@ -245,8 +240,8 @@ describe('backend simulator: stats', () => {
   })
 
   it('counts a burst at one instant in one window', async () => {
-    const clock = manualClock()
-    const b = await start({ now: clock.now })
+    const clock = new ManualClock(0)
+    const b = await start({ now: () => clock.now() })
     clock.set(5_000)
     await Promise.all(Array.from({ length: 50 }, () => deliver(b)))
     clock.set(6_000)

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
+import { ManualClock } from '../../gateway/store/clock.js'
 import { startLivenessVendor, type LivenessVendorOptions, type LivenessVendorSimulator } from '../../loadtests/simulators/liveness-vendor.js'
 
 const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10]).toString('base64')
@@ -39,12 +40,6 @@ async function scan (v: LivenessVendorSimulator, options: { key?: string | null,
   return { status: res.statusCode, headers: res.headers, body: await res.body.json() as Record<string, unknown> }
 }
 
-/** A clock the test moves: arrival times are exact. */
-function manualClock (): { now: () => number, set: (t: number) => void } {
-  let t = 0
-  return { now: () => t, set: (next) => { t = next } }
-}
-
 describe('liveness vendor simulator: protocol', () => {
   it('accepts a scan with 200, a scan id and a result', async () => {
     const v = await start()
@@ -66,8 +61,8 @@ describe('liveness vendor simulator: protocol', () => {
   })
 
   it('answers the same key with the same answer, without a second scan or any rate spent', async () => {
-    const clock = manualClock()
-    const v = await start({ ratePerSecond: 1, failShare: 1, now: clock.now })
+    const clock = new ManualClock(0)
+    const v = await start({ ratePerSecond: 1, failShare: 1, now: () => clock.now() })
     const first = await scan(v, { key: 'same' })
     const again = await scan(v, { key: 'same' })
     expect(first).toMatchObject({ status: 200, body: { scanId: 'scan-1', result: 'fail' } })
@@ -98,8 +93,8 @@ describe('liveness vendor simulator: protocol', () => {
 
 describe('liveness vendor simulator: contract', () => {
   it('answers 429 with Retry-After beyond ratePerSecond in the sliding second, and counts only what passed', async () => {
-    const clock = manualClock()
-    const v = await start({ ratePerSecond: 2, now: clock.now })
+    const clock = new ManualClock(0)
+    const v = await start({ ratePerSecond: 2, now: () => clock.now() })
     clock.set(10_000)
     expect((await scan(v)).status).toBe(200)
     clock.set(10_400)
@@ -120,8 +115,8 @@ describe('liveness vendor simulator: contract', () => {
   })
 
   it('applies a new rate from set() to later arrivals', async () => {
-    const clock = manualClock()
-    const v = await start({ ratePerSecond: 1, now: clock.now })
+    const clock = new ManualClock(0)
+    const v = await start({ ratePerSecond: 1, now: () => clock.now() })
     expect((await scan(v)).status).toBe(200)
     expect((await scan(v)).status).toBe(429)
     v.set({ ratePerSecond: 3 })
@@ -163,8 +158,8 @@ describe('liveness vendor simulator: contract', () => {
 
 describe('liveness vendor simulator: stats', () => {
   it('gives the exact most arrivals in any window [t, t + 1 s), refusals and resets included', async () => {
-    const clock = manualClock()
-    const v = await start({ ratePerSecond: 3, now: clock.now })
+    const clock = new ManualClock(0)
+    const v = await start({ ratePerSecond: 3, now: () => clock.now() })
     // Calendar seconds hold 3 and 3; [300, 1300) holds 4 (a reset among them), and the arrival at
     // 1300 falls just outside. No scan went over the rate of 3 in (t - 1 s, t].
     for (const t of [0, 300, 700, 1000]) {
