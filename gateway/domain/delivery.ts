@@ -91,6 +91,9 @@ export class DeliveryService {
 
   async #consume (): Promise<void> {
     const { outbox } = this.#stores
+    // Taking over only matters once entries can have been idle that long: look every half of it.
+    const lastClaim = new Array<number>(outbox.partitions).fill(-Infinity)
+    let idle = this.#rules.idleMs
     while (this.#running) {
       let taken = 0
       // One round over the partitions, each asked for what this instance has room for.
@@ -100,7 +103,12 @@ export class DeliveryService {
         const partition = this.#next
         this.#next = (this.#next + 1) % outbox.partitions
         try {
-          const stale = await outbox.claim(partition, this.#consumer, this.#rules.claimIdleMs, room)
+          const now = this.#clock.now()
+          let stale: OutboxEntry[] = []
+          if (now - (lastClaim[partition] as number) >= this.#rules.claimIdleMs / 2) {
+            lastClaim[partition] = now
+            stale = await outbox.claim(partition, this.#consumer, this.#rules.claimIdleMs, room)
+          }
           const fresh = stale.length < room ? await outbox.read(partition, this.#consumer, room - stale.length) : []
           for (const entry of [...stale, ...fresh]) this.#track(this.#deliver(entry))
           taken += stale.length + fresh.length
@@ -108,7 +116,10 @@ export class DeliveryService {
           this.#signals.failed(err)
         }
       }
-      if (taken === 0 || this.#inFlight.size >= this.#rules.maxConcurrent) await this.#pause(this.#rules.idleMs)
+      // An empty outbox is looked at less and less often, up to ten times the idle time; any
+      // event found (or a delivery finishing) brings the pace back.
+      idle = taken === 0 ? Math.min(idle * 2, this.#rules.idleMs * 10) : this.#rules.idleMs
+      if (taken === 0 || this.#inFlight.size >= this.#rules.maxConcurrent) await this.#pause(taken === 0 ? idle : this.#rules.idleMs)
     }
   }
 

@@ -325,18 +325,24 @@ export class LivenessService {
   }
 
   async #dispatch (): Promise<void> {
+    // An empty queue is looked at less and less often, up to ten times the idle time; an upload
+    // here, or a check finishing, wakes the dispatcher at once.
+    let idle = this.#rules.idleMs
     while (this.#running) {
       let claimed: { livenessId: string, token: string } | undefined
       if (this.#inFlight.size < this.#rules.maxConcurrent) {
         claimed = await this.#claim().catch((err: unknown) => { this.#signals.failed(err); return undefined })
       }
       if (claimed === undefined) {
+        const wait = this.#inFlight.size < this.#rules.maxConcurrent ? idle : this.#rules.idleMs
+        idle = Math.min(idle * 2, this.#rules.idleMs * 10)
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.#rules.idleMs)
-          this.#wake = () => { clearTimeout(timer); resolve() }
+          const timer = setTimeout(resolve, wait)
+          this.#wake = () => { clearTimeout(timer); idle = this.#rules.idleMs; resolve() }
         })
         continue
       }
+      idle = this.#rules.idleMs
       const { livenessId, token } = claimed
       const job = this.#process(livenessId, token).catch((err: unknown) => { this.#signals.failed(err) }).finally(() => {
         this.#inFlight.delete(job)
