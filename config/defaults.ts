@@ -199,6 +199,7 @@ export const defaults: Config = {
     timeoutMs: 5_000,
     maxAttempts: 10,
     retryBaseMs: 500,
-    claimIdleMs: 30_000
+    claimIdleMs: 30_000,
+    recoverAfterSeconds: 60
   }
 }

@@ -194,7 +194,8 @@ export const ConfigSchema = Type.Object({
     timeoutMs: Type.Integer({ minimum: 100, maximum: 120000, env: 'GATEWAY_DELIVERY_TIMEOUT_MS', expected: 'an integer from 100 to 120000', doc: 'one delivery slower than this counts as failed and is retried' }),
     maxAttempts: Type.Integer({ minimum: 1, maximum: 100, env: 'GATEWAY_DELIVERY_MAX_ATTEMPTS', expected: 'an integer from 1 to 100', doc: 'deliveries of one event before it goes to the dead letters' }),
     retryBaseMs: Type.Integer({ minimum: 10, maximum: 600000, env: 'GATEWAY_DELIVERY_RETRY_BASE_MS', expected: 'an integer from 10 to 600000', doc: 'first retry after about this long, doubling each time (full jitter), or after the backend\'s Retry-After' }),
-    claimIdleMs: Type.Integer({ minimum: 100, maximum: 3600000, env: 'GATEWAY_DELIVERY_CLAIM_IDLE_MS', expected: 'an integer from 100 to 3600000', doc: 'an event handed to an instance and not delivered for this long is taken over by another (a crashed instance)' })
+    claimIdleMs: Type.Integer({ minimum: 100, maximum: 3600000, env: 'GATEWAY_DELIVERY_CLAIM_IDLE_MS', expected: 'an integer from 100 to 3600000', doc: 'an event handed to an instance and not delivered for this long is taken over by another (a crashed instance)' }),
+    recoverAfterSeconds: Type.Integer({ minimum: 1, maximum: 3600, env: 'GATEWAY_DELIVERY_RECOVER_AFTER_SECONDS', expected: 'an integer from 1 to 3600', doc: 'an event recorded before its state change and not appended this long after (the instance died in between) is appended if the change happened, dropped if not; longer than any request takes' })
   }, { additionalProperties: false })
 }, { additionalProperties: false })
 

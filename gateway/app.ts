@@ -10,6 +10,7 @@ import delivery from './plugins/delivery.js'
 import drawScheduler from './plugins/draw-scheduler.js'
 import idempotency from './plugins/idempotency.js'
 import errorHandler from './plugins/error-handler.js'
+import events from './plugins/events.js'
 import language from './plugins/language.js'
 import liveness from './plugins/liveness.js'
 import metrics from './plugins/metrics.js'
@@ -76,6 +77,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(idempotency, config.idempotency)
 
   await fastify.register(workers, config.workers)
+  await fastify.register(events)
   await fastify.register(registrationServices, { identityKey: opts.identityKey })
   await fastify.register(drawScheduler)
   await fastify.register(delivery)

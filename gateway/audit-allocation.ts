@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../config/load.js'
 import { AllocationService } from './domain/allocations.js'
+import { EventPublisher } from './domain/events.js'
 import { auditDraw, type DrawRecord } from './domain/draw-audit.js'
 import { GatewayError } from './errors.js'
 import { createStores } from './store/index.js'
@@ -38,7 +39,9 @@ async function fromStore (date: string): Promise<DrawRecord> {
       rules: { ...config.allocation, confirmationHours: config.schedule.confirmationHours, sealGraceMs: 0, lapseGraceMs: 0, poes: config.poes, schedule: config.schedule, validationSlots: config.registrations.maxMembers },
       // Reading a record never draws nor writes an index.
       draw: async () => { throw new Error('the audit replays the draw itself') },
-      dobDigest: () => { throw new Error('the audit writes no index') }
+      dobDigest: () => { throw new Error('the audit writes no index') },
+      // Nor produces an event.
+      events: new EventPublisher({ outbox: stores.outbox, clock: { now: () => Date.now() }, recoverAfterMs: config.delivery.recoverAfterSeconds * 1000 })
     })
     return await allocations.record(date)
   } catch (err) {

@@ -23,6 +23,7 @@ import type { Stores } from '../store/ports.js'
 import type { AllocationInput, AllocationResult, PoeCounts, PoolEntry, Slot } from '../../workers/allocation.js'
 import { poolKey, requestKey, type AppointmentRequestRecord } from './appointment-requests.js'
 import { assignmentsDigest, canonicalPool, commitment, drawSeed, poolDigest, type DrawRecord } from './draw-audit.js'
+import type { DomainEvent, EventPublisher } from './events.js'
 import { fillerDigest } from './identity.js'
 import { registrationKey, type RegistrationRecord } from './registrations.js'
 import { poolDayTimes, type ScheduleRules } from './schedule.js'
@@ -128,12 +129,14 @@ export class AllocationService {
   readonly #draw: (input: AllocationInput) => Promise<AllocationResult>
   readonly #signals: AllocationSignals
   readonly #dobDigest: (dateOfBirth: string) => string
+  readonly #events: EventPublisher
   readonly #committed = new Map<string, string>()
 
   readonly #chunkSize: number
 
-  constructor (options: { stores: Stores, clock: Clock, rules: AllocationRules, draw: (input: AllocationInput) => Promise<AllocationResult>, dobDigest: (dateOfBirth: string) => string, signals?: AllocationSignals, chunkSize?: number }) {
+  constructor (options: { stores: Stores, clock: Clock, rules: AllocationRules, draw: (input: AllocationInput) => Promise<AllocationResult>, dobDigest: (dateOfBirth: string) => string, events: EventPublisher, signals?: AllocationSignals, chunkSize?: number }) {
     this.#chunkSize = options.chunkSize ?? CHUNK
+    this.#events = options.events
     this.#stores = options.stores
     this.#dobDigest = options.dobDigest
     this.#clock = options.clock
@@ -354,7 +357,7 @@ export class AllocationService {
       const due = batch.filter((m) => m.score <= cutoff)
       for (const { member: requestId } of due) {
         const raw = await kv.get(requestKey(requestId))
-        const record = raw === null ? undefined : JSON.parse(raw) as AppointmentRequestRecord
+        let record = raw === null ? undefined : JSON.parse(raw) as AppointmentRequestRecord
         // The deadline in the list may be older than the record's (an extension moves both).
         if (record?.status === 'selected' && record.appointment !== undefined) {
           const deadline = Date.parse(record.appointment.confirmBy)
@@ -364,10 +367,15 @@ export class AllocationService {
           }
           // Compare-and-set: a confirmation or withdrawal written since our read wins, and the
           // next sweep looks at the entry again.
-          if (!await kv.replaceIfEquals(requestKey(requestId), raw as string, JSON.stringify({ ...record, status: 'lapsed' }), { ttlMs: KEEP_MS })) continue
+          const next: AppointmentRequestRecord = { ...record, status: 'lapsed' }
+          if (!await kv.replaceIfEquals(requestKey(requestId), raw as string, JSON.stringify(next), { ttlMs: KEEP_MS })) continue
+          record = next
           lapsed++
           this.#signals.lapsed(record.poe)
         }
+        // The entry leaves the list only after its event is appended: a sweep that died in
+        // between finds it lapsed and appends again, under the same id.
+        if (record?.status === 'lapsed' && record.appointment?.date === date) await this.#events.append(outcomeEvent(record, this.#clock.now()))
         await sortedSets.remove(deadlinesKey(date), requestId)
       }
       if (due.length < BATCH) return lapsed
@@ -416,7 +424,8 @@ export class AllocationService {
         for (const member of members) {
           const requestId = member.slice(0, member.lastIndexOf(':'))
           if (sealed.has(requestId)) continue
-          await this.#update(requestId, (r) => r.status === 'pooled' ? { ...r, status: 'not-selected' } : undefined)
+          const record = await this.#update(requestId, (r) => r.status === 'pooled' ? { ...r, status: 'not-selected' } : undefined)
+          if (record?.status === 'not-selected' && record.poolDate === date) await this.#events.append(outcomeEvent(record, this.#clock.now()))
         }
       }
     }
@@ -464,13 +473,41 @@ export class AllocationService {
           if (assignment === undefined) return { ...r, status: 'not-selected' }
           return { ...r, status: 'selected', appointment: { poe: assignment.poe, date, slot: assignment.slot, confirmationNumber: confirmationNumber(), confirmBy } }
         })
-        const appointment = record?.appointment
-        if (record === undefined || assignment === undefined || appointment === undefined || appointment.date !== date) return
+        if (record === undefined) return
+        // Each outcome goes to the backend after it is written (and, for a place, after its number
+        // validates), before the run can finish: a run that died half way is run again, and
+        // appends again under the same ids.
+        if (assignment === undefined) {
+          if (record.status === 'not-selected' && record.poolDate === date) await this.#events.append(outcomeEvent(record, ranAt))
+          return
+        }
+        const appointment = record.appointment
+        if (appointment === undefined || appointment.date !== date) return
         if (record.status !== 'selected' && record.status !== 'confirmed') return
         // Idempotent, so a rerun makes sure the number leads to the request and its deadline is listed.
         await kv.set(appointmentKey(appointment.confirmationNumber), JSON.stringify(await this.#index(requestId, registrationId)), { ttlMs: KEEP_MS })
         if (record.status === 'selected') await sortedSets.add(deadlinesKey(date), requestId, Date.parse(appointment.confirmBy), { onlyIfAbsent: true, ttlMs: KEEP_MS })
+        await this.#events.append(outcomeEvent(record, ranAt))
       }))
     }
+  }
+}
+
+/** What became of a drawn request, for the backend: selected (with its place), not selected, or lapsed. */
+function outcomeEvent (record: AppointmentRequestRecord, time: number): DomainEvent {
+  const base = { requestId: record.requestId, registrationId: record.registrationId, poe: record.poe, poolDate: record.poolDate }
+  const appointment = record.appointment
+  if (record.status === 'not-selected' || appointment === undefined) {
+    return { type: 'appointment.not-selected', about: record.requestId, registrationId: record.registrationId, time, payload: base }
+  }
+  if (record.status === 'lapsed') {
+    return { type: 'appointment.lapsed', about: record.requestId, registrationId: record.registrationId, time, payload: { ...base, confirmationNumber: appointment.confirmationNumber, date: appointment.date } }
+  }
+  return {
+    type: 'appointment.allocated',
+    about: record.requestId,
+    registrationId: record.registrationId,
+    time,
+    payload: { ...base, date: appointment.date, slot: appointment.slot, confirmationNumber: appointment.confirmationNumber, confirmBy: appointment.confirmBy }
   }
 }

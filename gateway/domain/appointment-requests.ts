@@ -7,6 +7,9 @@
 //      identical requests exactly one claims, and the rest answer with the claimed id.
 //   2. write the request record                       (on failure: undo 1)
 //   3. add to the pool sorted set                     (on failure: undo 2 and 1)
+//   4. append appointment.requested to the outbox     (on failure: undo 3, 2 and 1)
+// with the event's intent recorded before step 2, so recovery appends it if the process dies
+// between 3 and 4 (gateway/domain/events.ts).
 // The pool is one sorted set per POE per pool day ({pool.<poe>.<date>}), scored by registration
 // time so the draw can take the oldest first. Each member is "<requestId>:<group size>", so the
 // draw reads sizes without a lookup per entry. These sets are spread over slots by POE and day;
@@ -15,6 +18,7 @@ import { GatewayError } from '../errors.js'
 import type { Clock } from '../store/clock.js'
 import { storeKey } from '../store/keys.js'
 import type { Stores } from '../store/ports.js'
+import type { DomainEvent, EventPublisher } from './events.js'
 import { judgeFix, type Fix, type Geofence } from './geofence.js'
 import { randomId, type RegistrationRecord, type RegistrationService } from './registrations.js'
 import { addDays, poolDayTimes, scheduleAt, type ScheduleRules } from './schedule.js'
@@ -80,8 +84,11 @@ export class AppointmentRequestService {
 
   readonly #commit: (poolDate: string) => Promise<unknown>
   readonly #lookbackDays: number
+  readonly #events: EventPublisher
 
-  constructor (options: { stores: Stores, clock: Clock, registrations: RegistrationService, schedule: ScheduleRules, geofence: Geofence, signals: AppointmentRequestSignals, commit?: (poolDate: string) => Promise<unknown>, lookbackDays?: number }) {
+  constructor (options: { stores: Stores, clock: Clock, registrations: RegistrationService, schedule: ScheduleRules, geofence: Geofence, signals: AppointmentRequestSignals, events: EventPublisher, commit?: (poolDate: string) => Promise<unknown>, lookbackDays?: number }) {
+    this.#events = options.events
+    this.#events.verifier('appointment.requested', async (payload) => await this.#stores.kv.get(requestKey(String(payload.requestId))) !== null)
     this.#commit = options.commit ?? (async () => {})
     this.#lookbackDays = options.lookbackDays ?? 1
     this.#stores = options.stores
@@ -145,9 +152,18 @@ export class AppointmentRequestService {
       createdAt: new Date(now).toISOString(),
       status: 'pooled'
     }
+    const requested: DomainEvent = {
+      type: 'appointment.requested',
+      about: requestId,
+      registrationId: registration.registrationId,
+      time: now,
+      payload: { requestId, registrationId: registration.registrationId, poe: input.poe, poolDate, groupSize: record.groupSize, requestedAt: record.createdAt }
+    }
     try {
+      await this.#events.intend(requested)
       await kv.set(requestKey(requestId), JSON.stringify(record), { ttlMs: REQUEST_TTL_MS })
       await sortedSets.add(poolKey(input.poe, poolDate), `${requestId}:${record.groupSize}`, registration.createdAtMs, { ttlMs: CLAIM_TTL_MS })
+      await this.#events.append(requested)
     } catch (err) {
       // The pool add may have happened before the error (a timeout after the write): undo it too.
       await sortedSets.remove(poolKey(input.poe, poolDate), `${requestId}:${record.groupSize}`).catch(() => {})

@@ -7,6 +7,7 @@ import type { Clock } from '../store/clock.js'
 import type { Stores } from '../store/ports.js'
 import { appointmentKey, deadlinesKey } from './allocations.js'
 import { requestKey, type Appointment, type AppointmentRequestRecord } from './appointment-requests.js'
+import type { DomainEvent, EventPublisher } from './events.js'
 import { judgeFix, type Fix, type Geofence } from './geofence.js'
 import { livenessKey, memberPassKey, type LivenessRecord } from './liveness.js'
 
@@ -30,14 +31,23 @@ export class ConfirmationService {
   readonly #clock: Clock
   readonly #rules: ConfirmationRules
   readonly #signals: ConfirmationSignals
+  readonly #events: EventPublisher
   // The stored text of each record #load returned: what #save compares against.
   readonly #read = new WeakMap<AppointmentRequestRecord, string>()
 
-  constructor (options: { stores: Stores, clock: Clock, rules: ConfirmationRules, signals?: ConfirmationSignals }) {
+  constructor (options: { stores: Stores, clock: Clock, rules: ConfirmationRules, events: EventPublisher, signals?: ConfirmationSignals }) {
     this.#stores = options.stores
     this.#clock = options.clock
     this.#rules = options.rules
+    this.#events = options.events
     this.#signals = options.signals ?? { confirmed: () => {}, extended: () => {} }
+    const current = async (payload: Record<string, unknown>) => {
+      const raw = await this.#stores.kv.get(requestKey(String(payload.requestId)))
+      return raw === null ? undefined : JSON.parse(raw) as AppointmentRequestRecord
+    }
+    // A confirmation stays confirmed; an extension's count only grows.
+    this.#events.verifier('appointment.confirmed', async (payload) => (await current(payload))?.status === 'confirmed')
+    this.#events.verifier('appointment.extended', async (payload) => ((await current(payload))?.appointment?.extensions ?? 0) >= Number(payload.extensions))
   }
 
   async #load (subject: string, number: string): Promise<AppointmentRequestRecord & { appointment: Appointment }> {
@@ -79,7 +89,16 @@ export class ConfirmationService {
     if (verdict === 'imprecise') throw new GatewayError('GW_ERR_GEO_IMPRECISE')
     if (verdict !== 'inside') throw new GatewayError('GW_ERR_GEO_OUTSIDE')
     const confirmed = { ...record, status: 'confirmed' as const }
+    const event: DomainEvent = {
+      type: 'appointment.confirmed',
+      about: record.requestId,
+      registrationId: record.registrationId,
+      time: this.#clock.now(),
+      payload: { requestId: record.requestId, registrationId: record.registrationId, confirmationNumber: appointment.confirmationNumber, poe: appointment.poe, date: appointment.date, slot: appointment.slot, livenessId, confirmedAt: new Date(this.#clock.now()).toISOString() }
+    }
+    await this.#events.intend(event)
     if (!await this.#save(record, confirmed)) return this.confirm(subject, number, livenessId, location)
+    await this.#events.append(event)
     // Off the lapse sweep's list; were this step lost, the sweep drops a confirmed entry itself.
     await this.#stores.sortedSets.remove(deadlinesKey(record.appointment.date), record.requestId)
     this.#signals.confirmed(record.poe)
@@ -95,7 +114,17 @@ export class ConfirmationService {
       ...record,
       appointment: { ...appointment, extensions: used + 1, confirmBy: new Date(Date.parse(appointment.confirmBy) + this.#rules.extensionHours * 3600_000).toISOString() }
     }
+    const event: DomainEvent = {
+      type: 'appointment.extended',
+      about: record.requestId,
+      version: used + 1,
+      registrationId: record.registrationId,
+      time: this.#clock.now(),
+      payload: { requestId: record.requestId, registrationId: record.registrationId, confirmationNumber: appointment.confirmationNumber, confirmBy: extended.appointment.confirmBy, extensions: used + 1 }
+    }
+    await this.#events.intend(event)
     if (!await this.#save(record, extended)) return this.extend(subject, number)
+    await this.#events.append(event)
     // The sweep reads the record before lapsing anything, so a lost re-score cannot lapse it early.
     await this.#stores.sortedSets.add(deadlinesKey(appointment.date), record.requestId, Date.parse(extended.appointment.confirmBy))
     this.#signals.extended(record.poe)

@@ -180,7 +180,7 @@ export class DeliveryService {
   }
 
   /** The outbox for ops: what waits, how old the oldest is, and a sample of the dead letters (never a payload). */
-  async overview (sampleSize: number): Promise<{ depth: number, pending: number, oldestAgeSeconds: number, deadLetters: number, deadLetterSample: Array<{ id: string, eventId: string, type: string, time: string, reason: string }> }> {
+  async overview (sampleSize: number): Promise<{ depth: number, pending: number, intents: number, oldestAgeSeconds: number, deadLetters: number, deadLetterSample: Array<{ id: string, eventId: string, type: string, time: string, reason: string }> }> {
     const { outbox } = this.#stores
     const stats = await outbox.stats()
     const letters = await Promise.all(Array.from({ length: outbox.partitions }, async (_, p) =>
@@ -188,6 +188,7 @@ export class DeliveryService {
     return {
       depth: stats.depth,
       pending: stats.pending,
+      intents: stats.intents,
       oldestAgeSeconds: stats.oldestTime === null ? 0 : Math.max(0, this.#clock.now() - stats.oldestTime) / 1000,
       deadLetters: stats.deadLetters,
       deadLetterSample: letters.flat()

@@ -12,13 +12,15 @@
 //      from here the check survives a restart of any instance.
 // Dispatch (every instance, continuously): claim the oldest queued id with a lease (SET NX PX),
 // reserve one scan of the budget, call the vendor through the contract limiter, write the result
-// by compare-and-set, and only then take the id out of the queue. A crashed claim's lease
-// expires and another instance takes the id; the vendor sees the same Idempotency-Key again.
+// by compare-and-set, append liveness.decided to the outbox, and only then take the id out of
+// the queue. A crashed claim's lease expires and another instance takes the id; the vendor sees
+// the same Idempotency-Key again, and a decided check's event is appended again under its id.
 import { GatewayError, type ErrorCode } from '../errors.js'
 import type { Clock } from '../store/clock.js'
 import { storeKey } from '../store/keys.js'
 import type { Stores } from '../store/ports.js'
 import type { PhotoCheckResult, PhotoReason } from '../../workers/liveness.js'
+import type { DomainEvent, EventPublisher } from './events.js'
 import { dhashDistance } from './photo-hash.js'
 import { inspectPhoto, type PhotoLimits } from './photo-header.js'
 import { randomId, type RegistrationService } from './registrations.js'
@@ -154,12 +156,14 @@ export class LivenessService {
   readonly #checker: PhotoChecker
   readonly #vendor: LivenessVendorPort
   readonly #signals: LivenessSignals
+  readonly #events: EventPublisher
   #running = false
   #loop: Promise<void> | undefined
   readonly #inFlight = new Set<Promise<void>>()
   #wake: () => void = () => {}
 
-  constructor (options: { stores: Stores, clock: Clock, rules: LivenessRules, registrations: RegistrationService, checker: PhotoChecker, vendor: LivenessVendorPort, signals: LivenessSignals }) {
+  constructor (options: { stores: Stores, clock: Clock, rules: LivenessRules, registrations: RegistrationService, checker: PhotoChecker, vendor: LivenessVendorPort, signals: LivenessSignals, events: EventPublisher }) {
+    this.#events = options.events
     this.#stores = options.stores
     this.#clock = options.clock
     this.#rules = options.rules
@@ -377,14 +381,17 @@ export class LivenessService {
       if (record?.status !== 'checking') {
         // Gone (expired), or decided by an earlier holder that stopped half way: finish its steps.
         if (record?.status === 'passed') await kv.set(memberPassKey(record.registrationId, record.memberIndex), livenessId, { ttlMs: this.#rules.resultTtlMs })
+        if (record !== undefined) await this.#events.append(decidedEvent(record))
         await this.#finish(livenessId, token)
         return
       }
       if (photo === null) {
         // Waited longer than photos are kept (the vendor was away for days): no scan was spent,
         // and the person is asked for a new photo.
-        if (await kv.replaceIfEquals(livenessKey(livenessId), raw as string, JSON.stringify({ ...record, status: 'failed', reason: 'expired', decidedAt: new Date(this.#clock.now()).toISOString() }), { ttlMs: this.#rules.resultTtlMs })) {
+        const expired: LivenessRecord = { ...record, status: 'failed', reason: 'expired', decidedAt: new Date(this.#clock.now()).toISOString() }
+        if (await kv.replaceIfEquals(livenessKey(livenessId), raw as string, JSON.stringify(expired), { ttlMs: this.#rules.resultTtlMs })) {
           await counters.increment(USED, { by: -1 })
+          await this.#events.append(decidedEvent(expired))
         }
         await this.#finish(livenessId, token)
         return
@@ -409,6 +416,7 @@ export class LivenessService {
       const decided: LivenessRecord = { ...record, status: verdict === 'pass' ? 'passed' : 'failed', decidedAt: new Date(this.#clock.now()).toISOString(), ...(verdict === 'fail' ? { reason: 'not_live' as const } : {}) }
       if (await kv.replaceIfEquals(livenessKey(livenessId), raw as string, JSON.stringify(decided), { ttlMs: this.#rules.resultTtlMs })) {
         if (verdict === 'pass') await kv.set(memberPassKey(record.registrationId, record.memberIndex), livenessId, { ttlMs: this.#rules.resultTtlMs })
+        await this.#events.append(decidedEvent(decided))
         this.#signals.decided(verdict)
       }
       await this.#finish(livenessId, token)
@@ -423,5 +431,24 @@ export class LivenessService {
     await this.#stores.kv.delete(photoKey(livenessId))
     await this.#stores.sortedSets.remove(QUEUE, livenessId)
     await this.#stores.kv.deleteIfEquals(leaseKey(livenessId), token)
+  }
+}
+
+/** A check's result for the backend: who (by ids) and what, never the photo. */
+function decidedEvent (record: LivenessRecord): DomainEvent {
+  return {
+    type: 'liveness.decided',
+    about: record.livenessId,
+    registrationId: record.registrationId,
+    time: Date.parse(record.decidedAt ?? record.createdAt),
+    payload: {
+      livenessId: record.livenessId,
+      registrationId: record.registrationId,
+      memberIndex: record.memberIndex,
+      status: record.status,
+      ...(record.reason === undefined ? {} : { reason: record.reason }),
+      ...(record.flags === undefined ? {} : { flags: record.flags }),
+      decidedAt: record.decidedAt
+    }
   }
 }

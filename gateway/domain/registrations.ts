@@ -8,6 +8,9 @@
 //   1. admit into the device, account and network windows   (undo: release the entries)
 //   2. claim each member's identity hash, SET NX              (undo: delete-if-still-ours)
 //   3. write the registration record                          (on failure: undo 2 and 1)
+//   4. append registration.created to the outbox              (on failure: undo 3, 2 and 1)
+// The event's intent is recorded before step 3 (gateway/domain/events.ts): if the process dies
+// between 3 and 4, recovery appends the event, since the record is there.
 // If the process dies between steps, claims and entries expire by themselves (registration TTL,
 // window length); a claim left without a record blocks that person until then, and an officer
 // can release it.
@@ -16,6 +19,7 @@ import { GatewayError } from '../errors.js'
 import type { Clock } from '../store/clock.js'
 import { storeKey, type StoreKey } from '../store/keys.js'
 import type { Stores, WindowAdmission } from '../store/ports.js'
+import type { DomainEvent, EventPublisher } from './events.js'
 import { identityHash, type PersonIdentity } from './identity.js'
 
 export interface Member extends PersonIdentity {
@@ -87,13 +91,19 @@ export class RegistrationService {
   readonly #rules: RegistrationRules
   readonly #identityKey: Buffer
   readonly #signals: RegistrationSignals
+  readonly #events: EventPublisher
 
-  constructor (options: { stores: Stores, clock: Clock, rules: RegistrationRules, identityKey: Buffer, signals: RegistrationSignals }) {
+  constructor (options: { stores: Stores, clock: Clock, rules: RegistrationRules, identityKey: Buffer, signals: RegistrationSignals, events: EventPublisher }) {
     this.#stores = options.stores
     this.#clock = options.clock
     this.#rules = options.rules
     this.#identityKey = options.identityKey
     this.#signals = options.signals
+    this.#events = options.events
+    // Recovery's question for an intent left behind: is the record there (created), or gone (withdrawn)?
+    const exists = async (payload: Record<string, unknown>) => await this.#stores.kv.get(registrationKey(String(payload.registrationId))) !== null
+    this.#events.verifier('registration.created', exists)
+    this.#events.verifier('registration.withdrawn', async (payload) => !await exists(payload))
   }
 
   get #ttlMs (): number {
@@ -174,8 +184,19 @@ export class RegistrationService {
         members: input.members,
         identities
       }
+      const created: DomainEvent = {
+        type: 'registration.created',
+        about: registrationId,
+        registrationId,
+        time: now,
+        // The backend is the system of record for registrations: it gets the people, never the
+        // device, network or account that sent them.
+        payload: { registrationId, createdAt: record.createdAt, preferredLanguage: record.preferredLanguage, members: record.members }
+      }
+      await this.#events.intend(created)
       undo.push(async () => kv.delete(registrationKey(registrationId)))
       await kv.set(registrationKey(registrationId), JSON.stringify(record), { ttlMs: this.#ttlMs })
+      await this.#events.append(created)
       return view(record)
     } catch (err) {
       await rollback()
@@ -208,15 +229,26 @@ export class RegistrationService {
 
   /** Withdraws a registration and frees its members' identities. The device and account windows keep counting it. */
   async withdraw (subject: string, registrationId: string): Promise<void> {
-    await this.#remove(await this.get(subject, registrationId))
+    await this.#remove(await this.get(subject, registrationId), 'withdrawn')
   }
 
   // Claims first, record last: if a step fails, the record is still there and a retried
   // DELETE finishes the job, instead of a person staying claimed by a record nobody can see.
-  async #remove (record: RegistrationRecord): Promise<void> {
+  // The event last of all, its intent first: recovery appends it once the record is gone.
+  async #remove (record: RegistrationRecord, reason: 'withdrawn' | 'released'): Promise<void> {
+    const now = this.#clock.now()
+    const withdrawn: DomainEvent = {
+      type: 'registration.withdrawn',
+      about: record.registrationId,
+      registrationId: record.registrationId,
+      time: now,
+      payload: { registrationId: record.registrationId, withdrawnAt: new Date(now).toISOString(), reason }
+    }
+    await this.#events.intend(withdrawn)
     await this.#onRemove(record)
     for (const hash of record.identities) await this.#stores.kv.deleteIfEquals(identityKey(hash), record.registrationId)
     await this.#stores.kv.delete(registrationKey(record.registrationId))
+    await this.#events.append(withdrawn)
   }
 
   #onRemove: (record: RegistrationRecord) => Promise<void> = async () => {}
@@ -236,7 +268,7 @@ export class RegistrationService {
     const holder = await this.#stores.kv.get(claim)
     if (holder === null) return false
     const raw = await this.#stores.kv.get(registrationKey(holder))
-    if (raw !== null) await this.#remove(JSON.parse(raw) as RegistrationRecord)
+    if (raw !== null) await this.#remove(JSON.parse(raw) as RegistrationRecord, 'released')
     await this.#stores.kv.deleteIfEquals(claim, holder)
     return true
   }

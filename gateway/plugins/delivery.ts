@@ -53,6 +53,7 @@ export default fp(async function delivery (fastify) {
   for (const [name, help, value] of [
     ['gateway_outbox_depth', 'Events in the outbox not yet delivered, across instances.', (s: OutboxStats) => s.depth],
     ['gateway_outbox_pending', 'Events handed to a consumer and not yet delivered.', (s: OutboxStats) => s.pending],
+    ['gateway_outbox_intents', 'Events recorded before their state change and not yet appended: normally a handful in flight; a growing number means appends fail.', (s: OutboxStats) => s.intents],
     ['gateway_outbox_lag_seconds', 'Age of the oldest undelivered event; 0 when the outbox is empty.', (s: OutboxStats) => s.oldestTime === null ? 0 : Math.max(0, clock.now() - s.oldestTime) / 1000],
     ['gateway_outbox_dead_letters', 'Events in the dead letters, waiting for ops (POST /v1/ops/outbox/dead-letters/:id/retry).', (s: OutboxStats) => s.deadLetters]
   ] as const) {

@@ -84,6 +84,7 @@ export default fp<LivenessPluginOptions>(async function liveness (fastify, opts)
     stores,
     clock,
     registrations: fastify.registrations,
+    events: fastify.events,
     checker,
     vendor,
     rules: {
@@ -172,4 +173,4 @@ export default fp<LivenessPluginOptions>(async function liveness (fastify, opts)
     if (vendor instanceof LivenessVendorClient) await vendor.close()
     await pool.close({ force: true })
   })
-}, { name: 'liveness', dependencies: ['registrations', 'metrics', 'stores'] })
+}, { name: 'liveness', dependencies: ['registrations', 'metrics', 'stores', 'events'] })

@@ -68,13 +68,14 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     help: 'When this instance last finished a draw (Unix seconds); 0 before its first.',
     registers: [fastify.metrics]
   })
-  const { config, clock, stores } = fastify
+  const { config, clock, stores, events } = fastify
   const dobDigest = (dateOfBirth: string) => dateOfBirthDigest(opts.identityKey, dateOfBirth)
   const service = new RegistrationService({
     stores,
     clock,
     rules: config.registrations,
     identityKey: opts.identityKey,
+    events,
     signals: { refused: (reason) => refusals.inc({ reason }), flagged: (reason) => flags.inc({ reason }) }
   })
   fastify.decorate('registrations', service)
@@ -94,6 +95,7 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     },
     draw: async (input) => fastify.workers.allocate(input),
     dobDigest,
+    events,
     signals: {
       drawn: (counts) => {
         for (const [poe, c] of Object.entries(counts)) {
@@ -112,6 +114,7 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
   fastify.decorate('confirmations', new ConfirmationService({
     stores,
     clock,
+    events,
     rules: { confirmationHours: config.schedule.confirmationHours, extensionHours: config.schedule.extensionHours, maxExtensions: config.schedule.maxExtensions, geofence: config.geofence, requireEachMember: config.liveness.requireEachMember },
     signals: { confirmed: (poe) => appointments.inc({ poe, event: 'confirmed' }), extended: (poe) => appointments.inc({ poe, event: 'extended' }) }
   }))
@@ -124,6 +127,7 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     registrations: service,
     schedule: config.schedule,
     geofence: config.geofence,
+    events,
     signals: { refused: (reason) => requestRefusals.inc({ reason }) }
   }))
-}, { name: 'registrations', dependencies: ['stores', 'metrics', 'workers'] })
+}, { name: 'registrations', dependencies: ['stores', 'metrics', 'workers', 'events'] })

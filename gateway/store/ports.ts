@@ -148,9 +148,17 @@ export interface OutboxEntry {
   event: OutboxEvent
 }
 
+/** An event about to be appended: kept until its append, or until recovery decides on it. */
+export interface OutboxIntent {
+  event: OutboxEvent
+  partitionKey: string
+}
+
 export interface OutboxStats {
   /** Events not yet delivered (acknowledged), pending ones included. */
   depth: number
+  /** Intents neither appended nor decided by recovery yet. */
+  intents: number
   /** Events handed to a consumer and not acknowledged yet. */
   pending: number
   /** The time of the oldest undelivered event (epoch ms), or null when there is none. */
@@ -167,8 +175,21 @@ export interface OutboxStats {
  */
 export interface OutboxStore {
   readonly partitions: number
-  /** Appends durably (on Redis: once XADD is acknowledged). */
+  /**
+   * Records, before a state change, the event it will cause, due for recovery at `dueAt` (epoch
+   * ms) should its append never come (the process died in between). Kept in the event's own
+   * partition; recording the same event id again keeps the first record and its due time.
+   */
+  intend(event: OutboxEvent, partitionKey: string, dueAt: number): Promise<void>
+  /**
+   * Appends durably (on Redis: once XADD is acknowledged) and, in the same atomic step, drops
+   * the event's intent, if any.
+   */
   append(event: OutboxEvent, partitionKey: string): Promise<OutboxEntry>
+  /** Up to `count` intents of the partition due at `now` or earlier, oldest due first. */
+  dueIntents(partition: number, now: number, count: number): Promise<OutboxIntent[]>
+  /** Drops an intent without appending (recovery found its state change never happened). */
+  dropIntent(partition: number, eventId: string): Promise<void>
   /** Up to `count` entries never handed out before, now pending for `consumer`. */
   read(partition: number, consumer: string, count: number): Promise<OutboxEntry[]>
   /** Up to `count` entries pending for at least `minIdleMs` (with any consumer), now pending for `consumer`. */

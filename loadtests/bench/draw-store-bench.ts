@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util'
 import { defaults } from '../../config/defaults.js'
 import { loadConfig } from '../../config/load.js'
 import { AllocationService } from '../../gateway/domain/allocations.js'
+import { EventPublisher } from '../../gateway/domain/events.js'
 import { poolKey, requestKey, type AppointmentRequestRecord } from '../../gateway/domain/appointment-requests.js'
 import { registrationKey } from '../../gateway/domain/registrations.js'
 import { ManualClock } from '../../gateway/store/clock.js'
@@ -37,7 +38,9 @@ try {
     clock,
     rules: { oldestShare: config.allocation.oldestShare, slotTimes: config.allocation.slotTimes, confirmationHours: 23, sealGraceMs: 30_000, lapseGraceMs: 60_000, poes: config.poes, schedule: config.schedule, validationSlots: config.registrations.maxMembers },
     draw: async (input) => allocate(input),
-    dobDigest: (dob) => dob.padEnd(43, '.')
+    dobDigest: (dob) => dob.padEnd(43, '.'),
+    // The draw appends each outcome to the outbox, as in the gateway.
+    events: new EventPublisher({ outbox: stores.outbox, clock, recoverAfterMs: 60_000 })
   })
   await allocations.commit(date)
   const poes = defaults.poes.map((p) => p.slug)

@@ -46,6 +46,8 @@ export interface BackendOptions {
   port?: number
   /** The simulator's clock, ms; monotonic by default. Tests inject one to place arrivals exactly. */
   now?: () => number
+  /** Keep each recorded event's body (its first delivery), for tests that read payloads. Default false. */
+  keepBodies?: boolean
 }
 
 export interface BackendBehaviour {
@@ -82,6 +84,8 @@ export interface BackendStats {
 export interface ReceivedEvent {
   type: string
   count: number
+  /** The parsed body of its first delivery, with keepBodies. */
+  body?: { id: string, type: string, time: number, payload: unknown }
 }
 
 export interface BackendSimulator {
@@ -114,10 +118,12 @@ class Simulator extends SimulatorServer implements BackendSimulator {
   readonly #byType = new Map<string, number>()
   readonly #counts = { received: 0, accepted: 0, duplicates: 0, failed: 0, rejected: 0, resets: 0 }
   #candidates = 0
+  readonly #keepBodies: boolean
 
-  constructor (server: Server, url: string, behaviour: BackendBehaviour, now: () => number) {
+  constructor (server: Server, url: string, behaviour: BackendBehaviour, now: () => number, keepBodies: boolean) {
     super(server, url, now)
     this.#behaviour = behaviour
+    this.#keepBodies = keepBodies
   }
 
   stats (): BackendStats {
@@ -192,7 +198,7 @@ class Simulator extends SimulatorServer implements BackendSimulator {
       this.#counts.duplicates++
       return this.#later(res, { status: 200, body: { duplicate: true } })
     }
-    this.#events.set(key, { type, count: 1 })
+    this.#events.set(key, { type, count: 1, ...(this.#keepBodies ? { body: JSON.parse(raw) as ReceivedEvent['body'] } : {}) })
     this.#byType.set(type, (this.#byType.get(type) ?? 0) + 1)
     this.#counts.accepted++
     this.#later(res, { status: 200, body: { accepted: true } })
@@ -247,7 +253,7 @@ export async function startBackend (options: BackendOptions = {}): Promise<Backe
   validate(behaviour)
   const { server, url } = await listenLoopback(options)
   const now = simulatorClock(options.now)
-  return new Simulator(server, url, behaviour, now)
+  return new Simulator(server, url, behaviour, now, options.keepBodies ?? false)
 }
 
 if (isEntry(import.meta.url)) {

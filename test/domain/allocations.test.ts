@@ -3,13 +3,14 @@
 // set while the draw runs, and entries that land after the seal.
 import { afterEach, describe, expect, it } from 'vitest'
 import { AllocationService } from '../../gateway/domain/allocations.js'
+import { eventId, EventPublisher, type EventType } from '../../gateway/domain/events.js'
 import { poolKey, requestKey, type AppointmentRequestRecord } from '../../gateway/domain/appointment-requests.js'
 import { auditDraw } from '../../gateway/domain/draw-audit.js'
 import { registrationKey } from '../../gateway/domain/registrations.js'
 import { GatewayError } from '../../gateway/errors.js'
 import { ManualClock } from '../../gateway/store/clock.js'
 import { createMemoryStores } from '../../gateway/store/memory/index.js'
-import type { Stores } from '../../gateway/store/ports.js'
+import type { OutboxEvent, Stores } from '../../gateway/store/ports.js'
 import { allocate, type AllocationInput, type AllocationResult } from '../../workers/allocation.js'
 import { redisStores, testConfig } from '../helpers/app.js'
 
@@ -24,6 +25,7 @@ function service (stores: Stores, clock: ManualClock, draw: (input: AllocationIn
     rules: { oldestShare: 0.3, slotTimes: ['08:00', '10:00'], confirmationHours: 23, sealGraceMs: 30_000, lapseGraceMs: 60_000, poes: [{ slug: 'laredo', dailyCapacity: 200 }, { slug: 'nogales', dailyCapacity: 50 }], schedule: config.schedule, validationSlots: 2 },
     draw,
     dobDigest: (dob) => `d-${dob}`.padEnd(43, '.'),
+    events: new EventPublisher({ outbox: stores.outbox, clock, recoverAfterMs: 60_000 }),
     chunkSize: 700
   })
 }
@@ -71,6 +73,34 @@ for (const adapter of ['memory', 'redis'] as const) {
       expect(new Set(record.entries.map((e) => e.registrationId)).size).toBe(1_420)
       expect(auditDraw(record)).toEqual([])
     }, 60_000)
+
+    it('appends each drawn request\'s outcome to the outbox under its own id: a place, or not selected', async () => {
+      await open()
+      const clock = new ManualClock(Date.parse('2026-11-23T18:00:00Z'))
+      const allocations = service(stores, clock)
+      await allocations.commit(DATE)
+      const ids = await pool(stores, 'laredo', 260)
+      clock.set(AFTER_SEAL)
+      const summary = await allocations.run(DATE)
+      const events: OutboxEvent[] = []
+      for (let p = 0; p < stores.outbox.partitions; p++) events.push(...(await stores.outbox.read(p, 'test', 1_000)).map((e) => e.event))
+      const laredo = summary.counts?.laredo as { oldest: { groups: number }, random: { groups: number } }
+      const selected = laredo.oldest.groups + laredo.random.groups
+      expect(selected).toBe(200)
+      expect(events.filter((e) => e.type === 'appointment.allocated')).toHaveLength(selected)
+      expect(events.filter((e) => e.type === 'appointment.not-selected')).toHaveLength(260 - selected)
+      const about = events.map((e) => JSON.parse(e.payload) as { requestId: string, confirmationNumber?: string })
+      expect(new Set(about.map((p) => p.requestId))).toEqual(new Set(ids))
+      expect(new Set(events.map((e) => e.id)).size).toBe(260)
+      for (const [i, e] of events.entries()) {
+        const requestId = (about[i] as { requestId: string }).requestId
+        expect(e.id).toBe(eventId(e.type as EventType, requestId))
+        expect(await statusOf(stores, requestId)).toBe(e.type === 'appointment.allocated' ? 'selected' : 'not-selected')
+      }
+      // Done once: asking again appends nothing.
+      await allocations.run(DATE)
+      expect((await stores.outbox.stats()).depth).toBe(260)
+    }, 30_000)
 
     it('seals once when instances race, and the draw uses exactly the sealed pool', async () => {
       await open()

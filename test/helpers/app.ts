@@ -30,8 +30,9 @@ export function uniquePrefix (): string {
 }
 
 /** Stores on the suite's Redis under a fresh prefix, or under `keyPrefix` to share one with other instances. */
-export async function redisStores (options: { clock?: Clock, url?: string, commandTimeoutMs?: number, keyPrefix?: string } = {}): Promise<Stores> {
+export async function redisStores (options: { clock?: Clock, url?: string, commandTimeoutMs?: number, keyPrefix?: string, outboxPartitions?: number } = {}): Promise<Stores> {
   return createRedisStores({
+    ...(options.outboxPartitions === undefined ? {} : { outboxPartitions: options.outboxPartitions }),
     url: options.url ?? inject('redisUrl'),
     keyPrefix: options.keyPrefix ?? uniquePrefix(),
     commandTimeoutMs: options.commandTimeoutMs ?? 1_000,

@@ -390,7 +390,7 @@ export function storeContract (name: string, create: () => Promise<ContractSubje
         expect(await outbox.read(partition, 'a', 10)).toEqual([])
         expect(await outbox.stats()).toMatchObject({ depth: 3, pending: 3, oldestTime: 1_700_000_000_000, deadLetters: 0 })
         for (const entry of [...first, ...second]) await outbox.ack(entry)
-        expect(await outbox.stats()).toEqual({ depth: 0, pending: 0, oldestTime: null, deadLetters: 0 })
+        expect(await outbox.stats()).toEqual({ depth: 0, intents: 0, pending: 0, oldestTime: null, deadLetters: 0 })
       })
 
       it('lets another consumer take over entries left pending too long (a crashed instance)', async () => {
@@ -424,8 +424,38 @@ export function storeContract (name: string, create: () => Promise<ContractSubje
         expect((await outbox.read(partition, 'a', 10)).map((x) => x.event)).toEqual([e])
       })
 
+      it('keeps an intent until its event is appended, which drops it in the same step', async () => {
+        const { outbox } = subject.stores
+        const e = event()
+        const partition = outboxPartition(KEY, outbox.partitions)
+        await outbox.intend(e, KEY, 1_000)
+        // Recorded again (a retried step): the first record and its due time stay.
+        await outbox.intend({ ...e, payload: '{"again":true}' }, KEY, 5_000)
+        expect(await outbox.dueIntents(partition, 999, 10)).toEqual([])
+        expect(await outbox.dueIntents(partition, 1_000, 10)).toEqual([{ event: e, partitionKey: KEY }])
+        expect((await outbox.stats()).intents).toBe(1)
+        await outbox.append(e, KEY)
+        expect(await outbox.dueIntents(partition, 10_000, 10)).toEqual([])
+        expect(await outbox.stats()).toMatchObject({ depth: 1, intents: 0 })
+      })
+
+      it('lists due intents oldest first, a page at a time, and drops one on request', async () => {
+        const { outbox } = subject.stores
+        const partition = outboxPartition(KEY, outbox.partitions)
+        const [a, b, c] = [event(), event(), event()] as [OutboxEvent, OutboxEvent, OutboxEvent]
+        await outbox.intend(a, KEY, 300)
+        await outbox.intend(b, KEY, 100)
+        await outbox.intend(c, KEY, 200)
+        expect((await outbox.dueIntents(partition, 1_000, 2)).map((i) => i.event.id)).toEqual([b.id, c.id])
+        await outbox.dropIntent(partition, b.id)
+        expect((await outbox.dueIntents(partition, 1_000, 10)).map((i) => i.event.id)).toEqual([c.id, a.id])
+        expect((await outbox.stats()).intents).toBe(2)
+        expect(await outbox.stats()).toMatchObject({ depth: 0 })
+      })
+
       it('refuses a partition it does not have', async () => {
         await expect(subject.stores.outbox.read(subject.stores.outbox.partitions, 'a', 1)).rejects.toThrow(RangeError)
+        await expect(subject.stores.outbox.dueIntents(subject.stores.outbox.partitions, 0, 1)).rejects.toThrow(RangeError)
       })
     })
   })

@@ -142,6 +142,27 @@ describe('shared contract limiter across instances', () => {
     }
   }, 60_000)
 
+  it('gives up a slot it wakes too late for: an event-loop stall never bunches the starts after it', async () => {
+    // 50/s: slots 20 ms apart, 8 booked ahead (160 ms). A 100 ms stall wakes the jobs whose slots
+    // fell inside it all at once; kept, they would start together, followed on time by the rest.
+    const limiter = createContractLimiter({ id: 'stall', ratePerSecond: 50, maxConcurrent: 8, redis: { client: await redisClient() } })
+    try {
+      const starts: number[] = []
+      const all = Promise.all(Array.from({ length: 60 }, async () => limiter.schedule(async () => { starts.push(performance.now()) })))
+      for (let stall = 0; stall < 3; stall++) {
+        await sleep(200)
+        const until = performance.now() + 100
+        while (performance.now() < until) { /* the stall */ }
+      }
+      await all
+      expect(starts).toHaveLength(60)
+      // Any 200 ms holds at most 10 slots, plus one at the edge, plus one started up to LATE_MS after its slot.
+      expect(maxInAnyWindow(starts, 200)).toBeLessThanOrEqual(12)
+    } finally {
+      await limiter.close()
+    }
+  }, 20_000)
+
   it('keeps its state in one hash-tagged key under the client prefix, expiring, and never closes the client', async () => {
     const prefix = uniquePrefix()
     const client = await redisClient(undefined, prefix)

@@ -18,6 +18,7 @@ const outbox: FastifyPluginAsync = async function (fastify) {
         200: Type.Object({
           depth: Type.Integer(),
           pending: Type.Integer(),
+          intents: Type.Integer({ description: 'events recorded before their state change and not appended yet; recovery decides those older than GATEWAY_DELIVERY_RECOVER_AFTER_SECONDS' }),
           oldestAgeSeconds: Type.Number(),
           configuredRatePerSecond: Type.Number(),
           deadLetters: Type.Integer(),

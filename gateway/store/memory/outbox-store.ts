@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js'
-import { outboxPartition, type OutboxEntry, type OutboxEvent, type OutboxStats, type OutboxStore } from '../ports.js'
+import { outboxPartition, type OutboxEntry, type OutboxEvent, type OutboxIntent, type OutboxStats, type OutboxStore } from '../ports.js'
 
 interface Held { event: OutboxEvent, consumer?: string, deliveredAt?: number }
 
@@ -9,6 +9,7 @@ interface Partition {
   order: string[]
   next: number
   dead: Map<string, { event: OutboxEvent, reason: string }>
+  intents: Map<string, OutboxIntent & { dueAt: number }>
 }
 
 /** The embedded outbox: in memory, per process, with the same semantics as the Redis streams. */
@@ -21,7 +22,7 @@ export class MemoryOutboxStore implements OutboxStore {
   constructor (clock: Clock, partitions: number) {
     this.#clock = clock
     this.partitions = partitions
-    this.#parts = Array.from({ length: partitions }, () => ({ entries: new Map(), order: [], next: 0, dead: new Map() }))
+    this.#parts = Array.from({ length: partitions }, () => ({ entries: new Map(), order: [], next: 0, dead: new Map(), intents: new Map() }))
   }
 
   #part (partition: number): Partition {
@@ -34,13 +35,31 @@ export class MemoryOutboxStore implements OutboxStore {
     return `${this.#clock.now()}-${++this.#sequence}`
   }
 
+  async intend (event: OutboxEvent, partitionKey: string, dueAt: number): Promise<void> {
+    const part = this.#part(outboxPartition(partitionKey, this.partitions))
+    if (!part.intents.has(event.id)) part.intents.set(event.id, { event, partitionKey, dueAt })
+  }
+
   async append (event: OutboxEvent, partitionKey: string): Promise<OutboxEntry> {
     const partition = outboxPartition(partitionKey, this.partitions)
     const part = this.#part(partition)
     const entryId = this.#id()
     part.entries.set(entryId, { event })
     part.order.push(entryId)
+    part.intents.delete(event.id)
     return { partition, entryId, event }
+  }
+
+  async dueIntents (partition: number, now: number, count: number): Promise<OutboxIntent[]> {
+    return [...this.#part(partition).intents.values()]
+      .filter((i) => i.dueAt <= now)
+      .sort((a, b) => a.dueAt - b.dueAt || (a.event.id < b.event.id ? -1 : 1))
+      .slice(0, count)
+      .map(({ event, partitionKey }) => ({ event, partitionKey }))
+  }
+
+  async dropIntent (partition: number, eventId: string): Promise<void> {
+    this.#part(partition).intents.delete(eventId)
   }
 
   async read (partition: number, consumer: string, count: number): Promise<OutboxEntry[]> {
@@ -103,7 +122,9 @@ export class MemoryOutboxStore implements OutboxStore {
     let pending = 0
     let oldestTime: number | null = null
     let deadLetters = 0
+    let intents = 0
     for (const part of this.#parts) {
+      intents += part.intents.size
       depth += part.entries.size
       deadLetters += part.dead.size
       for (const held of part.entries.values()) {
@@ -111,7 +132,7 @@ export class MemoryOutboxStore implements OutboxStore {
         if (oldestTime === null || held.event.time < oldestTime) oldestTime = held.event.time
       }
     }
-    return { depth, pending, oldestTime, deadLetters }
+    return { depth, intents, pending, oldestTime, deadLetters }
   }
 
   // Drops acknowledged ids from the front of the order, so it does not grow without bound.

@@ -17,6 +17,8 @@ export interface ScriptedRedis extends Redis {
   gwDeleteIfEquals(key: string, value: string): Promise<number>
   gwExpireIfEquals(key: string, value: string, ttlMs: number): Promise<number>
   gwReplaceIfEquals(key: string, expected: string, value: string, ttlMs: number): Promise<number>
+  gwOutboxIntend(intents: string, due: string, eventId: string, intent: string, dueAt: number): Promise<number>
+  gwOutboxAppend(stream: string, intents: string, due: string, id: string, type: string, time: string, payload: string): Promise<string>
 }
 
 function lua (name: string): string {
@@ -43,5 +45,7 @@ export function createRedisClient (options: RedisClientOptions): ScriptedRedis {
   client.defineCommand('gwDeleteIfEquals', { numberOfKeys: 1, lua: lua('delete-if-equals') })
   client.defineCommand('gwExpireIfEquals', { numberOfKeys: 1, lua: lua('expire-if-equals') })
   client.defineCommand('gwReplaceIfEquals', { numberOfKeys: 1, lua: lua('replace-if-equals') })
+  client.defineCommand('gwOutboxIntend', { numberOfKeys: 2, lua: lua('outbox-intend') })
+  client.defineCommand('gwOutboxAppend', { numberOfKeys: 3, lua: lua('outbox-append') })
   return client as ScriptedRedis
 }

@@ -1,10 +1,11 @@
 // The outbox on Redis Streams: one stream per partition, `{outbox.<p>}:stream`, each with the
-// consumer group `delivery`, and its dead letters beside it under the same hash tag. Delivered
-// entries are acknowledged and deleted, so a stream's length is what is still to deliver.
+// consumer group `delivery`, and its dead letters and intents beside it under the same hash tag
+// (so an append and the drop of its intent are one script). Delivered entries are acknowledged
+// and deleted, so a stream's length is what is still to deliver.
 // https://redis.io/docs/latest/develop/data-types/streams/
 import { ReplyError } from 'ioredis'
 import { storeKey, type StoreKey } from '../keys.js'
-import { outboxPartition, type OutboxEntry, type OutboxEvent, type OutboxStats, type OutboxStore } from '../ports.js'
+import { outboxPartition, type OutboxEntry, type OutboxEvent, type OutboxIntent, type OutboxStats, type OutboxStore } from '../ports.js'
 import type { ScriptedRedis } from './client.js'
 import { guard } from './guard.js'
 
@@ -14,6 +15,8 @@ type StreamEntry = [id: string, fields: string[]]
 
 const streamKey = (partition: number): StoreKey => storeKey(`outbox.${partition}`, 'stream')
 const deadKey = (partition: number): StoreKey => storeKey(`outbox.${partition}`, 'dead')
+const intentsKey = (partition: number): StoreKey => storeKey(`outbox.${partition}`, 'intents')
+const dueKey = (partition: number): StoreKey => storeKey(`outbox.${partition}`, 'intents-due')
 
 function fieldsOf (event: OutboxEvent): string[] {
   return ['id', event.id, 'type', event.type, 'time', String(event.time), 'payload', event.payload]
@@ -66,10 +69,34 @@ export class RedisOutboxStore implements OutboxStore {
     }
   }
 
+  async intend (event: OutboxEvent, partitionKey: string, dueAt: number): Promise<void> {
+    const partition = outboxPartition(partitionKey, this.partitions)
+    await guard(this.#redis.gwOutboxIntend(intentsKey(partition), dueKey(partition), event.id, JSON.stringify({ event, partitionKey }), dueAt))
+  }
+
   async append (event: OutboxEvent, partitionKey: string): Promise<OutboxEntry> {
     const partition = outboxPartition(partitionKey, this.partitions)
-    const entryId = await guard(this.#redis.xadd(streamKey(partition), '*', ...fieldsOf(event))) as string
+    const entryId = await guard(this.#redis.gwOutboxAppend(streamKey(partition), intentsKey(partition), dueKey(partition), event.id, event.type, String(event.time), event.payload))
     return { partition, entryId, event }
+  }
+
+  async dueIntents (partition: number, now: number, count: number): Promise<OutboxIntent[]> {
+    this.#check(partition)
+    const ids = await guard(this.#redis.zrangebyscore(dueKey(partition), '-inf', now, 'LIMIT', 0, count))
+    if (ids.length === 0) return []
+    const raws = await guard(this.#redis.hmget(intentsKey(partition), ...ids))
+    const intents: OutboxIntent[] = []
+    for (const [i, raw] of raws.entries()) {
+      // A due entry without its record (never written by us): nothing to recover.
+      if (raw === null) await this.dropIntent(partition, ids[i] as string)
+      else intents.push(JSON.parse(raw) as OutboxIntent)
+    }
+    return intents
+  }
+
+  async dropIntent (partition: number, eventId: string): Promise<void> {
+    this.#check(partition)
+    await guard(this.#redis.multi().hdel(intentsKey(partition), eventId).zrem(dueKey(partition), eventId).exec())
   }
 
   async read (partition: number, consumer: string, count: number): Promise<OutboxEntry[]> {
@@ -124,21 +151,23 @@ export class RedisOutboxStore implements OutboxStore {
 
   async stats (): Promise<OutboxStats> {
     const parts = await Promise.all(Array.from({ length: this.partitions }, async (_, p) => {
-      const [length, pending, first, dead] = await Promise.all([
+      const [length, pending, first, dead, intents] = await Promise.all([
         guard(this.#redis.xlen(streamKey(p))),
         guard(this.#redis.xpending(streamKey(p), GROUP)).catch((err: unknown) => {
           if (err instanceof ReplyError && (err as Error).message.startsWith('NOGROUP')) return [0]
           throw err
         }) as Promise<unknown[]>,
         guard(this.#redis.xrange(streamKey(p), '-', '+', 'COUNT', 1)) as Promise<StreamEntry[]>,
-        guard(this.#redis.xlen(deadKey(p)))
+        guard(this.#redis.xlen(deadKey(p))),
+        guard(this.#redis.hlen(intentsKey(p)))
       ])
       const oldest = first[0]
-      return { length, pending: Number(pending[0] ?? 0), oldestTime: oldest === undefined ? null : parse(oldest[1]).event.time, dead }
+      return { length, pending: Number(pending[0] ?? 0), oldestTime: oldest === undefined ? null : parse(oldest[1]).event.time, dead, intents }
     }))
     const times = parts.map((p) => p.oldestTime).filter((t): t is number => t !== null)
     return {
       depth: parts.reduce((a, p) => a + p.length, 0),
+      intents: parts.reduce((a, p) => a + p.intents, 0),
       pending: parts.reduce((a, p) => a + p.pending, 0),
       oldestTime: times.length === 0 ? null : Math.min(...times),
       deadLetters: parts.reduce((a, p) => a + p.dead, 0)
