@@ -7,6 +7,7 @@
 //   - a refusal (another 4xx), or more than maxAttempts deliveries, moves it to the dead letters;
 //   - an instance that dies leaves its events pending: after claimIdleMs another takes them over.
 // No Fastify, no Redis: the outbox is a store port, the backends and the pace are ports too.
+import { setMaxListeners } from 'node:events'
 import { abortableSleep } from '../lib/abortable-sleep.js'
 import type { Clock } from '../store/clock.js'
 import { storeKey } from '../store/keys.js'
@@ -72,6 +73,8 @@ export class DeliveryService {
     this.#pace = options.pace
     this.#signals = options.signals
     this.#consumer = options.consumer
+    // Every delivery of this instance may wait on it at once (maxConcurrent of them): not a leak.
+    setMaxListeners(0, this.#stopping.signal)
   }
 
   start (): void {
@@ -173,9 +176,13 @@ export class DeliveryService {
       }
       this.#signals.retried(event.type, outcome.reason)
       // Full jitter over an exponential backoff, never sooner than the backend asked, and short
-      // of the takeover time so no other instance takes an event this one still holds.
+      // of the takeover time. The store counts an entry's idle time from its last hand-out, not
+      // from our last attempt: held again before and after each wait, so that no claim (this
+      // instance's or another's) starts a second delivery of an event this one still retries.
       const backoff = Math.random() * this.#rules.retryBaseMs * 2 ** Math.min(attempt - 1, 16)
+      await outbox.hold(entry, this.#consumer)
       await abortableSleep(Math.min(this.#rules.claimIdleMs / 2, Math.max(backoff, outcome.retryAfterMs ?? 0)), this.#stopping.signal)
+      if (this.#running) await outbox.hold(entry, this.#consumer)
     }
   }
 

@@ -194,6 +194,11 @@ export interface OutboxStore {
   read(partition: number, consumer: string, count: number): Promise<OutboxEntry[]>
   /** Up to `count` entries pending for at least `minIdleMs` (with any consumer), now pending for `consumer`. */
   claim(partition: number, consumer: string, minIdleMs: number, count: number): Promise<OutboxEntry[]>
+  /**
+   * Keeps an entry pending for `consumer` and starts its idle time again: a consumer still
+   * retrying an entry says so, or claim() would hand it to another one after minIdleMs.
+   */
+  hold(entry: Pick<OutboxEntry, 'partition' | 'entryId'>, consumer: string): Promise<void>
   /** Delivered: the entry leaves the outbox. */
   ack(entry: Pick<OutboxEntry, 'partition' | 'entryId'>): Promise<void>
   /** Given up on: the entry moves to the partition's dead letters, with why. */

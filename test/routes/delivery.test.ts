@@ -104,6 +104,32 @@ describe('delivery to the backend services (real Redis)', () => {
     expect((await gateway.inject({ url: '/metrics' })).body).toContain('gateway_delivery_dead_letters_total{type="appointment.confirmed"} 1')
   }, 30_000)
 
+  it('keeps one delivery of an event however long its retries last: no claim starts a second one', async () => {
+    // Retries spanning several claim-idle times (1 s): the entry is held again at each wait, so
+    // neither this instance's claims nor the other instance's take it while it is retried.
+    const backend = await startBackend({ latencyMs: 1 })
+    closing.push(backend)
+    backend.set({ status: 503 })
+    const env = { GATEWAY_DELIVERY_CLAIM_IDLE_MS: '1000', GATEWAY_DELIVERY_RETRY_BASE_MS: '400', GATEWAY_DELIVERY_MAX_ATTEMPTS: '10' }
+    const [a, b] = await gatewaysFor(backend, 2, env) as [FastifyInstance, FastifyInstance]
+    const doomed = event(1)
+    await a.stores.outbox.append(doomed, 'reg_doomed')
+    await waitFor(async () => (await a.delivery.service.overview(10)).deadLetters >= 1, 20_000)
+    // Attempts are counted in the store: the tenth refusal ends it, once.
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    expect((await b.delivery.service.overview(10)).deadLetters).toBe(1)
+    expect(backend.stats().received).toBe(10)
+
+    const late = event(2)
+    await a.stores.outbox.append(late, 'reg_late')
+    await new Promise((resolve) => setTimeout(resolve, 2_500))
+    backend.set({ status: undefined })
+    await waitFor(() => backend.stats().accepted === 1, 10_000)
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    expect(backend.stats()).toMatchObject({ accepted: 1, duplicates: 0 })
+    expect([...backend.received().keys()]).toEqual([late.id])
+  }, 40_000)
+
   it('refuses a 4xx answer at once to the dead letters (the backend will not take it)', async () => {
     const backend = await startBackend({ latencyMs: 1 })
     closing.push(backend)

@@ -408,6 +408,17 @@ export function storeContract (name: string, create: () => Promise<ContractSubje
         expect((await outbox.stats()).depth).toBe(0)
       })
 
+      it('keeps an entry held by its consumer from being claimed until it is idle again', async () => {
+        const { outbox } = subject.stores
+        const { partition } = await outbox.append(event(), KEY)
+        const [held] = await outbox.read(partition, 'retrying', 1)
+        await subject.elapse(250)
+        await outbox.hold(held as OutboxEntry, 'retrying')
+        expect(await outbox.claim(partition, 'rescuer', 200, 10)).toEqual([])
+        await subject.elapse(250)
+        expect((await outbox.claim(partition, 'rescuer', 200, 10)).map((e) => e.entryId)).toEqual([held?.entryId])
+      })
+
       it('moves an entry given up on to the dead letters, with why, and can bring it back', async () => {
         const { outbox } = subject.stores
         const e = event('appointment.confirmed')

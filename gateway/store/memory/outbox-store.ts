@@ -92,6 +92,13 @@ export class MemoryOutboxStore implements OutboxStore {
     return out
   }
 
+  async hold (entry: Pick<OutboxEntry, 'partition' | 'entryId'>, consumer: string): Promise<void> {
+    const held = this.#part(entry.partition).entries.get(entry.entryId)
+    if (held?.deliveredAt === undefined) return
+    held.consumer = consumer
+    held.deliveredAt = this.#clock.now()
+  }
+
   async ack (entry: Pick<OutboxEntry, 'partition' | 'entryId'>): Promise<void> {
     this.#part(entry.partition).entries.delete(entry.entryId)
   }

@@ -114,6 +114,12 @@ export class RedisOutboxStore implements OutboxStore {
     })
   }
 
+  async hold (entry: Pick<OutboxEntry, 'partition' | 'entryId'>, consumer: string): Promise<void> {
+    this.#check(entry.partition)
+    // XCLAIM with no minimum idle time resets the idle time; JUSTID leaves the delivery count be.
+    await this.#withGroup(entry.partition, async () => guard(this.#redis.xclaim(streamKey(entry.partition), GROUP, consumer, 0, entry.entryId, 'JUSTID')))
+  }
+
   async ack (entry: Pick<OutboxEntry, 'partition' | 'entryId'>): Promise<void> {
     this.#check(entry.partition)
     const key = streamKey(entry.partition)
