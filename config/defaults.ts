@@ -26,6 +26,7 @@ export const defaults: Config = {
     autoPipelining: false,
     unavailableRetryAfterSeconds: 5,
     outboxPartitions: 8,
+    feedMaxLength: 100_000,
     memorySweepIntervalMs: 10_000
   },
   auth: {
@@ -189,6 +190,19 @@ export const defaults: Config = {
     maxRetries: 3,
     refusedPauseMinutes: 60,
     breakerResetMs: 30_000
+  },
+  // Off: a room stands in front of routes only when configured (see README, Waiting room).
+  waitingRoom: {
+    rooms: [],
+    admissionTtlSeconds: 600,
+    signingKeyFile: '',
+    wsEnabled: true,
+    wsHost: '127.0.0.1',
+    wsPort: 8081,
+    wsPublicUrl: '',
+    wsMaxConnections: 50_000,
+    wsMaxBackpressureBytes: 64 * 1024,
+    wsIdleTimeoutSeconds: 30
   },
   delivery: {
     url: '',

@@ -242,8 +242,33 @@ function crossFieldProblems (config: Config): string[] {
   if (buckets.some((b, i) => i > 0 && b <= (buckets[i - 1] as number))) {
     problems.push(`metrics.httpDurationBuckets (GATEWAY_METRICS_HTTP_BUCKETS) must be ascending, got ${JSON.stringify(buckets)}`)
   }
+
+  const rooms = config.waitingRoom.rooms
+  const roomNames = new Set<string>()
+  rooms.forEach((room, i) => {
+    if (roomNames.has(room.name)) problems.push(`waitingRoom.rooms[${i}].name (GATEWAY_WAITING_ROOMS) must be unique, got "${room.name}" twice`)
+    roomNames.add(room.name)
+    room.openings.forEach((opening, j) => {
+      if (opening === 'request-window') return
+      if (new RegExp(HH_MM_PATTERN).test(opening)) {
+        const clash = daylightSavingClash(config.schedule.timezone, opening)
+        if (clash !== undefined) problems.push(`waitingRoom.rooms[${i}].openings[${j}] (GATEWAY_WAITING_ROOMS) must be a time that every day has exactly once in ${config.schedule.timezone}, got "${opening}", which ${clash}`)
+        return
+      }
+      if (!ISO_INSTANT.test(opening) || !Number.isFinite(Date.parse(opening))) problems.push(`waitingRoom.rooms[${i}].openings[${j}] (GATEWAY_WAITING_ROOMS) must be "request-window", a daily "HH:MM" or an ISO instant with its offset such as 2026-12-01T14:00:00Z, got ${JSON.stringify(opening)}`)
+    })
+  })
+  if (config.waitingRoom.wsPublicUrl !== '' && !/^wss?:\/\/[^\s/]+/.test(config.waitingRoom.wsPublicUrl)) {
+    problems.push('waitingRoom.wsPublicUrl (GATEWAY_WS_PUBLIC_URL) must be empty or a ws:// or wss:// URL')
+  }
+  if (rooms.length > 0 && config.store.redisUrl !== '' && config.waitingRoom.signingKeyFile === '') {
+    problems.push('waitingRoom.signingKeyFile (GATEWAY_WAITING_ROOM_SIGNING_KEY_FILE) must be set when REDIS_URL is set and a waiting room is configured: every instance must verify the admission tokens the others sign')
+  }
   return problems
 }
+
+const HH_MM_PATTERN = '^([01][0-9]|2[0-3]):[0-5][0-9]$'
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/
 
 /**
  * A local time that a daylight-saving change skips or repeats would open, close or draw a pool at

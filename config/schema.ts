@@ -43,6 +43,7 @@ export const ConfigSchema = Type.Object({
     autoPipelining: Type.Boolean({ env: 'GATEWAY_REDIS_AUTO_PIPELINING', expected: 'true or false', doc: 'let ioredis batch commands of concurrent requests into one write' }),
     unavailableRetryAfterSeconds: Type.Integer({ minimum: 1, maximum: 3600, env: 'GATEWAY_STORE_UNAVAILABLE_RETRY_AFTER_SECONDS', expected: 'an integer from 1 to 3600', doc: 'Retry-After sent with 503 when the store cannot be reached' }),
     outboxPartitions: Type.Integer({ minimum: 1, maximum: 1024, env: 'GATEWAY_OUTBOX_PARTITIONS', expected: 'an integer from 1 to 1024', doc: 'streams the outbox of backend events is spread over, each its own hash slot on Redis Cluster; changing it leaves undelivered events in the streams no longer written' }),
+    feedMaxLength: Type.Integer({ minimum: 1000, maximum: 10000000, env: 'GATEWAY_FEED_MAX_LENGTH', expected: 'an integer from 1000 to 10000000', doc: 'notifications for WebSocket clients (results) the shared feed keeps; an instance further behind than this loses the oldest (clients can still ask over HTTP)' }),
     memorySweepIntervalMs: Type.Integer({ minimum: 100, maximum: 3600000, env: 'GATEWAY_MEMORY_SWEEP_INTERVAL_MS', expected: 'an integer from 100 to 3600000', doc: 'how often the embedded store drops expired entries' })
   }, { additionalProperties: false }),
 
@@ -183,6 +184,27 @@ export const ConfigSchema = Type.Object({
     maxRetries: Type.Integer({ minimum: 0, maximum: 10, env: 'GATEWAY_VENDOR_MAX_RETRIES', expected: 'an integer from 0 to 10', doc: 'retries of one vendor call on 429, 5xx or timeout, with exponential backoff and jitter (429 honours Retry-After); after them the photo goes back in the queue' }),
     refusedPauseMinutes: Type.Integer({ minimum: 1, maximum: 10080, env: 'GATEWAY_VENDOR_REFUSED_PAUSE_MINUTES', expected: 'an integer from 1 to 10080', doc: 'after the vendor answers 402 (contract spent on its side), how long the gateway stops sending and accepting checks before it tries again' }),
     breakerResetMs: Type.Integer({ minimum: 100, maximum: 600000, env: 'GATEWAY_VENDOR_BREAKER_RESET_MS', expected: 'an integer from 100 to 600000', doc: 'after the circuit breaker opens (half the calls of the last 10 s failing), how long until one call tries the vendor again' })
+  }, { additionalProperties: false }),
+
+  waitingRoom: Type.Object({
+    rooms: Type.Array(Type.Object({
+      name: Type.String({ pattern: SLUG, expected: 'a lower-case slug of letters, digits and dashes', doc: 'the room\'s name, in its URLs and metric labels' }),
+      routes: Type.Array(Type.String({ pattern: '^(GET|POST|PUT|DELETE|PATCH) /', maxLength: 256 }), { minItems: 1, maxItems: 64, expected: 'a JSON array of "METHOD /route/template" such as "POST /v1/appointment-requests"', doc: 'routes the room stands in front of' }),
+      openings: Type.Array(Type.String({ maxLength: 40 }), { minItems: 1, maxItems: 64, expected: 'a JSON array of "request-window", daily "HH:MM" times in the schedule\'s time zone, or ISO instants', doc: 'when the room opens' }),
+      preOpenMinutes: Type.Integer({ minimum: 0, maximum: 1440, expected: 'an integer from 0 to 1440', doc: 'arrivals this long before an opening join one draw, shuffled at the opening' }),
+      activeMinutes: Type.Integer({ minimum: 1, maximum: 1440, expected: 'an integer from 1 to 1440', doc: 'the room stays in front of its routes this long after an opening' }),
+      admitPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 100000, expected: 'a number greater than 0 and at most 100000', doc: 'people let through per second, across instances' }),
+      maxActive: Type.Integer({ minimum: 1, maximum: 10000000, expected: 'an integer from 1 to 10000000', doc: 'people holding a valid admission at once, at most' })
+    }, { additionalProperties: false }), { maxItems: 16, env: 'GATEWAY_WAITING_ROOMS', expected: 'a JSON array of rooms {name, routes, openings, preOpenMinutes, activeMinutes, admitPerSecond, maxActive}', doc: 'waiting rooms; empty (the default) turns the waiting room and its WebSocket server off' }),
+    admissionTtlSeconds: Type.Integer({ minimum: 10, maximum: 86400, env: 'GATEWAY_WAITING_ROOM_ADMISSION_TTL_SECONDS', expected: 'an integer from 10 to 86400', doc: 'how long an admission token lets its device through' }),
+    signingKeyFile: Type.String({ maxLength: 4096, env: 'GATEWAY_WAITING_ROOM_SIGNING_KEY_FILE', expected: 'empty or the path of a PEM Ed25519 private key', doc: 'key that signs admission tokens, the same on every instance; empty makes one at boot, valid on that instance only', secret: true }),
+    wsEnabled: Type.Boolean({ env: 'GATEWAY_WS_ENABLED', expected: 'true or false', doc: 'serve the WebSocket: waiting-room positions and admissions, and the results of liveness checks and draws to the registrations watching them' }),
+    wsHost: Type.String({ minLength: 1, maxLength: 255, env: 'GATEWAY_WS_HOST', expected: 'a host name or IP address to listen on', doc: 'interface the WebSocket server binds to' }),
+    wsPort: Type.Integer({ minimum: 0, maximum: 65535, env: 'GATEWAY_WS_PORT', expected: 'an integer from 0 to 65535', doc: 'TCP port of the WebSocket server (0 picks a free one)' }),
+    wsPublicUrl: Type.String({ maxLength: 2048, env: 'GATEWAY_WS_PUBLIC_URL', expected: 'empty or a ws:// or wss:// URL', doc: 'the WebSocket URL clients are told to use (behind a proxy); empty: ws://<host the client called>:<GATEWAY_WS_PORT>/v1/waiting-room/ws' }),
+    wsMaxConnections: Type.Integer({ minimum: 1, maximum: 1000000, env: 'GATEWAY_WS_MAX_CONNECTIONS', expected: 'an integer from 1 to 1000000', doc: 'WebSocket connections per instance; beyond, new ones are refused with 503' }),
+    wsMaxBackpressureBytes: Type.Integer({ minimum: 1024, maximum: 67108864, env: 'GATEWAY_WS_MAX_BACKPRESSURE_BYTES', expected: 'an integer from 1024 to 67108864', doc: 'bytes waiting for a slow client beyond which its position updates are dropped (never its admission)' }),
+    wsIdleTimeoutSeconds: Type.Integer({ minimum: 8, maximum: 960, env: 'GATEWAY_WS_IDLE_TIMEOUT_SECONDS', expected: 'an integer from 8 to 960', doc: 'a WebSocket silent this long (no pong to the automatic pings) is closed' })
   }, { additionalProperties: false }),
 
   delivery: Type.Object({

@@ -1,5 +1,6 @@
 // The gateway as one Fastify plugin (fastify/demo src/app.ts): cross-cutting plugins first, in
 // the order a request meets them, then the routes.
+import { generateKeyPairSync, type KeyObject } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../config/load.js'
@@ -15,10 +16,12 @@ import language from './plugins/language.js'
 import liveness from './plugins/liveness.js'
 import metrics from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
+import push from './plugins/push.js'
 import rateLimit from './plugins/rate-limit.js'
 import registrationServices from './plugins/registrations.js'
 import requestId from './plugins/request-id.js'
 import shedding from './plugins/shedding.js'
+import waitingRoom from './plugins/waiting-room.js'
 import stores from './plugins/stores.js'
 import workers from './plugins/workers.js'
 import publishedAllocations from './routes/allocations/index.js'
@@ -32,6 +35,8 @@ import livenessRoutes from './routes/liveness/index.js'
 import partner from './routes/partner/index.js'
 import registrations from './routes/registrations/index.js'
 import schedule from './routes/schedule/index.js'
+import waitingRooms from './routes/waiting-rooms/index.js'
+import waitingRoomPage from './routes/waiting-rooms/page.js'
 import { systemClock, type Clock } from './store/clock.js'
 import type { Stores } from './store/ports.js'
 import { version } from './version.js'
@@ -43,6 +48,8 @@ export interface AppOptions {
   keys: VerificationKeys
   /** Secret that keys identity hashes (gateway/auth/identity-key.ts loads it). */
   identityKey: Buffer
+  /** Ed25519 key that signs waiting-room admissions (gateway/auth/admission-tokens.ts loads it); one made here when absent. */
+  admissionKey?: KeyObject
   clock?: Clock
   /** The photo-check worker file; tests put one that injects faults (a crash, a throw) here. */
   livenessWorkerFile?: string
@@ -73,6 +80,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(shedding, config.shedding)
   await fastify.register(auth, { auth: config.auth, keys: opts.keys, clock })
   await fastify.register(rateLimit, { rateLimit: config.rateLimit, storeRetryAfterSeconds: config.store.unavailableRetryAfterSeconds, clock })
+  // After the rate limits: a device refreshing in the waiting room spends its buckets.
+  await fastify.register(waitingRoom, { admissionKey: opts.admissionKey ?? generateKeyPairSync('ed25519').privateKey })
   // preHandler, after validation: writes marked idempotent replay or claim their key.
   await fastify.register(idempotency, config.idempotency)
 
@@ -82,6 +91,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(drawScheduler)
   await fastify.register(delivery)
   await fastify.register(liveness, opts.livenessWorkerFile === undefined ? {} : { workerFile: opts.livenessWorkerFile })
+  await fastify.register(push)
 
   await fastify.register(health)
   await fastify.register(schedule)
@@ -94,6 +104,8 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(partner)
   await fastify.register(livenessRoutes)
   await fastify.register(outbox)
+  await fastify.register(waitingRooms)
+  await fastify.register(waitingRoomPage)
 }
 
 // Not encapsulated (fastify/demo registers its app through fastify-plugin too): the error and

@@ -337,6 +337,24 @@ export const ERRORS = {
       ru: 'Такого недоставленного события нет. Возьмите его идентификатор из GET /v1/ops/outbox.'
     }
   },
+  GW_ERR_WR_ROOM_NOT_FOUND: {
+    status: 404,
+    messages: {
+      en: 'There is no waiting room by that name. Check the link you were given.',
+      es: 'No hay una sala de espera con ese nombre. Revise el enlace que recibió.',
+      ht: 'Pa gen sal datant ki rele konsa. Verifye lyen yo te ba ou a.',
+      ru: 'Зала ожидания с таким названием нет. Проверьте полученную ссылку.'
+    }
+  },
+  GW_ERR_WR_TICKET_NOT_FOUND: {
+    status: 404,
+    messages: {
+      en: 'This waiting-room ticket was not found, or it belongs to another device. Open the app again to get your place in line.',
+      es: 'No se encontró este turno de la sala de espera, o pertenece a otro dispositivo. Abra la aplicación de nuevo para obtener su lugar en la fila.',
+      ht: 'Nou pa jwenn tikè sal datant sa a, oswa li pou yon lòt aparèy. Louvri aplikasyon an ankò pou w jwenn plas ou nan liy lan.',
+      ru: 'Талон зала ожидания не найден или принадлежит другому устройству. Откройте приложение снова, чтобы получить своё место в очереди.'
+    }
+  },
   GW_ERR_LIVENESS_NOT_FOUND: {
     status: 404,
     messages: {

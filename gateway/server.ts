@@ -6,6 +6,7 @@ import Fastify from 'fastify'
 import { ConfigError, loadConfig, type Config } from '../config/load.js'
 import app from './app.js'
 import { loadIdentityKey } from './auth/identity-key.js'
+import { loadAdmissionKey } from './auth/admission-tokens.js'
 import { KeyLoadError, loadVerificationKeys } from './auth/keys.js'
 import { serverOptions } from './server-options.js'
 import { createStores } from './store/index.js'
@@ -44,8 +45,12 @@ async function main (): Promise<void> {
 
   let keys
   let identityKey
+  let admissionKey
   try {
     identityKey = loadIdentityKey(config.registrations).key
+    const admission = loadAdmissionKey(config.waitingRoom)
+    admissionKey = admission.key
+    if (admission.created && config.waitingRoom.rooms.length > 0) log.warn('no waiting-room signing key configured (GATEWAY_WAITING_ROOM_SIGNING_KEY_FILE): admission tokens made by this instance are accepted by this instance only')
     const loaded = loadVerificationKeys(config.auth)
     keys = loaded.keys
     if (config.auth.publicKeyFile === '' && config.auth.jwksFile === '') {
@@ -58,7 +63,7 @@ async function main (): Promise<void> {
     process.exit(EXIT_CONFIG)
   }
 
-  await fastify.register(app, { config, stores, keys, identityKey })
+  await fastify.register(app, { config, stores, keys, identityKey, admissionKey })
 
   closeWithGrace({ delay: config.server.shutdownTimeoutMs }, async ({ signal, err }) => {
     if (err !== undefined) log.error({ err }, 'closing after an uncaught error')

@@ -6,7 +6,8 @@ import { execFileSync, spawnSync } from 'node:child_process'
 
 // program on PATH -> Debian package that provides it
 const TOOLS = [
-  { command: 'redis-server', debianPackage: 'redis-server' }
+  { command: 'redis-server', debianPackage: 'redis-server' },
+  { command: 'chromium', debianPackage: 'chromium' }
 ]
 
 function onPath (command) {

@@ -16,7 +16,7 @@
 //     appends again, under the same id.
 import { createHash } from 'node:crypto'
 import type { Clock } from '../store/clock.js'
-import type { OutboxEvent, OutboxStore } from '../store/ports.js'
+import type { FeedEntry, FeedStore, OutboxEvent, OutboxStore } from '../store/ports.js'
 
 export type EventType =
   | 'registration.created'
@@ -60,6 +60,35 @@ export type Verifier = (payload: Record<string, unknown>) => Promise<boolean>
 export interface EventSignals {
   appended(type: string): void
   recovered(type: string, outcome: 'appended' | 'dropped'): void
+  /** A notice for the client's own WebSocket could not be put on the feed (it is not retried). */
+  noticeLost?(type: string): void
+}
+
+/** The WebSocket topic of a registration's results: only a watch of that registration joins it. */
+export const registrationTopic = (registrationId: string) => `reg/${registrationId}`
+
+/**
+ * What the registration's own client is told of an event over the WebSocket, when anything:
+ * the results it waits for (a liveness verdict, the draw's outcome). The same facts its owner can
+ * read over HTTP, nothing more.
+ */
+export function clientNotice (event: DomainEvent): FeedEntry | undefined {
+  const p = event.payload
+  let message: Record<string, unknown>
+  switch (event.type) {
+    case 'liveness.decided':
+      message = { type: 'result', kind: 'liveness', livenessId: p.livenessId, memberIndex: p.memberIndex, status: p.status, ...(p.reason === undefined ? {} : { reason: p.reason }) }
+      break
+    case 'appointment.allocated':
+      message = { type: 'result', kind: 'allocation', requestId: p.requestId, poolDate: p.poolDate, status: 'selected', appointment: { poe: p.poe, date: p.date, slot: p.slot, confirmationNumber: p.confirmationNumber, confirmBy: p.confirmBy } }
+      break
+    case 'appointment.not-selected':
+      message = { type: 'result', kind: 'allocation', requestId: p.requestId, poolDate: p.poolDate, status: 'not-selected' }
+      break
+    default:
+      return undefined
+  }
+  return { topic: registrationTopic(event.registrationId), message: JSON.stringify(message) }
 }
 
 export class EventPublisher {
@@ -68,8 +97,10 @@ export class EventPublisher {
   readonly #recoverAfterMs: number
   readonly #signals: EventSignals
   readonly #verifiers = new Map<string, Verifier>()
+  readonly #feed: FeedStore | undefined
 
-  constructor (options: { outbox: OutboxStore, clock: Clock, recoverAfterMs: number, signals?: EventSignals }) {
+  constructor (options: { outbox: OutboxStore, clock: Clock, recoverAfterMs: number, signals?: EventSignals, feed?: FeedStore }) {
+    this.#feed = options.feed
     this.#outbox = options.outbox
     this.#clock = options.clock
     this.#recoverAfterMs = options.recoverAfterMs
@@ -90,6 +121,10 @@ export class EventPublisher {
   async append (event: DomainEvent): Promise<void> {
     await this.#outbox.append(toOutbox(event), event.registrationId)
     this.#signals.appended(event.type)
+    // The push to the client is a courtesy on top: it never fails the write, and the client can
+    // always read the same over HTTP.
+    const notice = this.#feed === undefined ? undefined : clientNotice(event)
+    if (notice !== undefined) await this.#feed?.append(notice).catch(() => this.#signals.noticeLost?.(event.type))
   }
 
   /**

@@ -231,6 +231,21 @@ export class PushServer {
     return count
   }
 
+  /**
+   * publish() for a message already serialized (the shared feed keeps JSON text); `type` names
+   * it for the signals.
+   */
+  publishRaw (topic: string, type: string, text: string): void {
+    if (this.#closing) return
+    this.#app.publish(topic, text, false)
+    this.#options.signals?.published(type, this.#app.numSubscribers(topic))
+  }
+
+  /** Whether a connection of this instance is subscribed (or subscribing) with the ticket. */
+  has (ticket: string): boolean {
+    return this.#byTicket.has(ticket)
+  }
+
   /** Open connections, subscribed or not. */
   connections (): number {
     return this.#connections.size

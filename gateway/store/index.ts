@@ -11,7 +11,7 @@ export interface CreateStoresOptions {
 
 /** Redis when a URL is configured, the embedded memory store otherwise. */
 export async function createStores (config: Config['store'], { clock = systemClock, onConnectionError }: CreateStoresOptions = {}): Promise<Stores> {
-  if (config.redisUrl === '') return createMemoryStores({ clock, sweepIntervalMs: config.memorySweepIntervalMs, outboxPartitions: config.outboxPartitions })
+  if (config.redisUrl === '') return createMemoryStores({ clock, sweepIntervalMs: config.memorySweepIntervalMs, outboxPartitions: config.outboxPartitions, feedMaxLength: config.feedMaxLength })
   return createRedisStores({
     url: config.redisUrl,
     keyPrefix: config.keyPrefix,
@@ -19,6 +19,7 @@ export async function createStores (config: Config['store'], { clock = systemClo
     connectTimeoutMs: config.connectTimeoutMs,
     autoPipelining: config.autoPipelining,
     outboxPartitions: config.outboxPartitions,
+    feedMaxLength: config.feedMaxLength,
     clock,
     ...(onConnectionError === undefined ? {} : { onConnectionError })
   })

@@ -220,6 +220,24 @@ export function outboxPartition (key: string, partitions: number): number {
   return (hash >>> 0) % partitions
 }
 
+/** One notification of the feed, for the clients subscribed to its topic. */
+export interface FeedEntry {
+  topic: string
+  message: string
+}
+
+/**
+ * A short shared log of notifications for clients (results pushed over the WebSocket). Every
+ * instance reads all of it from where it left off and passes on what its own clients listen to;
+ * the oldest entries fall off past a bound, so a reader far behind loses them (clients can
+ * always ask over HTTP). Not durable delivery: that is the outbox.
+ */
+export interface FeedStore {
+  append(entry: FeedEntry): Promise<void>
+  /** Up to `count` entries after `cursor`; a null cursor starts at the end (nothing before now). */
+  read(cursor: string | null, count: number): Promise<{ entries: FeedEntry[], cursor: string }>
+}
+
 export interface Stores {
   readonly kind: 'memory' | 'redis'
   /**
@@ -233,6 +251,7 @@ export interface Stores {
   readonly rateLimits: RateLimitStore
   readonly windows: WindowStore
   readonly outbox: OutboxStore
+  readonly feed: FeedStore
   /** Resolves when the backing store answers; rejects otherwise. */
   ping(): Promise<void>
   close(): Promise<void>

@@ -1,5 +1,5 @@
 // Builds the real gateway for a test, exactly as server.ts does, on the stores the test chooses.
-import { randomBytes } from 'node:crypto'
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { inject } from 'vitest'
@@ -16,13 +16,15 @@ import { testKeys } from './tokens.js'
 /**
  * Config from defaults plus the given environment, never the test process's own. Load shedding
  * is off unless a test turns it on: parallel test files on two cores stall each other's loops.
- * The draw schedule's timer is off too: tests move their clocks and call tick() themselves.
+ * The draw schedule's timer is off too: tests move their clocks and call tick() themselves. The
+ * WebSocket server is off unless a test turns it on, and then listens on a free port.
  */
 export function testConfig (env: Record<string, string> = {}): Readonly<Config> {
-  return loadConfig({ env: { GATEWAY_LOG_LEVEL: 'silent', GATEWAY_SHED_MAX_EVENT_LOOP_DELAY_MS: '0', GATEWAY_ALLOCATION_AUTO_DRAW: 'false', ...env } })
+  return loadConfig({ env: { GATEWAY_LOG_LEVEL: 'silent', GATEWAY_SHED_MAX_EVENT_LOOP_DELAY_MS: '0', GATEWAY_ALLOCATION_AUTO_DRAW: 'false', GATEWAY_WS_PORT: '0', GATEWAY_WS_ENABLED: 'false', ...env } })
 }
 
 export const testIdentityKey = Buffer.alloc(32, 7)
+export const testAdmissionKey = generateKeyPairSync('ed25519').privateKey
 
 /** A key prefix no other test file shares, so files can run in parallel on one Redis. */
 export function uniquePrefix (): string {
@@ -65,6 +67,8 @@ export interface BuildOptions {
   logs?: LogCapture
   keys?: VerificationKeys
   identityKey?: Buffer
+  /** Signs waiting-room admissions; the same for every app a test builds, so instances share a room. */
+  admissionKey?: KeyObject
   clock?: Clock
   /** The photo-check worker file, for fault injection. */
   livenessWorkerFile?: string
@@ -80,6 +84,7 @@ export async function buildApp (options: BuildOptions = {}): Promise<FastifyInst
     stores: options.stores ?? createMemoryStores(),
     keys: options.keys ?? testKeys,
     identityKey: options.identityKey ?? testIdentityKey,
+    admissionKey: options.admissionKey ?? testAdmissionKey,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.livenessWorkerFile === undefined ? {} : { livenessWorkerFile: options.livenessWorkerFile })
   })

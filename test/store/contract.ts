@@ -361,6 +361,21 @@ export function storeContract (name: string, create: () => Promise<ContractSubje
       })
     })
 
+    describe('feed', () => {
+      it('gives a reader everything appended after its cursor, in order, a page at a time, and nothing from before it started', async () => {
+        const { feed } = subject.stores
+        await feed.append({ topic: 'reg/old', message: 'before' })
+        const start = await feed.read(null, 10)
+        expect(start.entries).toEqual([])
+        for (let i = 0; i < 5; i++) await feed.append({ topic: `reg/${i % 2}`, message: `m${i}` })
+        const page = await feed.read(start.cursor, 3)
+        expect(page.entries).toEqual([{ topic: 'reg/0', message: 'm0' }, { topic: 'reg/1', message: 'm1' }, { topic: 'reg/0', message: 'm2' }])
+        const rest = await feed.read(page.cursor, 10)
+        expect(rest.entries.map((e) => e.message)).toEqual(['m3', 'm4'])
+        expect(await feed.read(rest.cursor, 10)).toEqual({ entries: [], cursor: rest.cursor })
+      })
+    })
+
     describe('outbox', () => {
       let n = 0
       const event = (type = 'registration.created', time = 1_700_000_000_000): OutboxEvent => ({ id: `evt-${process.pid}-${++n}`, type, time, payload: JSON.stringify({ n }) })

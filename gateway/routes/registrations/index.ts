@@ -59,6 +59,27 @@ const registrations: FastifyPluginAsync = async function (fastify) {
     await fastify.registrations.withdraw(request.principal?.subject as string, id)
     return { registrationId: id, status: 'withdrawn' }
   })
+
+  // Only where the WebSocket server runs (GATEWAY_WS_ENABLED).
+  const watch = fastify.resultWatch
+  if (watch !== undefined) {
+    fastify.post('/v1/registrations/:id/watch', {
+      config: { roles: ['applicant'], idempotent: true },
+      schema: {
+        tags: ['registrations'],
+        summary: 'A watch ticket: subscribe with it on the WebSocket to be told the registration\'s liveness verdicts and draw outcomes as they happen; needs Idempotency-Key',
+        security: [{ bearer: [] }],
+        params: RegistrationParams,
+        response: {
+          201: { type: 'object', properties: { watchTicket: { type: 'string' }, registrationId: { type: 'string' }, expiresAt: { type: 'string' }, wsUrl: { type: 'string' } }, required: ['watchTicket', 'registrationId', 'expiresAt', 'wsUrl'] },
+          ...errorResponses(400, 401, 403, 404, 409, 422, 429, 503)
+        }
+      }
+    }, async function (request, reply) {
+      const issued = await watch.issue(request.principal?.subject as string, (request.params as { id: string }).id)
+      return reply.code(201).send({ ...issued, wsUrl: fastify.waitingRoomWsUrl(request.hostname) })
+    })
+  }
 }
 
 // The schema checks the form; a date of birth must also be a past date within a human life.

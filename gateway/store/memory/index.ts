@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from '../clock.js'
 import type { Stores } from '../ports.js'
 import { MemoryCounterStore } from './counter-store.js'
+import { MemoryFeedStore } from './feed-store.js'
 import { MemoryKeyValueStore } from './key-value-store.js'
 import { MemoryOutboxStore } from './outbox-store.js'
 import { Keyspace } from './keyspace.js'
@@ -12,10 +13,11 @@ export interface MemoryStoresOptions {
   clock?: Clock
   sweepIntervalMs?: number
   outboxPartitions?: number
+  feedMaxLength?: number
 }
 
 /** The embedded store: one process, nothing kept after exit. */
-export function createMemoryStores ({ clock = systemClock, sweepIntervalMs = 10_000, outboxPartitions = 8 }: MemoryStoresOptions = {}): Stores {
+export function createMemoryStores ({ clock = systemClock, sweepIntervalMs = 10_000, outboxPartitions = 8, feedMaxLength = 100_000 }: MemoryStoresOptions = {}): Stores {
   const keys = new Keyspace(clock, sweepIntervalMs)
   return {
     kind: 'memory',
@@ -25,6 +27,7 @@ export function createMemoryStores ({ clock = systemClock, sweepIntervalMs = 10_
     rateLimits: new MemoryRateLimitStore(keys),
     windows: new MemoryWindowStore(keys),
     outbox: new MemoryOutboxStore(clock, outboxPartitions),
+    feed: new MemoryFeedStore(feedMaxLength),
     ping: async () => {},
     close: async () => keys.close()
   }

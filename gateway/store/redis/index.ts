@@ -3,6 +3,7 @@ import { systemClock } from '../clock.js'
 import type { Stores } from '../ports.js'
 import { createRedisClient, type RedisClientOptions } from './client.js'
 import { RedisCounterStore } from './counter-store.js'
+import { RedisFeedStore } from './feed-store.js'
 import { guard } from './guard.js'
 import { RedisKeyValueStore } from './key-value-store.js'
 import { RedisOutboxStore } from './outbox-store.js'
@@ -14,6 +15,8 @@ export interface RedisStoresOptions extends RedisClientOptions {
   clock?: Clock
   /** Streams the outbox is spread over (each its own hash slot on a Cluster). */
   outboxPartitions?: number
+  /** Notifications the feed keeps, about. */
+  feedMaxLength?: number
   /** Told about connection trouble; ioredis keeps reconnecting on its own. */
   onConnectionError?: (err: Error) => void
 }
@@ -40,6 +43,7 @@ export async function createRedisStores (options: RedisStoresOptions): Promise<S
     rateLimits: new RedisRateLimitStore(redis, clock),
     windows: new RedisWindowStore(redis, clock),
     outbox: new RedisOutboxStore(redis, options.outboxPartitions ?? 8),
+    feed: new RedisFeedStore(redis, options.feedMaxLength ?? 100_000),
     // A write, not a PING: a replica or a Redis out of memory answers PING but refuses our writes.
     ping: async () => { await guard(redis.set('{health}:probe', '1', 'PX', 10_000)) },
     close: async () => {

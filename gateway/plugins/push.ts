@@ -1,0 +1,138 @@
+// The WebSocket server (uWebSockets.js, gateway/push/ws-server.ts) on its own port, wired to
+// what it pushes:
+//   - a waiting-room ticket subscribes to its room's progress (one message a second to all of
+//     the room's clients at once, uWS pub/sub; each client works out its own place from its
+//     welcome) and gets its admission the moment any instance admits it (the room's admission
+//     log, read by every instance every round);
+//   - a watch ticket (POST /v1/registrations/:id/watch) subscribes to its registration's results:
+//     liveness verdicts and the draw's outcome, from the shared feed every instance reads.
+// Off with GATEWAY_WS_ENABLED=false.
+import fp from 'fastify-plugin'
+import { Counter, Gauge } from 'prom-client'
+import { registrationTopic } from '../domain/events.js'
+import { isWatchTicket, ResultWatchService } from '../domain/result-watch.js'
+import type { RoomRules, TicketView } from '../domain/waiting-room.js'
+import { ERRORS, type ErrorCode, type Language } from '../errors.js'
+import { PushServer } from '../push/ws-server.js'
+import { WS_PATH } from './waiting-room.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Watch tickets for a registration's results; undefined while the WebSocket is off. */
+    resultWatch: ResultWatchService | undefined
+  }
+}
+
+const ROUND_MS = 100
+const FEED_PAGE = 1_000
+const WATCH_TTL_MS = 3_600_000
+
+export default fp(async function push (fastify) {
+  const { config, stores, clock, waitingRoom } = fastify
+  const rules = config.waitingRoom
+  fastify.decorate('resultWatch', undefined)
+  if (!rules.wsEnabled) return
+  const watch = new ResultWatchService({ stores, clock, registrations: fastify.registrations, ttlMs: WATCH_TTL_MS })
+  fastify.resultWatch = watch
+
+  const connections = new Gauge({ name: 'gateway_ws_connections', help: 'Open WebSocket connections to this instance.', registers: [fastify.metrics] })
+  const sent = new Counter({ name: 'gateway_ws_messages_total', help: 'WebSocket messages sent to one connection, by type (welcome, watching, admitted, error).', labelNames: ['type'] as const, registers: [fastify.metrics] })
+  const published = new Counter({ name: 'gateway_ws_published_total', help: 'WebSocket messages published to a topic, counted once per subscriber offered it, by type (progress, result); a client too slow to read misses some.', labelNames: ['type'] as const, registers: [fastify.metrics] })
+  const dropped = new Counter({ name: 'gateway_ws_dropped_total', help: 'Messages that had to arrive (an admission) lost because their connection closed first (a client stalled past 64 of them is closed to reconnect), by type.', labelNames: ['type'] as const, registers: [fastify.metrics] })
+
+  const refusal = (code: ErrorCode, language: Language) => ({ ok: false as const, code, message: ERRORS[code].messages[language] })
+  const admittedMessage = (view: Extract<TicketView, { status: 'admitted' }>) => ({ type: 'admitted', room: view.room, ticket: view.ticket, admissionToken: view.admissionToken, expiresAt: view.expiresAt, decidedAt: Date.parse(view.admittedAt) })
+
+  let server: PushServer | undefined
+  const timers: NodeJS.Timeout[] = []
+  let round: Promise<unknown> | undefined
+  const logs = new Map<string, { period: number | null, cursor: number }>()
+  let feedCursor: string | null = null
+
+  // Each admission to whichever instance holds its client's connection.
+  async function pushAdmissions (room: RoomRules): Promise<void> {
+    const seen = logs.get(room.name)
+    let batch = await waitingRoom.admittedSince(room, seen?.cursor ?? 0)
+    // A new period: its log starts from the beginning.
+    if (seen !== undefined && batch.period !== seen.period) batch = await waitingRoom.admittedSince(room, 0)
+    logs.set(room.name, { period: batch.period, cursor: batch.cursor })
+    for (const ticket of batch.tickets) {
+      if (server === undefined || !server.has(ticket)) continue
+      const view = await waitingRoom.ticket(ticket)
+      if (view?.status === 'admitted') server.deliver(ticket, admittedMessage(view))
+    }
+  }
+
+  // Results to the registrations watched here; a reader that falls behind reads in pages until
+  // it has caught up.
+  async function pushResults (): Promise<void> {
+    for (;;) {
+      const { entries, cursor } = await stores.feed.read(feedCursor, FEED_PAGE)
+      feedCursor = cursor
+      for (const entry of entries) server?.publishRaw(entry.topic, 'result', entry.message)
+      if (entries.length < FEED_PAGE) return
+    }
+  }
+
+  fastify.addHook('onReady', async () => {
+    server = await PushServer.start({
+      host: rules.wsHost,
+      port: rules.wsPort,
+      path: WS_PATH,
+      idleTimeoutSeconds: rules.wsIdleTimeoutSeconds,
+      maxBackpressureBytes: rules.wsMaxBackpressureBytes,
+      maxConnections: rules.wsMaxConnections,
+      subscribeTimeoutMs: 10_000,
+      onSubscribe: async (ticket, language) => {
+        if (isWatchTicket(ticket)) {
+          const registrationId = await watch.resolve(ticket)
+          if (registrationId === undefined) return refusal('GW_ERR_WR_TICKET_NOT_FOUND', language)
+          return { ok: true, welcome: { type: 'watching', registrationId }, topics: [registrationTopic(registrationId)] }
+        }
+        const view = await waitingRoom.ticket(ticket)
+        if (view === undefined) return refusal('GW_ERR_WR_TICKET_NOT_FOUND', language)
+        if (view.status === 'admitted') return { ok: true, welcome: admittedMessage(view), topics: [] }
+        return { ok: true, welcome: { type: 'welcome', ...view }, topics: [`progress/${view.room}`] }
+      },
+      signals: {
+        opened: () => connections.inc(),
+        closed: () => connections.dec(),
+        sent: (type) => sent.inc({ type }),
+        published: (type, subscribers) => published.inc({ type }, subscribers),
+        dropped: (type) => dropped.inc({ type })
+      },
+      onError: (err) => {
+        fastify.log.error({ err: { type: (err as Error).name, message: (err as Error).message } }, 'WebSocket server error; the connection concerned was closed')
+      }
+    })
+    fastify.pushPort = server.port
+    feedCursor = (await stores.feed.read(null, 1)).cursor
+    fastify.log.info({ port: server.port }, 'WebSocket server listening')
+
+    timers.push(setInterval(() => {
+      round ??= (async () => {
+        for (const room of waitingRoom.rooms) await pushAdmissions(room)
+        await pushResults()
+      })().catch((err: unknown) => {
+        fastify.log.warn({ err: { type: (err as Error).name, message: (err as Error).message } }, 'push round failed; the next one tries again')
+      }).finally(() => { round = undefined })
+    }, ROUND_MS))
+    // Progress: one message a second per room in a period.
+    if (waitingRoom.rooms.length > 0) {
+      timers.push(setInterval(() => {
+        Promise.all(waitingRoom.rooms.map(async (room) => waitingRoom.overview(room))).then((all) => {
+          for (const o of all) if (o.phase !== 'idle') server?.publish(`progress/${o.room}`, { type: 'progress', room: o.room, phase: o.phase, admitted: o.admitted, waiting: o.waiting, admitPerSecond: o.admitPerSecond })
+        }, () => {
+          // The store away for a second: the next second publishes again.
+        })
+      }, 1_000))
+    }
+    for (const t of timers) t.unref()
+  })
+
+  fastify.addHook('onClose', async () => {
+    for (const t of timers) clearInterval(t)
+    await round
+    await server?.close()
+  })
+}, { name: 'push', dependencies: ['stores', 'metrics', 'waiting-room', 'registrations'] })
