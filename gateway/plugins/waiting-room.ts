@@ -78,7 +78,8 @@ export default fp<WaitingRoomOptions>(async function waitingRoom (fastify, opts)
   })
 
   fastify.addHook('onRequest', async (request, reply) => {
-    const room = service.guarding(`${request.method} ${request.routeOptions.url ?? ''}`)
+    // HEAD runs the GET handler: it queues like the GET.
+    const room = service.guarding(`${request.method === 'HEAD' ? 'GET' : request.method} ${request.routeOptions.url ?? ''}`)
     // Only applicants queue: partners, officers and ops carry no device and pass.
     if (room === undefined || request.deviceId === undefined) return
     const token = request.headers['x-admission-token']

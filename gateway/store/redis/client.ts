@@ -13,7 +13,7 @@ export interface RedisClientOptions {
 export interface ScriptedRedis extends Redis {
   gwGcra(numKeys: number, ...args: Array<string | number>): Promise<number[]>
   gwIncrement(key: string, by: number, ttlMs: number): Promise<number>
-  gwWindowAdmit(key: string, nowMs: number, windowMs: number, max: number, minIntervalMs: number, member: string): Promise<number[]>
+  gwWindowAdmit(key: string, nowMs: number, windowMs: number, max: number, minIntervalMs: number, member: string, slackMs: number): Promise<number[]>
   gwDeleteIfEquals(key: string, value: string): Promise<number>
   gwExpireIfEquals(key: string, value: string, ttlMs: number): Promise<number>
   gwReplaceIfEquals(key: string, expected: string, value: string, ttlMs: number): Promise<number>

@@ -1,3 +1,4 @@
+import { EXPIRY_SLACK_MS } from '../gcra.js'
 import type { Clock } from '../clock.js'
 import type { StoreKey } from '../keys.js'
 import type { WindowAdmission, WindowRule, WindowStore } from '../ports.js'
@@ -14,7 +15,7 @@ export class RedisWindowStore implements WindowStore {
   }
 
   async admit (key: StoreKey, member: string, rule: WindowRule): Promise<WindowAdmission> {
-    const [admitted, reason, count, retryAfterMs] = await guard(this.#redis.gwWindowAdmit(key, Math.round(this.#clock.now()), rule.windowMs, rule.max, rule.minIntervalMs ?? 0, member))
+    const [admitted, reason, count, retryAfterMs] = await guard(this.#redis.gwWindowAdmit(key, Math.round(this.#clock.now()), rule.windowMs, rule.max, rule.minIntervalMs ?? 0, member, EXPIRY_SLACK_MS))
     return {
       admitted: admitted === 1,
       ...(reason === 1 ? { refusedFor: 'limit' as const } : reason === 2 ? { refusedFor: 'interval' as const } : {}),

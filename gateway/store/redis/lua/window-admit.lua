@@ -1,6 +1,9 @@
 -- Rolling window admission, the same steps as gateway/store/memory/window-store.ts.
 -- KEYS[1] the window (a sorted set of members scored by admission time, ms)
--- ARGV[1] now ms, ARGV[2] window ms, ARGV[3] max, ARGV[4] min interval ms (0 for none), ARGV[5] member
+-- ARGV[1] now ms, ARGV[2] window ms, ARGV[3] max, ARGV[4] min interval ms (0 for none), ARGV[5] member,
+-- ARGV[6] expiry slack ms: the key outlives its newest entry's window by this much, so that a
+-- Redis clock (or a request) running a little ahead of the caller's never forgets entries the
+-- caller still counts.
 -- Returns: admitted (0/1), reason (0 none, 1 limit, 2 interval), count, retry-after ms.
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -19,5 +22,5 @@ if count >= max then
   return { 0, 1, count, oldest + window - now }
 end
 redis.call('ZADD', KEYS[1], now, ARGV[5])
-redis.call('PEXPIRE', KEYS[1], window)
+redis.call('PEXPIRE', KEYS[1], window + tonumber(ARGV[6]))
 return { 1, 0, count + 1, 0 }
