@@ -258,6 +258,16 @@ function crossFieldProblems (config: Config): string[] {
       if (!ISO_INSTANT.test(opening) || !Number.isFinite(Date.parse(opening))) problems.push(`waitingRoom.rooms[${i}].openings[${j}] (GATEWAY_WAITING_ROOMS) must be "request-window", a daily "HH:MM" or an ISO instant with its offset such as 2026-12-01T14:00:00Z, got ${JSON.stringify(opening)}`)
     })
   })
+  const guardedBy = new Map<string, string>()
+  rooms.forEach((room, i) => {
+    room.routes.forEach((route, j) => {
+      const other = guardedBy.get(route)
+      if (other !== undefined) problems.push(`waitingRoom.rooms[${i}].routes[${j}] (GATEWAY_WAITING_ROOMS) must not stand behind two rooms, got "${route}" in "${other}" and "${room.name}"`)
+      guardedBy.set(route, room.name)
+    })
+    const clash = overlappingOpenings(room, config.schedule)
+    if (clash !== undefined) problems.push(`waitingRoom.rooms[${i}].openings (GATEWAY_WAITING_ROOMS) must be at least preOpenMinutes + activeMinutes (${room.preOpenMinutes + room.activeMinutes}) apart, or one period would swallow the next and lose its people's places; ${clash}`)
+  })
   if (config.waitingRoom.wsPublicUrl !== '' && !/^wss?:\/\/[^\s/]+/.test(config.waitingRoom.wsPublicUrl)) {
     problems.push('waitingRoom.wsPublicUrl (GATEWAY_WS_PUBLIC_URL) must be empty or a ws:// or wss:// URL')
   }
@@ -268,6 +278,27 @@ function crossFieldProblems (config: Config): string[] {
 }
 
 const HH_MM_PATTERN = '^([01][0-9]|2[0-3]):[0-5][0-9]$'
+
+/** Two openings of a room closer than one period, as "A and B", or undefined. */
+function overlappingOpenings (room: Config['waitingRoom']['rooms'][number], schedule: Config['schedule']): string | undefined {
+  const instants = room.openings.filter((o) => o !== 'request-window' && !new RegExp(HH_MM_PATTERN).test(o)).map((o) => Date.parse(o)).filter(Number.isFinite)
+  const daily = room.openings.filter((o) => o === 'request-window' || new RegExp(HH_MM_PATTERN).test(o)).map((o) => o === 'request-window' ? schedule.requestWindowOpensAt : o)
+  // Around a fixed day and around each instant: the daily times of the days either side.
+  const days = [Date.parse('2026-01-15T12:00:00Z'), ...instants].map((at) => DateTime.fromMillis(at, { zone: schedule.timezone }).startOf('day'))
+  const all = new Set<number>(instants)
+  for (const day of days) {
+    for (const hhmm of daily) {
+      const [hour, minute] = hhmm.split(':').map(Number) as [number, number]
+      for (let d = -1; d <= 1; d++) all.add(day.plus({ days: d }).set({ hour, minute }).toMillis())
+    }
+  }
+  const sorted = [...all].sort((a, b) => a - b)
+  const period = (room.preOpenMinutes + room.activeMinutes) * 60_000
+  for (let i = 1; i < sorted.length; i++) {
+    if ((sorted[i] as number) - (sorted[i - 1] as number) < period) return `${new Date(sorted[i - 1] as number).toISOString()} and ${new Date(sorted[i] as number).toISOString()} are not`
+  }
+  return undefined
+}
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/
 
 /**

@@ -349,10 +349,10 @@ export const ERRORS = {
   GW_ERR_WR_TICKET_NOT_FOUND: {
     status: 404,
     messages: {
-      en: 'This waiting-room ticket was not found, or it belongs to another device. Open the app again to get your place in line.',
-      es: 'No se encontró este turno de la sala de espera, o pertenece a otro dispositivo. Abra la aplicación de nuevo para obtener su lugar en la fila.',
-      ht: 'Nou pa jwenn tikè sal datant sa a, oswa li pou yon lòt aparèy. Louvri aplikasyon an ankò pou w jwenn plas ou nan liy lan.',
-      ru: 'Талон зала ожидания не найден или принадлежит другому устройству. Откройте приложение снова, чтобы получить своё место в очереди.'
+      en: 'This waiting-room ticket was not found, or it belongs to another account. Open the app again to get your place in line.',
+      es: 'No se encontró este turno de la sala de espera, o pertenece a otra cuenta. Abra la aplicación de nuevo para obtener su lugar en la fila.',
+      ht: 'Nou pa jwenn tikè sal datant sa a, oswa li pou yon lòt kont. Louvri aplikasyon an ankò pou w jwenn plas ou nan liy lan.',
+      ru: 'Талон зала ожидания не найден или принадлежит другой учётной записи. Откройте приложение снова, чтобы получить своё место в очереди.'
     }
   },
   GW_ERR_LIVENESS_NOT_FOUND: {

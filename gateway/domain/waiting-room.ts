@@ -10,14 +10,18 @@
 // so anyone can check the order of the draw. After the opening, first come, first served. Both
 // live in one sorted set: draw scores in [0, 1), then 1, 2, 3, ... by arrival.
 //
-// Admission: one instance at a time (a lease renewed each round) takes the head of the queue,
-// each admission drawn from an exact rolling one-second window of admitPerSecond (so no second
-// ever sees more, whichever instance admits), and never while maxActive admissions are still
-// valid. An admitted ticket gets a short-lived token bound to its device, and goes on an
-// admission log every instance reads to push it to the client's WebSocket.
+// One ticket per account and period (parallel first requests included: the record is written
+// before the claim, and only the claim's winner joins the queue).
+//
+// Admission: one instance at a time (a lease, renewed between batches) takes the head of the
+// queue in batches, each admission drawn from an exact rolling one-second window of
+// admitPerSecond (so no second ever sees more, whichever instance admits), and never while
+// maxActive admissions are still valid. An admitted ticket gets a short-lived token bound to its
+// device, and goes on an admission log every instance reads to push it to the client's
+// WebSocket. A period whose time is up while people still wait keeps draining at the same pace.
 //
 // Crash safety: a ticket taken off the queue by an admitter that died before writing the
-// admission is still `waiting` in its record; the next time its device asks (HTTP or
+// admission is still `waiting` in its record; the next time its holder asks (HTTP or
 // WebSocket) it goes back in the queue with its own score, in front of everyone behind it.
 import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { DateTime } from 'luxon'
@@ -58,16 +62,22 @@ export interface WaitingRoomSignals {
   admitted(room: string, waitedSeconds: number): void
 }
 
-export type Phase = 'idle' | 'pre-open' | 'open'
+/** draining: the period's time is up but people still wait; the room stays until they are in. */
+export type Phase = 'idle' | 'pre-open' | 'open' | 'draining'
 
-/** Where a room stands at an instant. */
+/** Where a room's schedule stands at an instant (draining is the store's to say, not the clock's). */
 export interface RoomState {
-  phase: Phase
+  phase: 'idle' | 'pre-open' | 'open'
   /** The opening this period belongs to (the next one when idle), epoch ms; null when none is ahead. */
   openingAt: number | null
   /** When the room starts standing in front of its routes, and stops; epoch ms. */
   startsAt: number | null
   endsAt: number | null
+  /** When idle: the opening of the period that ended last, whose queue may still be draining. */
+  previousOpeningAt: number | null
+  /** The state holds from `validFrom` until just before `validUntil` (epoch ms). */
+  validFrom: number
+  validUntil: number
 }
 
 export type TicketView =
@@ -94,8 +104,10 @@ interface TicketRecord {
   room: string
   /** The period's opening, epoch ms: names the period. */
   openingAt: number
-  /** Hash of the device the ticket (and its token) belongs to. */
+  /** Hash of the device the ticket's token is bound to (the one that took it). */
   device: string
+  /** Hash of the account that holds the ticket. */
+  holder: string
   score: number
   joinedAt: number
   status: 'waiting' | 'admitted'
@@ -108,14 +120,16 @@ const DAY_MS = 24 * 3600_000
 // Kept well past a period's end: a late client still learns what became of its ticket.
 const KEEP_MS = 2 * DAY_MS
 const LEASE_MS = 2_000
+// Admissions taken together: their store calls run in parallel.
+const BATCH = 200
 const DRAW_END = 1 - 2 ** -48
 
 const periodTag = (room: string, openingAt: number) => `wr.${room}.${Math.floor(openingAt / 1000)}`
 const ticketKey = (ticket: string) => storeKey(`wrt.${ticket}`)
 
-/** A device id's hash: tickets and tokens name the device without keeping its id. */
-export function deviceHash (deviceId: string): string {
-  return createHash('sha256').update(deviceId).digest('base64url').slice(0, 22)
+/** A device id's (or an account's) hash: tickets and tokens name them without keeping the id. */
+export function deviceHash (id: string): string {
+  return createHash('sha256').update(id).digest('base64url').slice(0, 22)
 }
 
 /** A draw ticket's score in [0, 1): its place in the shuffle of everyone who came before the opening. */
@@ -142,16 +156,27 @@ function openingsAround (room: RoomRules, at: number, rules: WaitingRoomRules): 
   return out.sort((a, b) => a - b)
 }
 
-/** The room's phase at `now`: in a period (pre-open or open), or idle until the next one. */
+/** The room's phase at `now` by its schedule: in a period (pre-open or open), or idle until the next one. */
 export function roomStateAt (room: RoomRules, now: number, rules: WaitingRoomRules): RoomState {
   const pre = room.preOpenMinutes * 60_000
   const active = room.activeMinutes * 60_000
+  let previous: number | null = null
   for (const openingAt of openingsAround(room, now, rules)) {
-    if (now < openingAt - pre) return { phase: 'idle', openingAt, startsAt: openingAt - pre, endsAt: openingAt + active }
-    if (now < openingAt) return { phase: 'pre-open', openingAt, startsAt: openingAt - pre, endsAt: openingAt + active }
-    if (now < openingAt + active) return { phase: 'open', openingAt, startsAt: openingAt - pre, endsAt: openingAt + active }
+    const period = { openingAt, startsAt: openingAt - pre, endsAt: openingAt + active }
+    if (now < openingAt - pre) return { phase: 'idle', ...period, previousOpeningAt: previous, validFrom: previous === null ? -Infinity : previous + active, validUntil: openingAt - pre }
+    if (now < openingAt) return { phase: 'pre-open', ...period, previousOpeningAt: null, validFrom: openingAt - pre, validUntil: openingAt }
+    if (now < openingAt + active) return { phase: 'open', ...period, previousOpeningAt: null, validFrom: openingAt, validUntil: openingAt + active }
+    previous = openingAt
   }
-  return { phase: 'idle', openingAt: null, startsAt: null, endsAt: null }
+  return { phase: 'idle', openingAt: null, startsAt: null, endsAt: null, previousOpeningAt: previous, validFrom: previous === null ? -Infinity : previous + active, validUntil: Infinity }
+}
+
+/** A room's current period as the service sees it: its schedule, plus draining from the store. */
+interface Period {
+  phase: Phase
+  openingAt: number | null
+  startsAt: number | null
+  endsAt: number | null
 }
 
 export class WaitingRoomService {
@@ -164,6 +189,10 @@ export class WaitingRoomService {
   readonly #byName = new Map<string, RoomRules>()
   /** This instance's name on the admitter lease. */
   readonly #instance = randomId('wra')
+  /** Each room's schedule state, kept until its next boundary: zone arithmetic is not per request. */
+  readonly #states = new Map<string, RoomState>()
+  /** The ended period each room is still draining, as the last admission round found it. */
+  readonly #draining = new Map<string, number>()
 
   constructor (options: { stores: Stores, clock: Clock, rules: WaitingRoomRules, tokens: AdmissionTokens, signals?: WaitingRoomSignals }) {
     this.#stores = options.stores
@@ -189,7 +218,7 @@ export class WaitingRoomService {
   guarding (route: string): RoomRules | undefined {
     const room = this.#byRoute.get(route)
     if (room === undefined) return undefined
-    return roomStateAt(room, this.#clock.now(), this.#rules).phase === 'idle' ? undefined : room
+    return this.#period(room, this.#clock.now()).phase === 'idle' ? undefined : room
   }
 
   /** Whether `token` lets this device through this room now. */
@@ -198,38 +227,43 @@ export class WaitingRoomService {
   }
 
   /**
-   * A device at the door: its ticket (the same one however often it asks), or a new one at its
-   * place in the draw (before the opening) or at the back (after). Undefined when the room is idle.
+   * Someone at the door: their ticket (the same one however often, and from whichever device,
+   * the account asks), or a new one, at its place in the draw (before the opening) or at the back
+   * (after). Keyed by account, not device: a device id is a header a script can vary at will, an
+   * account is not, so many devices buy no more places in the draw. The admission token is bound
+   * to the device that took the ticket. Undefined when the room is idle.
    */
-  async enter (room: RoomRules, deviceId: string): Promise<TicketView | undefined> {
+  async enter (room: RoomRules, who: { subject: string, deviceId: string }): Promise<TicketView | undefined> {
     const now = this.#clock.now()
-    const state = roomStateAt(room, now, this.#rules)
-    if (state.phase === 'idle' || state.openingAt === null) return undefined
+    const period = this.#period(room, now)
+    if (period.phase === 'idle' || period.openingAt === null) return undefined
     const { kv, sortedSets, counters } = this.#stores
-    const tag = periodTag(room.name, state.openingAt)
-    const device = deviceHash(deviceId)
-    const deviceKey = storeKey(`${tag}.dev.${device}`)
+    const tag = periodTag(room.name, period.openingAt)
+    const holderKey = storeKey(`${tag}.sub.${deviceHash(who.subject)}`)
     for (;;) {
-      const existing = await kv.get(deviceKey)
+      const existing = await kv.get(holderKey)
       if (existing !== null) {
         const record = await this.#record(existing)
         if (record !== undefined) {
           // A spent admission: its holder had their turn and queues again, at the back.
           if (record.status === 'admitted' && (record.expiresAt ?? 0) <= now) {
-            await kv.deleteIfEquals(deviceKey, existing)
+            await kv.deleteIfEquals(holderKey, existing)
             continue
           }
           return this.#view(room, record)
         }
-        await kv.deleteIfEquals(deviceKey, existing)
+        // The record is written before the claim, so a claim without one has expired with it.
+        await kv.deleteIfEquals(holderKey, existing)
       }
       const ticket = randomId('wrt')
-      if (!await kv.setIfAbsent(deviceKey, ticket, { ttlMs: KEEP_MS })) continue
-      const score = state.phase === 'pre-open'
-        ? drawScore(await this.#seed(room, state.openingAt), ticket)
+      const score = period.phase === 'pre-open'
+        ? drawScore(await this.#seed(room, period.openingAt), ticket)
         : await counters.increment(storeKey(tag, 'seq'), { ttlMs: KEEP_MS })
-      const record: TicketRecord = { ticket, room: room.name, openingAt: state.openingAt, device, score, joinedAt: now, status: 'waiting' }
+      const record: TicketRecord = { ticket, room: room.name, openingAt: period.openingAt, device: deviceHash(who.deviceId), holder: deviceHash(who.subject), score, joinedAt: now, status: 'waiting' }
+      // Record first, then the claim: of parallel first requests exactly one claims, and only
+      // the claimed ticket joins the queue; the others' records expire unqueued.
       await kv.set(ticketKey(ticket), JSON.stringify(record), { ttlMs: KEEP_MS })
+      if (!await kv.setIfAbsent(holderKey, ticket, { ttlMs: KEEP_MS })) continue
       await sortedSets.add(storeKey(tag, 'queue'), ticket, score, { ttlMs: KEEP_MS })
       this.#signals.joined(room.name)
       return this.#view(room, record)
@@ -244,18 +278,18 @@ export class WaitingRoomService {
     return this.#view(room, record)
   }
 
-  /** The device a ticket belongs to is this one. */
-  async owns (ticket: string, deviceId: string): Promise<boolean> {
-    return (await this.#record(ticket))?.device === deviceHash(deviceId)
+  /** The account holds this ticket. */
+  async owns (ticket: string, subject: string): Promise<boolean> {
+    return (await this.#record(ticket))?.holder === deviceHash(subject)
   }
 
   async overview (room: RoomRules): Promise<RoomOverview> {
     const now = this.#clock.now()
-    const state = roomStateAt(room, now, this.#rules)
-    const base = { room: room.name, phase: state.phase, opensAt: iso(state.openingAt), closesAt: iso(state.endsAt), admitPerSecond: room.admitPerSecond }
-    if (state.openingAt === null || state.phase === 'idle') return { ...base, commitment: null, seed: null, waiting: 0, admitted: 0, active: 0 }
+    const period = this.#period(room, now)
+    const base = { room: room.name, phase: period.phase, opensAt: iso(period.openingAt), closesAt: iso(period.endsAt), admitPerSecond: room.admitPerSecond }
+    if (period.openingAt === null || period.phase === 'idle') return { ...base, commitment: null, seed: null, waiting: 0, admitted: 0, active: 0 }
     const { kv, sortedSets, counters } = this.#stores
-    const tag = periodTag(room.name, state.openingAt)
+    const tag = periodTag(room.name, period.openingAt)
     const [seed, waiting, admitted, active] = await Promise.all([
       kv.get(storeKey(tag, 'seed')),
       sortedSets.count(storeKey(tag, 'queue')),
@@ -265,7 +299,7 @@ export class WaitingRoomService {
     return {
       ...base,
       commitment: seed === null ? null : createHash('sha256').update(seed).digest('hex'),
-      seed: state.phase === 'open' ? seed : null,
+      seed: period.phase === 'pre-open' ? null : seed,
       waiting,
       admitted,
       active
@@ -273,49 +307,78 @@ export class WaitingRoomService {
   }
 
   /**
-   * One admission round for every open room, on the instance holding the room's lease: admits
-   * from the head of the queue while the rolling second and the active cap allow. Returns the
-   * tickets admitted. Before an opening it only makes sure the draw's seed is committed.
+   * One admission round for every room: notes which ended periods still drain, commits the draw's
+   * seed before an opening, and on the instance holding a room's lease admits from the head of
+   * its queue while the rolling second and the active cap allow, in batches, for at most half the
+   * lease before renewing it. Returns the tickets admitted.
    */
   async admit (): Promise<Array<{ room: string, ticket: string }>> {
     const done: Array<{ room: string, ticket: string }> = []
     for (const room of this.#rules.rooms) {
       const now = this.#clock.now()
-      const state = roomStateAt(room, now, this.#rules)
-      if (state.openingAt === null || state.phase === 'idle') continue
-      if (state.phase === 'pre-open') {
-        await this.#seed(room, state.openingAt)
+      const state = this.#state(room, now)
+      if (state.phase === 'idle') {
+        const previous = state.previousOpeningAt
+        const waiting = previous === null ? 0 : await this.#stores.sortedSets.count(storeKey(periodTag(room.name, previous), 'queue'))
+        if (waiting > 0) this.#draining.set(room.name, previous as number)
+        else this.#draining.delete(room.name)
+      }
+      const period = this.#period(room, now)
+      if (period.openingAt === null || period.phase === 'idle') continue
+      if (period.phase === 'pre-open') {
+        await this.#seed(room, period.openingAt)
         continue
       }
-      if (!await this.#lead(room, state.openingAt)) continue
-      const tag = periodTag(room.name, state.openingAt)
-      const { windows, sortedSets } = this.#stores
-      // One round admits at most one second's worth, so the lease is renewed in time.
-      for (let n = 0; n < Math.ceil(room.admitPerSecond); n++) {
-        const at = this.#clock.now()
-        if (await sortedSets.countByScore(storeKey(tag, 'active'), at, Infinity) >= room.maxActive) break
-        const slot = randomId('s')
-        const rate = storeKey(tag, 'rate')
-        if (!(await windows.admit(rate, slot, { windowMs: 1000, max: room.admitPerSecond })).admitted) break
-        const [head] = await sortedSets.popMin(storeKey(tag, 'queue'), 1)
-        if (head === undefined) {
-          await windows.release(rate, slot)
-          break
-        }
-        if (await this.#admitOne(room, tag, head.member, at)) done.push({ room: room.name, ticket: head.member })
-      }
-      // Expired admissions no longer count against the cap; dropped now and then, not per call.
-      await sortedSets.removeByScore(storeKey(tag, 'active'), -Infinity, now - 1)
+      if (!await this.#lead(room, period.openingAt)) continue
+      done.push(...await this.#admitBatches(room, period.openingAt))
     }
     return done
   }
 
-  /** The admission log of a room's current period from `cursor` (an index): tickets in admission order. */
-  async admittedSince (room: RoomRules, cursor: number, count = 500): Promise<{ tickets: string[], cursor: number, period: number | null }> {
-    const state = roomStateAt(room, this.#clock.now(), this.#rules)
-    if (state.openingAt === null || state.phase !== 'open') return { tickets: [], cursor: 0, period: state.openingAt }
-    const log = await this.#stores.sortedSets.rangeByRank(storeKey(periodTag(room.name, state.openingAt), 'log'), cursor, cursor + count - 1)
-    return { tickets: log.map((m) => m.member), cursor: cursor + log.length, period: state.openingAt }
+  /**
+   * The admission log of a room's current period after admission number `after` (null: from
+   * now on): tickets with their numbers, in order. Numbers are contiguous, but a batch admitted
+   * in parallel may write them out of order: a reader keeps its own cursor over the contiguous
+   * ones (gateway/plugins/push.ts).
+   */
+  async admittedSince (room: RoomRules, after: number | null, count = 1_000): Promise<{ entries: Array<{ ticket: string, seq: number }>, total: number, period: number | null }> {
+    const period = this.#period(room, this.#clock.now())
+    if (period.openingAt === null || (period.phase !== 'open' && period.phase !== 'draining')) return { entries: [], total: 0, period: period.openingAt }
+    const tag = periodTag(room.name, period.openingAt)
+    const total = await this.#stores.counters.get(storeKey(tag, 'admitted'))
+    if (after === null) return { entries: [], total, period: period.openingAt }
+    const log = await this.#stores.sortedSets.rangeByScore(storeKey(tag, 'log'), after + 1, Infinity, count)
+    return { entries: log.map((m) => ({ ticket: m.member, seq: m.score })), total, period: period.openingAt }
+  }
+
+  async #admitBatches (room: RoomRules, openingAt: number): Promise<Array<{ room: string, ticket: string }>> {
+    const { windows, sortedSets } = this.#stores
+    const tag = periodTag(room.name, openingAt)
+    const rate = storeKey(tag, 'rate')
+    const done: Array<{ room: string, ticket: string }> = []
+    // Real time, as the lease's TTL is: a round never outlives its lease.
+    const deadline = performance.now() + LEASE_MS / 2
+    while (performance.now() < deadline) {
+      const at = this.#clock.now()
+      const room0 = room.maxActive - await sortedSets.countByScore(storeKey(tag, 'active'), at, Infinity)
+      const want = Math.min(room0, BATCH, room.admitPerSecond)
+      if (want <= 0) break
+      // Each slot is one entry of the exact rolling second, taken in parallel: exactly as many
+      // are granted as the second has room for.
+      const slots = (await Promise.all(Array.from({ length: want }, async () => {
+        const slot = randomId('s')
+        return (await windows.admit(rate, slot, { windowMs: 1000, max: room.admitPerSecond })).admitted ? slot : undefined
+      }))).filter((slot): slot is string => slot !== undefined)
+      if (slots.length === 0) break
+      const heads = await sortedSets.popMin(storeKey(tag, 'queue'), slots.length)
+      await Promise.all(slots.slice(heads.length).map(async (slot) => windows.release(rate, slot)))
+      const admitted = await Promise.all(heads.map(async ({ member }) => (await this.#admitOne(room, tag, member, at)) ? member : undefined))
+      for (const ticket of admitted) if (ticket !== undefined) done.push({ room: room.name, ticket })
+      if (heads.length < slots.length || !await this.#lead(room, openingAt)) break
+    }
+    // Expired admissions no longer count against the cap; dropped once a round, not per call.
+    await sortedSets.removeByScore(storeKey(tag, 'active'), -Infinity, this.#clock.now() - 1)
+    return done
   }
 
   async #admitOne (room: RoomRules, tag: string, ticket: string, now: number): Promise<boolean> {
@@ -343,13 +406,30 @@ export class WaitingRoomService {
     }
   }
 
-  // The admitter lease: one instance admits at a time, so the log is written in order; if it
-  // dies, another takes over within LEASE_MS.
+  // The admitter lease: one instance admits at a time, renewing between batches; if it dies,
+  // another takes over within LEASE_MS.
   async #lead (room: RoomRules, openingAt: number): Promise<boolean> {
     const { kv } = this.#stores
     const lease = storeKey(periodTag(room.name, openingAt), 'lease')
     if (await kv.setIfAbsent(lease, this.#instance, { ttlMs: LEASE_MS })) return true
     return kv.expireIfEquals(lease, this.#instance, LEASE_MS)
+  }
+
+  #state (room: RoomRules, now: number): RoomState {
+    const cached = this.#states.get(room.name)
+    if (cached !== undefined && now >= cached.validFrom && now < cached.validUntil) return cached
+    const state = roomStateAt(room, now, this.#rules)
+    this.#states.set(room.name, state)
+    return state
+  }
+
+  #period (room: RoomRules, now: number): Period {
+    const state = this.#state(room, now)
+    const draining = this.#draining.get(room.name)
+    if (state.phase === 'idle' && draining !== undefined && draining === state.previousOpeningAt) {
+      return { phase: 'draining', openingAt: draining, startsAt: draining - room.preOpenMinutes * 60_000, endsAt: draining + room.activeMinutes * 60_000 }
+    }
+    return state
   }
 
   // Made once per period (SET NX) and kept secret until the opening.

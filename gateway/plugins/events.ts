@@ -5,6 +5,7 @@
 import fp from 'fastify-plugin'
 import { Counter } from 'prom-client'
 import { EventPublisher } from '../domain/events.js'
+import { pushEnabled } from './waiting-room.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -24,7 +25,7 @@ export default fp(async function events (fastify) {
     clock,
     recoverAfterMs,
     // Results go on the feed only where a WebSocket server can pass them on.
-    ...(config.waitingRoom.wsEnabled ? { feed: stores.feed } : {}),
+    ...(pushEnabled(config) ? { feed: stores.feed } : {}),
     signals: {
       appended: (type) => appended.inc({ type }),
       recovered: (type, outcome) => recovered.inc({ type, outcome }),

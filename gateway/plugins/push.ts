@@ -6,15 +6,16 @@
 //     log, read by every instance every round);
 //   - a watch ticket (POST /v1/registrations/:id/watch) subscribes to its registration's results:
 //     liveness verdicts and the draw's outcome, from the shared feed every instance reads.
-// Off with GATEWAY_WS_ENABLED=false.
+// On when a waiting room is configured, or with GATEWAY_WS_ENABLED=true (results only).
 import fp from 'fastify-plugin'
 import { Counter, Gauge } from 'prom-client'
 import { registrationTopic } from '../domain/events.js'
 import { isWatchTicket, ResultWatchService } from '../domain/result-watch.js'
 import type { RoomRules, TicketView } from '../domain/waiting-room.js'
-import { ERRORS, type ErrorCode, type Language } from '../errors.js'
-import { PushServer } from '../push/ws-server.js'
-import { WS_PATH } from './waiting-room.js'
+import { ERRORS, GatewayError, type ErrorCode, type Language } from '../errors.js'
+import { PushServer, type PushRefusal, type PushSubscription } from '../push/ws-server.js'
+import { StoreUnavailableError } from '../store/errors.js'
+import { pushEnabled, WS_PATH } from './waiting-room.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -25,13 +26,14 @@ declare module 'fastify' {
 
 const ROUND_MS = 100
 const FEED_PAGE = 1_000
+const GAP_MS = 2_000
 const WATCH_TTL_MS = 3_600_000
 
 export default fp(async function push (fastify) {
   const { config, stores, clock, waitingRoom } = fastify
   const rules = config.waitingRoom
   fastify.decorate('resultWatch', undefined)
-  if (!rules.wsEnabled) return
+  if (!pushEnabled(config)) return
   const watch = new ResultWatchService({ stores, clock, registrations: fastify.registrations, ttlMs: WATCH_TTL_MS })
   fastify.resultWatch = watch
 
@@ -46,20 +48,39 @@ export default fp(async function push (fastify) {
   let server: PushServer | undefined
   const timers: NodeJS.Timeout[] = []
   let round: Promise<unknown> | undefined
-  const logs = new Map<string, { period: number | null, cursor: number }>()
+  // Per room: the period read, the last admission number read with none missing before it, and
+  // the numbers read beyond a gap (a parallel batch may write its log out of order).
+  const logs = new Map<string, { period: number | null, cursor: number, ahead: Set<number>, gapSince: number | undefined }>()
   let feedCursor: string | null = null
 
-  // Each admission to whichever instance holds its client's connection.
+  // Each admission to whichever instance holds its client's connection. A reader starts at the
+  // admissions of the moment (a client connecting later is told in its welcome), and waits up to
+  // GAP_MS for a missing number before it reads on without it.
   async function pushAdmissions (room: RoomRules): Promise<void> {
-    const seen = logs.get(room.name)
-    let batch = await waitingRoom.admittedSince(room, seen?.cursor ?? 0)
-    // A new period: its log starts from the beginning.
-    if (seen !== undefined && batch.period !== seen.period) batch = await waitingRoom.admittedSince(room, 0)
-    logs.set(room.name, { period: batch.period, cursor: batch.cursor })
-    for (const ticket of batch.tickets) {
+    const log = logs.get(room.name)
+    const start = await waitingRoom.admittedSince(room, log?.cursor ?? null)
+    if (log === undefined || start.period !== log.period) {
+      logs.set(room.name, { period: start.period, cursor: start.total, ahead: new Set(), gapSince: undefined })
+      return
+    }
+    for (const { ticket, seq } of start.entries) {
+      if (log.ahead.has(seq)) continue
+      log.ahead.add(seq)
       if (server === undefined || !server.has(ticket)) continue
       const view = await waitingRoom.ticket(ticket)
       if (view?.status === 'admitted') server.deliver(ticket, admittedMessage(view))
+    }
+    const advance = (): void => { while (log.ahead.delete(log.cursor + 1)) log.cursor++ }
+    advance()
+    if (log.ahead.size === 0) {
+      log.gapSince = undefined
+    } else if (log.gapSince === undefined) {
+      log.gapSince = performance.now()
+    } else if (performance.now() - log.gapSince > GAP_MS) {
+      // An admission number never written (its admitter died between count and log): skip it.
+      log.cursor = Math.min(...log.ahead) - 1
+      advance()
+      log.gapSince = undefined
     }
   }
 
@@ -74,6 +95,18 @@ export default fp(async function push (fastify) {
     }
   }
 
+  async function subscribe (ticket: string, language: Language): Promise<PushSubscription | PushRefusal> {
+    if (isWatchTicket(ticket)) {
+      const registrationId = await watch.resolve(ticket)
+      if (registrationId === undefined) return refusal('GW_ERR_WR_TICKET_NOT_FOUND', language)
+      return { ok: true, welcome: { type: 'watching', registrationId }, topics: [registrationTopic(registrationId)] }
+    }
+    const view = await waitingRoom.ticket(ticket)
+    if (view === undefined) return refusal('GW_ERR_WR_TICKET_NOT_FOUND', language)
+    if (view.status === 'admitted') return { ok: true, welcome: admittedMessage(view), topics: [] }
+    return { ok: true, welcome: { type: 'welcome', ...view }, topics: [`progress/${view.room}`] }
+  }
+
   fastify.addHook('onReady', async () => {
     server = await PushServer.start({
       host: rules.wsHost,
@@ -83,17 +116,11 @@ export default fp(async function push (fastify) {
       maxBackpressureBytes: rules.wsMaxBackpressureBytes,
       maxConnections: rules.wsMaxConnections,
       subscribeTimeoutMs: 10_000,
-      onSubscribe: async (ticket, language) => {
-        if (isWatchTicket(ticket)) {
-          const registrationId = await watch.resolve(ticket)
-          if (registrationId === undefined) return refusal('GW_ERR_WR_TICKET_NOT_FOUND', language)
-          return { ok: true, welcome: { type: 'watching', registrationId }, topics: [registrationTopic(registrationId)] }
-        }
-        const view = await waitingRoom.ticket(ticket)
-        if (view === undefined) return refusal('GW_ERR_WR_TICKET_NOT_FOUND', language)
-        if (view.status === 'admitted') return { ok: true, welcome: admittedMessage(view), topics: [] }
-        return { ok: true, welcome: { type: 'welcome', ...view }, topics: [`progress/${view.room}`] }
-      },
+      onSubscribe: async (ticket, language) => subscribe(ticket, language).catch((err: unknown) => {
+        // The store away: the client is told so (and reconnects), not that something broke.
+        if (err instanceof StoreUnavailableError) throw new GatewayError('GW_ERR_STORE_UNAVAILABLE', { cause: err })
+        throw err
+      }),
       signals: {
         opened: () => connections.inc(),
         closed: () => connections.dec(),

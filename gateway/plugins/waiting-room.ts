@@ -6,6 +6,7 @@
 // its buckets like any other request.
 import type { KeyObject } from 'node:crypto'
 import fp from 'fastify-plugin'
+import type { Config } from '../../config/load.js'
 import { Counter, Gauge, Histogram } from 'prom-client'
 import { admissionTokens } from '../auth/admission-tokens.js'
 import { WaitingRoomService } from '../domain/waiting-room.js'
@@ -27,6 +28,11 @@ export interface WaitingRoomOptions {
 }
 
 export const WS_PATH = '/v1/waiting-room/ws'
+
+/** The WebSocket server runs when a waiting room is configured, or when asked for (results only). */
+export function pushEnabled (config: Pick<Config, 'waitingRoom'>): boolean {
+  return config.waitingRoom.rooms.length > 0 || config.waitingRoom.wsEnabled
+}
 const ROUND_MS = 100
 
 export default fp<WaitingRoomOptions>(async function waitingRoom (fastify, opts) {
@@ -81,10 +87,11 @@ export default fp<WaitingRoomOptions>(async function waitingRoom (fastify, opts)
     // HEAD runs the GET handler: it queues like the GET.
     const room = service.guarding(`${request.method === 'HEAD' ? 'GET' : request.method} ${request.routeOptions.url ?? ''}`)
     // Only applicants queue: partners, officers and ops carry no device and pass.
-    if (room === undefined || request.deviceId === undefined) return
+    const subject = request.principal?.subject
+    if (room === undefined || request.deviceId === undefined || subject === undefined) return
     const token = request.headers['x-admission-token']
     if (typeof token === 'string' && service.admits(room, token, request.deviceId)) return
-    const view = await service.enter(room, request.deviceId)
+    const view = await service.enter(room, { subject, deviceId: request.deviceId })
     if (view === undefined) return
     // Admitted already (its token lost, or asked again before using it): let it through, and
     // hand the token back for the next request.
@@ -92,7 +99,7 @@ export default fp<WaitingRoomOptions>(async function waitingRoom (fastify, opts)
       reply.header('x-admission-token', view.admissionToken)
       return
     }
-    const body = { ...view, ...(rules.wsEnabled ? { wsUrl: fastify.waitingRoomWsUrl(request.hostname) } : {}), pageUrl: `/waiting-room?room=${room.name}&ticket=${view.ticket}` }
+    const body = { ...view, wsUrl: fastify.waitingRoomWsUrl(request.hostname), pageUrl: `/waiting-room?room=${room.name}&ticket=${view.ticket}` }
     // A string, so the route's own response schema does not strip the ticket's fields.
     return reply.code(200).header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store').header('x-waiting-room', room.name).send(JSON.stringify(body))
   })
@@ -103,6 +110,8 @@ export default fp<WaitingRoomOptions>(async function waitingRoom (fastify, opts)
   fastify.addHook('onReady', async () => {
     const missing = rules.rooms.flatMap((room) => room.routes.filter((r) => !routes.has(r)).map((r) => `${room.name}: ${r}`))
     if (missing.length > 0) throw new Error(`waitingRoom.rooms (GATEWAY_WAITING_ROOMS) names routes the gateway does not have: ${missing.join(', ')}`)
+    // Off only in tests that run the rounds themselves (GATEWAY_WAITING_ROOM_AUTO_ADMIT).
+    if (!rules.autoAdmit) return
     timer = setInterval(() => {
       round ??= service.admit().catch((err: unknown) => {
         fastify.log.warn({ err: { type: (err as Error).name, message: (err as Error).message } }, 'waiting-room admission round failed; the next one tries again')

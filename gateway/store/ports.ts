@@ -63,6 +63,8 @@ export interface SortedSetStore {
   countByScore(key: StoreKey, min: number, max: number): Promise<number>
   /** Ascending, by zero-based inclusive positions; negative positions count from the end. */
   rangeByRank(key: StoreKey, start: number, stop: number): Promise<ScoredMember[]>
+  /** Ascending, members with min <= score <= max, at most `limit` of them. */
+  rangeByScore(key: StoreKey, min: number, max: number, limit: number): Promise<ScoredMember[]>
   remove(key: StoreKey, member: string): Promise<boolean>
   /** Removes members with min <= score <= max; returns how many. */
   removeByScore(key: StoreKey, min: number, max: number): Promise<number>

@@ -26,6 +26,9 @@ const room = (overrides: Partial<RoomRules> = {}): RoomRules => ({
 })
 const rules = (r: RoomRules): WaitingRoomRules => ({ rooms: [r], timezone: 'America/New_York', requestWindowOpensAt: '12:00', admissionTtlMs: 600_000 })
 
+/** An account with one device, named alike. */
+const who = (name: string) => ({ subject: `acct-${name}`, deviceId: name })
+
 function service (stores: Stores, clock: ManualClock, r: RoomRules = room()): WaitingRoomService {
   return new WaitingRoomService({ stores, clock, rules: rules(r), tokens: admissionTokens(key, { now: () => clock.now() }) })
 }
@@ -46,7 +49,7 @@ describe('room phases', () => {
 
   it('is idle, then pre-open, then open, then idle again around a daily opening in the schedule\'s zone', () => {
     // 12:00 in New York is 17:00Z in November.
-    expect(at('2026-11-24T16:44:59Z')).toEqual({ phase: 'idle', openingAt: OPENING, startsAt: OPENING - 900_000, endsAt: OPENING + 1_800_000 })
+    expect(at('2026-11-24T16:44:59Z')).toMatchObject({ phase: 'idle', openingAt: OPENING, startsAt: OPENING - 900_000, endsAt: OPENING + 1_800_000, validUntil: OPENING - 900_000 })
     expect(at('2026-11-24T16:45:00Z').phase).toBe('pre-open')
     expect(at('2026-11-24T16:59:59Z').phase).toBe('pre-open')
     expect(at('2026-11-24T17:00:00Z').phase).toBe('open')
@@ -71,15 +74,47 @@ for (const adapter of ['memory', 'redis'] as const) {
       const clock = new ManualClock(OPENING - 3_600_000)
       await open(clock)
       const wr = service(stores, clock)
-      expect(await wr.enter(room(), 'dev-1')).toBeUndefined()
+      expect(await wr.enter(room(), who('dev-1'))).toBeUndefined()
       clock.set(OPENING + 1_000)
-      const first = await wr.enter(room(), 'dev-1')
-      const again = await Promise.all(Array.from({ length: 5 }, async () => wr.enter(room(), 'dev-1')))
+      const first = await wr.enter(room(), who('dev-1'))
+      const again = await Promise.all(Array.from({ length: 5 }, async () => wr.enter(room(), who('dev-1'))))
       expect(first).toMatchObject({ status: 'waiting', position: 1, estimatedWaitSeconds: 1 })
       for (const view of again) expect(view).toEqual(first)
-      expect(await wr.enter(room(), 'dev-2')).toMatchObject({ position: 2 })
-      expect(await wr.owns(first?.ticket as string, 'dev-1')).toBe(true)
-      expect(await wr.owns(first?.ticket as string, 'dev-2')).toBe(false)
+      expect(await wr.enter(room(), who('dev-2'))).toMatchObject({ position: 2 })
+      expect(await wr.owns(first?.ticket as string, 'acct-dev-1')).toBe(true)
+      expect(await wr.owns(first?.ticket as string, 'acct-dev-2')).toBe(false)
+    })
+
+    it('gives an account one ticket, from parallel first requests and from any number of devices', async () => {
+      const clock = new ManualClock(OPENING - 60_000)
+      await open(clock)
+      const wr = service(stores, clock)
+      const views = await Promise.all(Array.from({ length: 10 }, async (_, i) => wr.enter(room(), { subject: 'acct-many', deviceId: `device-${i}` })))
+      expect(new Set(views.map((v) => v?.ticket)).size).toBe(1)
+      expect(await wr.overview(room())).toMatchObject({ waiting: 1 })
+      expect(await wr.owns(views[0]?.ticket as string, 'acct-many')).toBe(true)
+    })
+
+    it('stays in front of its routes after its time until everyone waiting is in, at the same pace', async () => {
+      const clock = new ManualClock(OPENING + 29 * 60_000)
+      await open(clock)
+      const r = room({ admitPerSecond: 2 })
+      const wr = service(stores, clock, r)
+      for (let i = 0; i < 5; i++) await wr.enter(r, who(`late-${i}`))
+      clock.set(OPENING + 30 * 60_000)
+      // The period's time is up; the first round finds people waiting and keeps the room.
+      const first = await wr.admit()
+      expect(first).toHaveLength(2)
+      expect(wr.guarding('POST /v1/appointment-requests')).toBe(r)
+      expect(await wr.overview(r)).toMatchObject({ phase: 'draining', waiting: 3, admitted: 2 })
+      // A newcomer meanwhile joins the back.
+      expect(await wr.enter(r, who('newcomer'))).toMatchObject({ status: 'waiting', position: 4 })
+      const rest = await admitAll(wr, clock, 4, 100)
+      expect(maxInAnyWindow([...first.map(() => OPENING + 30 * 60_000), ...rest.map((a) => a.at)], 1_000)).toBeLessThanOrEqual(2)
+      // Everyone in: the next round lets the room go.
+      await wr.admit()
+      expect(wr.guarding('POST /v1/appointment-requests')).toBeUndefined()
+      expect((await wr.overview(r)).phase).toBe('idle')
     })
 
     it('shuffles 10,000 arrivals before the opening by the committed seed, then serves the rest in arrival order', async () => {
@@ -89,17 +124,17 @@ for (const adapter of ['memory', 'redis'] as const) {
       const wr = service(stores, clock, r)
       const early: string[] = []
       for (let i = 0; i < 10_000; i += 500) {
-        const batch = await Promise.all(Array.from({ length: 500 }, async (_, k) => wr.enter(r, `early-${i + k}`)))
+        const batch = await Promise.all(Array.from({ length: 500 }, async (_, k) => wr.enter(r, who(`early-${i + k}`))))
         early.push(...batch.map((v) => v?.ticket as string))
         clock.advance(20)
       }
       // Before the opening nobody has a place: everyone is in the draw.
-      expect(await wr.enter(r, 'early-0')).toMatchObject({ status: 'waiting', position: 10_000, opensAt: new Date(OPENING).toISOString() })
+      expect(await wr.enter(r, who('early-0'))).toMatchObject({ status: 'waiting', position: 10_000, opensAt: new Date(OPENING).toISOString() })
       const before = await wr.overview(r)
       expect(before).toMatchObject({ phase: 'pre-open', seed: null, waiting: 10_000 })
       clock.set(OPENING)
       const late: string[] = []
-      for (let i = 0; i < 300; i++) late.push((await wr.enter(r, `late-${i}`))?.ticket as string)
+      for (let i = 0; i < 300; i++) late.push((await wr.enter(r, who(`late-${i}`)))?.ticket as string)
       const admitted = (await admitAll(wr, clock, 10_300)).map((a) => a.ticket)
 
       const { seed, commitment } = await wr.overview(r)
@@ -120,7 +155,7 @@ for (const adapter of ['memory', 'redis'] as const) {
       await open(clock)
       const r = room({ admitPerSecond: 20, maxActive: 70 })
       const wr = service(stores, clock, r)
-      for (let i = 0; i < 100; i++) await wr.enter(r, `d-${i}`)
+      for (let i = 0; i < 100; i++) await wr.enter(r, who(`d-${i}`))
       const firstRun = await admitAll(wr, clock, 70, 37)
       expect(maxInAnyWindow(firstRun.map((a) => a.at), 1_000)).toBe(20)
       // 70 admissions valid: the cap holds the rest until they expire.
@@ -137,9 +172,9 @@ for (const adapter of ['memory', 'redis'] as const) {
       const r = room({ admitPerSecond: 10 })
       const a = service(stores, clock, r)
       const b = service(stores, clock, r)
-      const ticket = (await a.enter(r, 'shared-device'))?.ticket as string
-      await b.enter(r, 'other')
-      expect(await b.enter(r, 'shared-device')).toMatchObject({ ticket, position: 1 })
+      const ticket = (await a.enter(r, who('shared-device')))?.ticket as string
+      await b.enter(r, who('other'))
+      expect(await b.enter(r, who('shared-device'))).toMatchObject({ ticket, position: 1 })
       expect(await b.ticket(ticket)).toMatchObject({ status: 'waiting', position: 1 })
       const [fromA, fromB] = await Promise.all([a.admit(), b.admit()])
       expect([...fromA, ...fromB].map((x) => x.ticket).sort()).toHaveLength(2)
@@ -161,14 +196,14 @@ for (const adapter of ['memory', 'redis'] as const) {
       await open(clock)
       const r = room()
       const wr = service(stores, clock, r)
-      const first = (await wr.enter(r, 'first'))?.ticket as string
-      await wr.enter(r, 'second')
+      const first = (await wr.enter(r, who('first')))?.ticket as string
+      await wr.enter(r, who('second'))
       // What an admitter does before it writes the admission: the head leaves the queue.
       const tag = `wr.requests.${Math.floor(OPENING / 1000)}`
       const { storeKey } = await import('../../gateway/store/keys.js')
       expect((await stores.sortedSets.popMin(storeKey(tag, 'queue'), 1))[0]?.member).toBe(first)
-      expect(await wr.enter(r, 'first')).toMatchObject({ ticket: first, status: 'waiting', position: 1 })
-      expect(await wr.enter(r, 'second')).toMatchObject({ position: 2 })
+      expect(await wr.enter(r, who('first'))).toMatchObject({ ticket: first, status: 'waiting', position: 1 })
+      expect(await wr.enter(r, who('second'))).toMatchObject({ position: 2 })
       expect(deviceHash('first')).not.toBe(deviceHash('second'))
     })
   })

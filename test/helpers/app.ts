@@ -16,11 +16,11 @@ import { testKeys } from './tokens.js'
 /**
  * Config from defaults plus the given environment, never the test process's own. Load shedding
  * is off unless a test turns it on: parallel test files on two cores stall each other's loops.
- * The draw schedule's timer is off too: tests move their clocks and call tick() themselves. The
- * WebSocket server is off unless a test turns it on, and then listens on a free port.
+ * The draw schedule's timer is off too: tests move their clocks and call tick() themselves; so are
+ * the waiting room's admission rounds (tests call admit()). A WebSocket server listens on a free port.
  */
 export function testConfig (env: Record<string, string> = {}): Readonly<Config> {
-  return loadConfig({ env: { GATEWAY_LOG_LEVEL: 'silent', GATEWAY_SHED_MAX_EVENT_LOOP_DELAY_MS: '0', GATEWAY_ALLOCATION_AUTO_DRAW: 'false', GATEWAY_WS_PORT: '0', GATEWAY_WS_ENABLED: 'false', ...env } })
+  return loadConfig({ env: { GATEWAY_LOG_LEVEL: 'silent', GATEWAY_SHED_MAX_EVENT_LOOP_DELAY_MS: '0', GATEWAY_ALLOCATION_AUTO_DRAW: 'false', GATEWAY_WS_PORT: '0', GATEWAY_WAITING_ROOM_AUTO_ADMIT: 'false', ...env } })
 }
 
 export const testIdentityKey = Buffer.alloc(32, 7)

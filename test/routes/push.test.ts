@@ -42,14 +42,14 @@ describe('WebSocket push through the gateway (real Redis)', () => {
 
   it('welcomes a ticket, pushes its admission from whichever instance admits it, and resumes after a reconnect', async () => {
     const keyPrefix = uniquePrefix()
-    const env = { GATEWAY_RATE_LIMIT_RULES: '[]', GATEWAY_WS_ENABLED: 'true', GATEWAY_WAITING_ROOMS: room(1) }
+    const env = { GATEWAY_RATE_LIMIT_RULES: '[]', GATEWAY_WAITING_ROOM_AUTO_ADMIT: 'true', GATEWAY_WAITING_ROOMS: room(1) }
     const a = await buildApp({ stores: await redisStores({ keyPrefix }), config: testConfig(env) })
     const b = await buildApp({ stores: await redisStores({ keyPrefix }), config: testConfig(env) })
     closing.push(a, b)
-    const who = applicant(randomUUID())
+    const who = applicant(randomUUID(), { sub: randomUUID() })
     // Two ahead: this device waits a couple of seconds at one admission a second.
-    await a.inject({ url: '/v1/schedule', headers: applicant(randomUUID()) })
-    await b.inject({ url: '/v1/schedule', headers: applicant(randomUUID()) })
+    await a.inject({ url: '/v1/schedule', headers: applicant(randomUUID(), { sub: randomUUID() }) })
+    await b.inject({ url: '/v1/schedule', headers: applicant(randomUUID(), { sub: randomUUID() }) })
     const waiting = (await a.inject({ url: '/v1/schedule', headers: who })).json()
     expect(waiting.status).toBe('waiting')
     const socket = await subscribe(waiting.wsUrl as string, waiting.ticket as string)
@@ -92,7 +92,7 @@ describe('WebSocket push through the gateway (real Redis)', () => {
     expect(watch.statusCode).toBe(201)
     expect(watch.json()).toEqual({ watchTicket: expect.stringMatching(/^wrw_[\w-]{22}$/), registrationId, expiresAt: expect.any(String), wsUrl: `ws://gw.example:${app.pushPort as number}/v1/waiting-room/ws` })
     // Someone else's registration: the same 404 as an unknown one.
-    expect((await app.inject({ method: 'POST', url: `/v1/registrations/${registrationId}/watch`, headers: { ...applicant(), 'idempotency-key': randomUUID() } })).json().code).toBe('GW_ERR_REG_NOT_FOUND')
+    expect((await app.inject({ method: 'POST', url: `/v1/registrations/${registrationId}/watch`, headers: { ...applicant(randomUUID(), { sub: randomUUID() }), 'idempotency-key': randomUUID() } })).json().code).toBe('GW_ERR_REG_NOT_FOUND')
 
     const socket = await subscribe(`ws://127.0.0.1:${app.pushPort as number}/v1/waiting-room/ws`, watch.json().watchTicket as string)
     closing.push({ close: () => socket.ws.close() })

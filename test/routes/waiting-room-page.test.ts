@@ -21,7 +21,7 @@ describe('waiting-room page in headless Chromium', () => {
       stores: await redisStores(),
       config: testConfig({
         GATEWAY_RATE_LIMIT_RULES: '[]',
-        GATEWAY_WS_ENABLED: 'true',
+        GATEWAY_WAITING_ROOM_AUTO_ADMIT: 'true',
         GATEWAY_WAITING_ROOMS: JSON.stringify([{ name: 'requests', routes: ['GET /v1/schedule'], openings: [new Date(Date.now() - 60_000).toISOString()], preOpenMinutes: 0, activeMinutes: 30, admitPerSecond: 1, maxActive: 1000 }])
       })
     })
@@ -34,8 +34,8 @@ describe('waiting-room page in headless Chromium', () => {
 
   it('shows the place in line from a real WebSocket, moving up as others are admitted, then the turn', async () => {
     // Five people ahead, asked at once; the room admits one a second.
-    await Promise.all(Array.from({ length: 5 }, async () => gateway.inject({ url: '/v1/schedule', headers: applicant(randomUUID()) })))
-    const mine = (await gateway.inject({ url: '/v1/schedule', headers: applicant(randomUUID()) })).json()
+    await Promise.all(Array.from({ length: 5 }, async () => gateway.inject({ url: '/v1/schedule', headers: applicant(randomUUID(), { sub: randomUUID() }) })))
+    const mine = (await gateway.inject({ url: '/v1/schedule', headers: applicant(randomUUID(), { sub: randomUUID() }) })).json()
     expect(mine.status).toBe('waiting')
 
     const context = await browser.newContext({ locale: 'ht-HT', extraHTTPHeaders: { 'accept-language': 'ht' } })

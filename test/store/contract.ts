@@ -194,6 +194,9 @@ export function storeContract (name: string, create: () => Promise<ContractSubje
         expect(await subject.stores.sortedSets.count(k)).toBe(5)
         expect(await subject.stores.sortedSets.countByScore(k, 1, 2)).toBe(3)
         expect(await subject.stores.sortedSets.countByScore(k, -Infinity, Infinity)).toBe(5)
+        expect(await subject.stores.sortedSets.rangeByScore(k, 1, 2, 10)).toEqual([{ member: 'd', score: 1 }, { member: 'b', score: 2 }, { member: 'c', score: 2 }])
+        expect(await subject.stores.sortedSets.rangeByScore(k, 1.5, Infinity, 2)).toEqual([{ member: 'b', score: 2 }, { member: 'c', score: 2 }])
+        expect(await subject.stores.sortedSets.rangeByScore(k, 4, 9, 10)).toEqual([])
         expect(await subject.stores.sortedSets.countByScore(k, 5, 1)).toBe(0)
       })
 

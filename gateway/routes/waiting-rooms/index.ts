@@ -31,7 +31,7 @@ const waitingRooms: FastifyPluginAsync = async function (fastify) {
     config: { roles: ['applicant'] },
     schema: {
       tags: ['waiting room'],
-      summary: 'The caller\'s device\'s ticket: its position and estimated wait, or its admission token',
+      summary: 'The caller\'s own ticket: its position and estimated wait, or its admission token',
       security: [{ bearer: [] }],
       params: Type.Object({ room: RoomNameSchema, ticket: TicketIdSchema }),
       response: { 200: TicketViewSchema, ...errorResponses(400, 401, 403, 404, 429, 503) }
@@ -40,8 +40,8 @@ const waitingRooms: FastifyPluginAsync = async function (fastify) {
     const { room, ticket } = request.params as { room: string, ticket: string }
     roomOf(room)
     const view = await fastify.waitingRoom.ticket(ticket)
-    // Another device's ticket reads as unknown: a ticket seen over a shoulder gives nothing away.
-    if (view === undefined || view.room !== room || !await fastify.waitingRoom.owns(ticket, request.deviceId as string)) throw new GatewayError('GW_ERR_WR_TICKET_NOT_FOUND')
+    // Another account's ticket reads as unknown: a ticket seen over a shoulder gives nothing away.
+    if (view === undefined || view.room !== room || !await fastify.waitingRoom.owns(ticket, request.principal?.subject as string)) throw new GatewayError('GW_ERR_WR_TICKET_NOT_FOUND')
     return view
   })
 }

@@ -74,6 +74,7 @@ function html (nonce: string, data: { language: string, text: { title: string } 
   let done = false
   let retryMs = 500
   let socket = null
+  let firstSince = null
 
   function render (admittedNow) {
     if (base === null) return
@@ -120,19 +121,27 @@ function html (nonce: string, data: { language: string, text: { title: string } 
         render(m.admitted)
       } else if (m.type === 'progress') {
         rate = m.admitPerSecond || rate
-        if (opensAt !== null && m.phase === 'open') {
+        if (opensAt !== null && m.phase !== 'pre-open') {
           // The opening draw is done: ask again for this ticket's place, at a random moment of
           // the next half minute so that a crowd does not ask all at once.
           opensAt = null
-          base = null
-          setTimeout(() => socket.close(), Math.random() * 30000)
+          const drawn = socket
+          setTimeout(() => { if (socket === drawn) drawn.close() }, Math.random() * 30000)
           return
         }
         render(m.admitted)
+        // First in line for long with no admission (an admitter that died half way): ask again.
+        if (base !== null && base.position - (m.admitted - base.admitted) <= 1) {
+          firstSince = firstSince ?? Date.now()
+          if (Date.now() - firstSince > 15000) { firstSince = null; socket.close() }
+        } else {
+          firstSince = null
+        }
       } else if (m.type === 'admitted') {
         admitted(m)
         socket.close()
-      } else if (m.type === 'error') {
+      } else if (m.type === 'error' && m.code === 'GW_ERR_WR_TICKET_NOT_FOUND') {
+        // Only an unknown ticket is final; anything else (a restart, the store away) reconnects.
         done = true
         $('position').textContent = t.unknown
         $('wait').textContent = ''
@@ -141,7 +150,8 @@ function html (nonce: string, data: { language: string, text: { title: string } 
     socket.onclose = () => {
       if (done) return
       if (base !== null) $('status').textContent = t.reconnecting
-      setTimeout(connect, retryMs)
+      // Jittered, so the clients of an instance that restarted do not come back all at once.
+      setTimeout(connect, retryMs * (0.5 + Math.random()))
       retryMs = Math.min(retryMs * 2, 15000)
     }
   }

@@ -94,6 +94,12 @@ export class MemorySortedSetStore implements SortedSetStore {
     return from > to ? [] : set.order.slice(from, to + 1).map((e) => ({ ...e }))
   }
 
+  async rangeByScore (key: StoreKey, min: number, max: number, limit: number): Promise<ScoredMember[]> {
+    const set = this.#read(key)
+    if (set === undefined || min > max) return []
+    return this.#scoreRange(set, min, max).slice(0, limit).map((e) => ({ ...e }))
+  }
+
   async remove (key: StoreKey, member: string): Promise<boolean> {
     const set = this.#read(key)
     const score = set?.scores.get(member)

@@ -63,6 +63,10 @@ export class RedisSortedSetStore implements SortedSetStore {
     return pairs(await guard(this.#redis.zrange(key, start, stop, 'WITHSCORES')))
   }
 
+  async rangeByScore (key: StoreKey, min: number, max: number, limit: number): Promise<ScoredMember[]> {
+    return pairs(await guard(this.#redis.zrangebyscore(key, formatScore(min), formatScore(max), 'WITHSCORES', 'LIMIT', 0, limit)))
+  }
+
   async remove (key: StoreKey, member: string): Promise<boolean> {
     return (await guard(this.#redis.zrem(key, member))) === 1
   }
