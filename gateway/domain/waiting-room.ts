@@ -310,9 +310,11 @@ export class WaitingRoomService {
    * One admission round for every room: notes which ended periods still drain, commits the draw's
    * seed before an opening, and on the instance holding a room's lease admits from the head of
    * its queue while the rolling second and the active cap allow, in batches, for at most half the
-   * lease before renewing it. Returns the tickets admitted.
+   * lease before renewing it, and at most `share` of a second's worth: rounds every 100 ms with a
+   * share of 0.1 spread a second's admissions over it instead of letting them in at once.
+   * Returns the tickets admitted.
    */
-  async admit (): Promise<Array<{ room: string, ticket: string }>> {
+  async admit (share = 1): Promise<Array<{ room: string, ticket: string }>> {
     const done: Array<{ room: string, ticket: string }> = []
     for (const room of this.#rules.rooms) {
       const now = this.#clock.now()
@@ -330,7 +332,7 @@ export class WaitingRoomService {
         continue
       }
       if (!await this.#lead(room, period.openingAt)) continue
-      done.push(...await this.#admitBatches(room, period.openingAt))
+      done.push(...await this.#admitBatches(room, period.openingAt, Math.max(1, Math.ceil(room.admitPerSecond * share))))
     }
     return done
   }
@@ -351,7 +353,7 @@ export class WaitingRoomService {
     return { entries: log.map((m) => ({ ticket: m.member, seq: m.score })), total, period: period.openingAt }
   }
 
-  async #admitBatches (room: RoomRules, openingAt: number): Promise<Array<{ room: string, ticket: string }>> {
+  async #admitBatches (room: RoomRules, openingAt: number, quota: number): Promise<Array<{ room: string, ticket: string }>> {
     const { windows, sortedSets } = this.#stores
     const tag = periodTag(room.name, openingAt)
     const rate = storeKey(tag, 'rate')
@@ -359,15 +361,16 @@ export class WaitingRoomService {
     // Real time, as the lease's TTL is: a round never outlives its lease.
     const deadline = performance.now() + LEASE_MS / 2
     while (performance.now() < deadline) {
-      const at = this.#clock.now()
-      const room0 = room.maxActive - await sortedSets.countByScore(storeKey(tag, 'active'), at, Infinity)
-      const want = Math.min(room0, BATCH, room.admitPerSecond)
+      const room0 = room.maxActive - await sortedSets.countByScore(storeKey(tag, 'active'), this.#clock.now(), Infinity)
+      const want = Math.min(room0, BATCH, quota - done.length)
       if (want <= 0) break
       // Each slot is one entry of the exact rolling second, taken in parallel: exactly as many
-      // are granted as the second has room for.
+      // are granted as the second has room for. All are stamped with the decision's time, so the
+      // decisions keep the window's bound exactly.
+      const at = this.#clock.now()
       const slots = (await Promise.all(Array.from({ length: want }, async () => {
         const slot = randomId('s')
-        return (await windows.admit(rate, slot, { windowMs: 1000, max: room.admitPerSecond })).admitted ? slot : undefined
+        return (await windows.admit(rate, slot, { windowMs: 1000, max: room.admitPerSecond }, at)).admitted ? slot : undefined
       }))).filter((slot): slot is string => slot !== undefined)
       if (slots.length === 0) break
       const heads = await sortedSets.popMin(storeKey(tag, 'queue'), slots.length)

@@ -63,13 +63,17 @@ export default fp(async function push (fastify) {
       logs.set(room.name, { period: start.period, cursor: start.total, ahead: new Set(), gapSince: undefined })
       return
     }
+    const mine: string[] = []
     for (const { ticket, seq } of start.entries) {
       if (log.ahead.has(seq)) continue
       log.ahead.add(seq)
-      if (server === undefined || !server.has(ticket)) continue
-      const view = await waitingRoom.ticket(ticket)
-      if (view?.status === 'admitted') server.deliver(ticket, admittedMessage(view))
+      if (server?.has(ticket) === true) mine.push(ticket)
     }
+    // Read in parallel: a second's admissions come in a few rounds, and each waits on its reads.
+    await Promise.all(mine.map(async (ticket) => {
+      const view = await waitingRoom.ticket(ticket)
+      if (view?.status === 'admitted') server?.deliver(ticket, admittedMessage(view))
+    }))
     const advance = (): void => { while (log.ahead.delete(log.cursor + 1)) log.cursor++ }
     advance()
     if (log.ahead.size === 0) {

@@ -113,7 +113,7 @@ export default fp<WaitingRoomOptions>(async function waitingRoom (fastify, opts)
     // Off only in tests that run the rounds themselves (GATEWAY_WAITING_ROOM_AUTO_ADMIT).
     if (!rules.autoAdmit) return
     timer = setInterval(() => {
-      round ??= service.admit().catch((err: unknown) => {
+      round ??= service.admit(ROUND_MS / 1000).catch((err: unknown) => {
         fastify.log.warn({ err: { type: (err as Error).name, message: (err as Error).message } }, 'waiting-room admission round failed; the next one tries again')
       }).finally(() => { round = undefined })
     }, ROUND_MS)

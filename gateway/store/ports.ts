@@ -97,7 +97,11 @@ export interface WindowAdmission {
  */
 export interface WindowStore {
   /** Atomically: drop entries older than the window, then admit `member` at now if the rule allows. */
-  admit(key: StoreKey, member: string, rule: WindowRule): Promise<WindowAdmission>
+  /**
+   * `at` (epoch ms, default the store's clock now) is the instant the entry is admitted at: a
+   * caller admitting several entries as one decision stamps them all with its decision's time.
+   */
+  admit(key: StoreKey, member: string, rule: WindowRule, at?: number): Promise<WindowAdmission>
   /** Takes an admitted entry back (undoing a step that failed later). */
   release(key: StoreKey, member: string): Promise<void>
 }

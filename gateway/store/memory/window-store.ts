@@ -13,8 +13,8 @@ export class MemoryWindowStore implements WindowStore {
     this.#keys = keys
   }
 
-  async admit (key: StoreKey, member: string, rule: WindowRule): Promise<WindowAdmission> {
-    const now = this.#keys.clock.now()
+  async admit (key: StoreKey, member: string, rule: WindowRule, at?: number): Promise<WindowAdmission> {
+    const now = at ?? this.#keys.clock.now()
     const live = (this.#keys.get<Window>(key) ?? []).filter((e) => e.at > now - rule.windowMs)
     const last = live[live.length - 1]
     const minInterval = rule.minIntervalMs ?? 0

@@ -14,8 +14,8 @@ export class RedisWindowStore implements WindowStore {
     this.#clock = clock
   }
 
-  async admit (key: StoreKey, member: string, rule: WindowRule): Promise<WindowAdmission> {
-    const [admitted, reason, count, retryAfterMs] = await guard(this.#redis.gwWindowAdmit(key, Math.round(this.#clock.now()), rule.windowMs, rule.max, rule.minIntervalMs ?? 0, member, EXPIRY_SLACK_MS))
+  async admit (key: StoreKey, member: string, rule: WindowRule, at?: number): Promise<WindowAdmission> {
+    const [admitted, reason, count, retryAfterMs] = await guard(this.#redis.gwWindowAdmit(key, Math.round(at ?? this.#clock.now()), rule.windowMs, rule.max, rule.minIntervalMs ?? 0, member, EXPIRY_SLACK_MS))
     return {
       admitted: admitted === 1,
       ...(reason === 1 ? { refusedFor: 'limit' as const } : reason === 2 ? { refusedFor: 'interval' as const } : {}),
