@@ -124,6 +124,8 @@ describe('outbox producers (real Redis)', () => {
     }
     for (const field of ['owner', 'identities', 'photo', 'deviceId', 'network', 'token']) expect(text).not.toContain(`"${field}"`)
 
+    // The backend records an event before the gateway acknowledges (and counts) its delivery.
+    await waitFor(async () => (await gateway.delivery.service.overview(1)).depth === 0, 5_000, 'outbox not drained')
     const metrics = (await gateway.inject({ url: '/metrics' })).body
     expect(metrics).toContain('gateway_outbox_appended_total{type="registration.created"} 3')
     expect(metrics).toContain('gateway_delivery_events_total{type="appointment.lapsed"} 1')
