@@ -14,6 +14,12 @@ export default fp<Config['shedding']>(async function shedding (fastify, opts) {
     labelNames: ['reason'] as const,
     registers: [fastify.metrics]
   })
+  // under-pressure reads an interval with no event-loop sample at all as an infinite delay. The
+  // first interval after boot has none (the loop was busy loading), so every request of the
+  // first ~100 ms was shed, on every (re)start, surge or not. An infinite reading within two
+  // intervals of ready is taken for the boot it is; a real stall later still sheds.
+  let readyAt = Infinity
+  fastify.addHook('onReady', async () => { readyAt = performance.now() })
   await fastify.register(underPressure, {
     maxEventLoopDelay: opts.maxEventLoopDelayMs,
     maxEventLoopUtilization: opts.maxEventLoopUtilization,
@@ -21,8 +27,9 @@ export default fp<Config['shedding']>(async function shedding (fastify, opts) {
     maxHeapUsedBytes: opts.maxHeapUsedBytes,
     maxRssBytes: opts.maxRssBytes,
     sampleInterval: opts.sampleIntervalMs,
-    pressureHandler: (request, _reply, type) => {
+    pressureHandler: (request, _reply, type, value) => {
       if (request.routeOptions.config.shed === false) return undefined
+      if (type === 'eventLoopDelay' && value === Infinity && performance.now() - readyAt < 2 * opts.sampleIntervalMs) return undefined
       shed.inc({ reason: type })
       return Promise.reject(new GatewayError('GW_ERR_SERVER_OVERLOADED', { retryAfterSeconds: opts.retryAfterSeconds }))
     }

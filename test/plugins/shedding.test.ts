@@ -30,4 +30,17 @@ describe('load shedding', () => {
       await gateway.close()
     }
   })
+
+  it('does not shed the first requests after a start because the loop was busy booting', async () => {
+    const gateway = await buildApp({ config: testConfig({ GATEWAY_SHED_MAX_EVENT_LOOP_DELAY_MS: '1000', GATEWAY_SHED_SAMPLE_INTERVAL_MS: '100' }) })
+    try {
+      // Busy right up to the first sample, as a process loading its modules is: no sample at all
+      // in that interval, which under-pressure reads as an infinite delay.
+      blockEventLoop(120)
+      await sleep(5)
+      expect((await gateway.inject({ url: '/v1/schedule', headers: applicant() })).statusCode).toBe(200)
+    } finally {
+      await gateway.close()
+    }
+  })
 })
