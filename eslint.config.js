@@ -11,4 +11,11 @@ export default [
       'n/prefer-node-protocol': 'error',
     },
   },
+  {
+    // k6 scripts: plain JavaScript run by k6, whose init context provides these globals.
+    files: ['loadtests/k6/**/*.js', 'loadtests/profiles/**/*.js'],
+    languageOptions: {
+      globals: { __ENV: 'readonly', __VU: 'readonly', __ITER: 'readonly', open: 'readonly' },
+    },
+  },
 ]
