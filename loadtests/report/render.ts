@@ -14,6 +14,7 @@ export type { LatencySeries, RehearsalSeries, RehearsalSummary, RehearsalTotals 
 export const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 const STATUS_COLORS: Record<string, string> = { '2xx': '#2e7d32', '3xx': '#0277bd', '4xx': '#f9a825', 429: '#ef6c00', 503: '#6a1b9a', '5xx': '#c62828', other: '#757575' }
+const STATUS_ORDER = ['2xx', '3xx', '4xx', '429', '503', '5xx', 'other']
 const PALETTE = ['#1565c0', '#00897b', '#8e24aa', '#f4511e', '#6d4c41', '#3949ab', '#c0ca33', '#d81b60']
 const PERCENTILE_COLORS = { p50: '#1565c0', p95: '#ef6c00', p99: '#c62828' }
 
@@ -90,7 +91,11 @@ function charts (s: RehearsalSummary): string {
     t,
     lines: [{ name: 'arrivals', values: series.arrivals, color: '#1565c0' }, { name: 'throughput', values: series.throughput, color: '#2e7d32' }]
   })))
-  const statusLines: ChartLine[] = Object.entries(series.status).map(([name, values], i) => ({ name, values, color: STATUS_COLORS[name] ?? PALETTE[i % PALETTE.length] as string }))
+  // Known classes in reading order (JavaScript lists '429' and '503' first, as integer keys).
+  const rank = (name: string): number => STATUS_ORDER.includes(name) ? STATUS_ORDER.indexOf(name) : STATUS_ORDER.length
+  const statusLines: ChartLine[] = Object.entries(series.status)
+    .sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, values], i) => ({ name, values, color: STATUS_COLORS[name] ?? PALETTE[i % PALETTE.length] as string }))
   out.push(figure('Answers by status', lineChart({ id: 'status', title: 'Answers per second by status', unit: 'per s', t, lines: statusLines })))
   for (const [tx, l] of Object.entries(series.latency)) {
     out.push(figure(`Latency: ${tx}`, lineChart({

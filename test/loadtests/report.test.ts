@@ -130,6 +130,9 @@ describe('renderReport', () => {
     // The only URLs are the SVG namespace and the target the summary names.
     expect([...html.matchAll(/https?:\/\/[^\s"<]+/g)].map((m) => m[0]).filter((u) => u !== 'http://www.w3.org/2000/svg')).toEqual(['http://127.0.0.1:8080'])
     expect(chartIds(html)).toEqual(EXPECTED_CHARTS)
+    // Status classes in reading order, not JavaScript's integer-keys-first order.
+    const status = html.split('data-chart="status"')[1]?.split('</svg>')[0] ?? ''
+    expect([...status.matchAll(/data-series="([^"]+)"/g)].map((m) => m[1])).toEqual(['2xx', '429', '503', '5xx', 'other'])
   })
 
   it('escapes every string from the summary', () => {
