@@ -1,0 +1,171 @@
+// The rehearsal's own stack on 127.0.0.1: a private redis-server, the liveness vendor simulator,
+// the backend simulator (each in its own process) and one gateway process configured the way the
+// README's "Rehearsals with k6" section asks (trusted loopback proxy, the key pair the tokens are
+// minted with, production rate limits and shedding). Everything is stopped by PID, in reverse
+// order, by stop(), however the run ends.
+import { fork, type ChildProcess } from 'node:child_process'
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { defaults } from '../../config/defaults.js'
+import type { BackendAnswer, BackendQuestion, BackendTask } from '../bench/servers/backend-instance.js'
+import { startChildServer, type ChildServer } from '../lib/child-server.js'
+import { startRedis, stopRedis } from '../lib/redis-server.js'
+
+const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url))
+
+/** The vendor's contract rate in the rehearsal: the 2023 contract, 1 scan/s. */
+export const VENDOR_RATE_PER_SECOND = 1
+/** The delivery rate the gateway paces the outbox at (the production default). */
+export const DELIVERY_RATE_PER_SECOND = defaults.delivery.ratePerSecond
+
+export interface StackOptions {
+  /** Epoch ms the request window should open at (a surge), or undefined: open for the whole run. */
+  opensAt?: number
+  /** Put a waiting room in front of the surge's routes, opening with the request window. */
+  waitingRoom: boolean
+}
+
+export interface Stack {
+  url: string
+  gatewayPid: number
+  privateKeyPem: string
+  /** Asks the backend simulator; undefined with --target (no simulator of ours). */
+  backend: ((question: BackendQuestion) => Promise<BackendAnswer>) | undefined
+  vendorContractPerSecond: number
+  deliveryConfiguredPerSecond: number
+  stop(): Promise<void>
+}
+
+const hhmm = (at: number): string => new Date(at).toISOString().slice(11, 16)
+
+async function ask (child: ChildProcess, question: BackendQuestion): Promise<BackendAnswer> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null): void => reject(new Error(`the backend simulator exited (${code}) before answering`))
+    child.once('exit', onExit)
+    child.once('message', (answer) => {
+      child.off('exit', onExit)
+      resolve(answer as BackendAnswer)
+    })
+    child.send(question)
+  })
+}
+
+async function startBackend (): Promise<{ child: ChildProcess, url: string }> {
+  const child = fork(here('../bench/servers/backend-instance.js'), { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const url = await new Promise<string>((resolve, reject) => {
+    const onExit = (code: number | null): void => reject(new Error(`the backend simulator exited (${code}) before listening`))
+    child.once('exit', onExit)
+    child.once('message', (message) => {
+      child.off('exit', onExit)
+      resolve((message as { url: string }).url)
+    })
+    child.send({ latencyMs: 5, failShare: 0 } satisfies BackendTask)
+  })
+  return { child, url }
+}
+
+async function stopProcess (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = once(child, 'exit')
+  if (child.connected) child.send({ kind: 'close' } satisfies BackendQuestion)
+  else child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
+  await exited
+  clearTimeout(timer)
+}
+
+/** Starts the stack; on failure stops what it started and rethrows. */
+export async function startStack (options: StackOptions, say: (line: string) => void): Promise<Stack> {
+  const steps: Array<() => Promise<void>> = []
+  let stopping: Promise<void> | undefined
+  const stop = async (): Promise<void> => {
+    stopping ??= (async () => {
+      for (const step of steps.reverse()) await step().catch((err: unknown) => say(`stopping: ${(err as Error).message}`))
+    })()
+    return stopping
+  }
+  try {
+    const dir = await mkdtemp(join(tmpdir(), 'rehearsal-'))
+    steps.push(async () => rm(dir, { recursive: true, force: true }))
+    const redis = await startRedis(dir)
+    steps.push(async () => stopRedis(redis.child))
+    const backend = await startBackend()
+    steps.push(async () => stopProcess(backend.child))
+    const vendor = await startChildServer(here('../simulators/liveness-vendor.js'), { }, 30_000)
+    steps.push(async () => vendor.stop())
+    // The simulator's CLI takes its settings as arguments; startChildServer passes none, so it
+    // runs at its defaults: 1 scan/s, the 400,000-scan budget, 50 ms latency.
+
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const publicKeyFile = join(dir, 'jwt-public.pem')
+    await writeFile(publicKeyFile, publicKey.export({ type: 'spki', format: 'pem' }).toString())
+    const identityKeyFile = join(dir, 'identity.key')
+    await writeFile(identityKeyFile, randomBytes(32))
+    const env: Record<string, string> = {
+      REDIS_URL: `redis://127.0.0.1:${redis.port}`,
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_PORT: '0',
+      GATEWAY_ACCESS_LOG: 'false',
+      // The load comes from 127.0.0.1 on behalf of many client addresses (X-Forwarded-For).
+      GATEWAY_TRUSTED_PROXIES: '["127.0.0.1","::1"]',
+      GATEWAY_AUTH_PUBLIC_KEY_FILE: publicKeyFile,
+      GATEWAY_IDENTITY_KEY_FILE: identityKeyFile,
+      GATEWAY_VENDOR_URL: `http://127.0.0.1:${vendor.port}`,
+      GATEWAY_VENDOR_RATE_PER_SECOND: String(VENDOR_RATE_PER_SECOND),
+      GATEWAY_DELIVERY_URL: `${backend.url}/events`,
+      GATEWAY_DELIVERY_RATE_PER_SECOND: String(DELIVERY_RATE_PER_SECOND),
+      // No draw or lapse sweep in the middle of a rehearsal: only its own load.
+      GATEWAY_ALLOCATION_AUTO_DRAW: 'false',
+      GATEWAY_TIMEZONE: 'UTC'
+      // GATEWAY_RATE_LIMIT_RULES and the shedding thresholds stay at their production defaults.
+    }
+    const now = Date.now()
+    if (options.opensAt === undefined) {
+      // Open from an hour ago until two hours ago tomorrow: open for the whole run.
+      env.GATEWAY_REQUEST_WINDOW_OPENS_AT = hhmm(now - 3_600_000)
+      env.GATEWAY_REQUEST_WINDOW_CLOSES_AT = hhmm(now - 2 * 3_600_000)
+      env.GATEWAY_ALLOCATION_AT = hhmm(now - 2 * 3_600_000)
+    } else {
+      // Closed until the opening, then open for 23 hours.
+      env.GATEWAY_REQUEST_WINDOW_OPENS_AT = hhmm(options.opensAt)
+      env.GATEWAY_REQUEST_WINDOW_CLOSES_AT = hhmm(options.opensAt - 3_600_000)
+      env.GATEWAY_ALLOCATION_AT = hhmm(options.opensAt - 3_600_000)
+    }
+    if (options.waitingRoom) {
+      const { privateKey: roomKey } = generateKeyPairSync('ed25519')
+      const roomKeyFile = join(dir, 'waiting-room.pem')
+      await writeFile(roomKeyFile, roomKey.export({ type: 'pkcs8', format: 'pem' }).toString())
+      env.GATEWAY_WAITING_ROOM_SIGNING_KEY_FILE = roomKeyFile
+      env.GATEWAY_WAITING_ROOMS = JSON.stringify([{
+        name: 'opening',
+        routes: ['POST /v1/appointment-requests'],
+        openings: ['request-window'],
+        preOpenMinutes: 5,
+        activeMinutes: 30,
+        admitPerSecond: 200,
+        maxActive: 5_000
+      }])
+    }
+    const gateway: ChildServer = await startChildServer(here('../../gateway/server.js'), env)
+    steps.push(async () => gateway.stop())
+    const pid = gateway.child.pid
+    if (pid === undefined) throw new Error('the gateway process has no PID')
+    say(`gateway pid ${pid} on http://127.0.0.1:${gateway.port}, redis-server :${redis.port}, vendor simulator :${vendor.port} (${VENDOR_RATE_PER_SECOND} scan/s), backend simulator ${backend.url} (delivery ${DELIVERY_RATE_PER_SECOND}/s)`)
+    return {
+      url: `http://127.0.0.1:${gateway.port}`,
+      gatewayPid: pid,
+      privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      backend: async (question) => ask(backend.child, question),
+      vendorContractPerSecond: VENDOR_RATE_PER_SECOND,
+      deliveryConfiguredPerSecond: DELIVERY_RATE_PER_SECOND,
+      stop
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
