@@ -1,0 +1,55 @@
+// The Node rehearsal runner keeps running end to end and keeps its last line: steady-480k at
+// 5% for 10 s against its own loopback stack (the figures themselves come from
+// `npm run rehearsal`). What is asserted is the outcome, not timing: no 5xx, nothing lost, PASS,
+// and the report files where the runner says it wrote them.
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, describe, expect, it } from 'vitest'
+
+const RUNNER = fileURLToPath(new URL('../../dist/loadtests/rehearsal/run.js', import.meta.url))
+// The runner writes rehearsal-report/ under its working directory: a temporary one here.
+const cwd = mkdtempSync(join(tmpdir(), 'rehearsal-test-'))
+
+afterAll(() => { rmSync(cwd, { recursive: true, force: true }) })
+
+describe('npm run rehearsal', () => {
+  it('drives steady-480k at scale 0.05 for 10 s with no 5xx and nothing lost, writes the report and ends with the rehearsal line', () => {
+    const run = spawnSync(process.execPath, [RUNNER, '--profile', 'steady-480k', '--scale', '0.05', '--duration', '10s'], { cwd, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 90_000 })
+    const last = run.stdout.trim().split('\n').at(-1) as string
+    expect(last).toMatch(/^rehearsal: profile=steady-480k scale=0\.05 tx=\d+ tx_per_h=\d+ p99_ms=\d+ errors_5xx=0 lost=0 verdict=PASS$/)
+    expect(run.status).toBe(0)
+    const summary = /^summary: (.+)$/m.exec(run.stdout)?.[1] as string
+    expect(summary.startsWith(join(cwd, 'rehearsal-report', 'steady-480k-'))).toBe(true)
+    expect(existsSync(join(dirname(summary), 'summary.json'))).toBe(true)
+    expect(existsSync(join(dirname(summary), 'report.html'))).toBe(true)
+  }, 100_000)
+
+  it('refuses a scale above 1', () => {
+    const run = spawnSync(process.execPath, [RUNNER, '--profile', 'steady-480k', '--scale', '2'], { cwd, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 15_000 })
+    expect(run.status).toBe(2)
+    expect(run.stderr).toContain('rehearsal: --scale must be a number greater than 0 and at most 1, got "2"')
+    expect(run.stdout).toBe('')
+  })
+
+  it('refuses a duration beyond 30 minutes, an unknown client and a target off this machine', () => {
+    const cases: Array<[string[], string]> = [
+      [['--duration', '31m'], 'rehearsal: --duration must be a whole number of seconds from 1 to 1800 such as 60s, 10m or 90, got "31m"'],
+      [['--client', 'rude'], 'rehearsal: --client must be naive or polite, got "rude"'],
+      [['--target', 'http://example.com'], 'rehearsal: --target must be http://127.0.0.1, http://localhost or http://[::1] with an optional port (rehearsals stay on this machine), got "http://example.com"']
+    ]
+    for (const [args, message] of cases) {
+      const run = spawnSync(process.execPath, [RUNNER, '--profile', 'steady-480k', ...args], { cwd, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 15_000 })
+      expect(run.status).toBe(2)
+      expect(run.stderr).toContain(message)
+    }
+  })
+
+  it('refuses an unknown profile', () => {
+    const run = spawnSync(process.execPath, [RUNNER, '--profile', 'steady-1m'], { cwd, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 15_000 })
+    expect(run.status).toBe(2)
+    expect(run.stderr).toMatch(/^rehearsal: no profile steady-1m: steady-1m\.json is not in /m)
+  })
+})
