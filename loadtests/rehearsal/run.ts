@@ -273,8 +273,8 @@ async function main (): Promise<number> {
     const sampler = (async () => {
       let k = 0
       while (sampling.on) {
-        const wait = start + k * 1000 - now()
-        if (wait > 0) await sleep(wait)
+        // In short steps, so that an interrupted run (or one still waiting for its start) ends at once.
+        while (sampling.on && start + k * 1000 - now() > 0) await sleep(Math.min(250, start + k * 1000 - now()))
         if (!sampling.on) break
         samples[k] = await sample(baseUrl, pid)
         k++
