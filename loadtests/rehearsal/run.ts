@@ -277,6 +277,7 @@ async function main (): Promise<number> {
         while (sampling.on && start + k * 1000 - now() > 0) await sleep(Math.min(250, start + k * 1000 - now()))
         if (!sampling.on) break
         samples[k] = await sample(baseUrl, pid)
+        if (k > 0 && k % 10 === 0) say(`${k} s: ${tally.arrivals.reduce((a, b) => a + b, 0)} arrivals, ${tally.tx} transactions done, ${tally.requests} requests (${STATUS_CLASSES.map((c) => `${c} ${tally.totals[c]}`).join(', ')})`)
         k++
       }
     })()
@@ -300,9 +301,14 @@ async function main (): Promise<number> {
       const byId = new Map(ids.map((id, i) => [id, (driver.created[i] as Created).registrationId]))
       let answer = await stack.backend({ kind: 'expect', ids })
       const deadline = now() + (ids.length / stack.deliveryConfiguredPerSecond * 2 + 30) * 1000
+      let lastSaid = now()
       while (answer.arrived < ids.length && now() < deadline && !run.interrupted) {
         await sleep(500)
         answer = await stack.backend({ kind: 'progress' })
+        if (now() - lastSaid >= 10_000) {
+          lastSaid = now()
+          say(`${answer.arrived} of ${ids.length} registration.created events at the backend simulator`)
+        }
       }
       eventsNote = `${answer.arrived} of ${ids.length} registration.created events at the backend simulator`
       if (answer.arrived < ids.length) {
