@@ -102,8 +102,9 @@ const METRIC_NAMES = ['gateway_vendor_calls_total', 'gateway_delivery_events_tot
 async function scrape (url: string): Promise<Record<string, number | null>> {
   const res = await request(`${url}/metrics`, { headersTimeout: 5_000, bodyTimeout: 5_000 })
   const text = await res.body.text()
-  const sums: Record<string, number | null> = Object.fromEntries(METRIC_NAMES.map((n) => [n, null]))
-  if (res.statusCode !== 200) return sums
+  if (res.statusCode !== 200) return Object.fromEntries(METRIC_NAMES.map((n) => [n, null]))
+  // A labelled counter has no series before its first increment: absent from an answer is 0.
+  const sums: Record<string, number | null> = Object.fromEntries(METRIC_NAMES.map((n) => [n, 0]))
   for (const line of text.split('\n')) {
     const match = /^([a-z_]+)(?:\{[^}]*\})? ([0-9.e+-]+)$/.exec(line)
     if (match !== null && (match[1] as string) in sums) sums[match[1] as string] = (sums[match[1] as string] ?? 0) + Number(match[2])
