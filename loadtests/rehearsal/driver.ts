@@ -15,8 +15,12 @@ const now = (): number => performance.timeOrigin + performance.now()
 const LANGUAGES = ['en', 'es', 'ht', 'ru']
 const NATIONALITIES = ['HTI', 'VEN', 'CUB', 'NIC', 'COL', 'RUS', 'UKR', 'MEX']
 const POOL_SIZE = 200
-/** Transactions (arrivals) in flight at most; more wait their turn, late, and the lateness is measured. */
-export const MAX_IN_FLIGHT = 4_096
+/**
+ * Arrivals in flight at most; more wait their turn, late, and the lateness is measured. High,
+ * since polite clients spend most of their time asleep (Retry-After, the waiting room); the
+ * sockets are bounded by the connection pool, not by this.
+ */
+export const MAX_IN_FLIGHT = 50_000
 /** Registrations remembered for the read-back. */
 const MAX_CREATED = 100_000
 
@@ -117,6 +121,8 @@ export class Driver {
   readonly #agent: Agent
   readonly #pool: User[] = []
   #inFlight = 0
+  #started = 0
+  #stopped = false
   #queue: Array<{ n: number, due: number }> = []
   #done: Array<() => void> = []
 
@@ -132,7 +138,6 @@ export class Driver {
   /** Runs the arrivals at their planned times (epoch ms, ascending); resolves when all have finished. */
   async run (plan: Float64Array, stopAt: () => boolean): Promise<{ started: number }> {
     let next = 0
-    let started = 0
     while (next < plan.length && !stopAt()) {
       const t = now()
       while (next < plan.length && (plan[next] as number) <= t) {
@@ -140,7 +145,6 @@ export class Driver {
         this.#s.recorder.arrival(due)
         this.#launch(next, due)
         next++
-        started++
       }
       if (next < plan.length) {
         const wait = (plan[next] as number) - now()
@@ -148,16 +152,23 @@ export class Driver {
         await sleep(Math.max(0, Math.min(wait, 50)))
       }
     }
+    if (stopAt()) {
+      // Interrupted: arrivals still waiting for a place are dropped, not started.
+      this.#stopped = true
+      this.#queue = []
+    }
     while (this.#inFlight > 0 || this.#queue.length > 0) await new Promise<void>((resolve) => this.#done.push(resolve))
-    return { started }
+    return { started: this.#started }
   }
 
   #launch (n: number, due: number): void {
+    if (this.#stopped) return
     if (this.#inFlight >= MAX_IN_FLIGHT) {
       this.#queue.push({ n, due })
       return
     }
     this.#inFlight++
+    this.#started++
     this.#s.recorder.late(Math.max(0, now() - due))
     this.#arrival(n, due).catch((err: unknown) => {
       process.stderr.write(`rehearsal: arrival ${n} failed: ${(err as Error).message}\n`)
