@@ -20,9 +20,7 @@
 // Last line: delivery-bench: produced=<n> delivered=<n> lost=<n> max_per_s=<n> configured_per_s=<rate>
 // Exit 0 when lost=0 and max_per_s <= configured_per_s; 1 otherwise (and when no write was accepted,
 // since then nothing was measured).
-import { fork, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
-import { once } from 'node:events'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -34,9 +32,10 @@ import { Agent, request } from 'undici'
 import { defaults } from '../../config/defaults.js'
 import { eventId } from '../../gateway/domain/events.js'
 import { pacedRate } from '../../gateway/vendor/contract-limiter.js'
+import { askBackend, startBackendProcess, stopBackendProcess } from '../lib/backend-process.js'
 import { startChildServer, type ChildServer } from '../lib/child-server.js'
+import { runBench } from '../lib/run-bench.js'
 import { startRedis, stopRedis } from '../lib/redis-server.js'
-import type { BackendAnswer, BackendQuestion, BackendTask } from './servers/backend-instance.js'
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url))
 const now = (): number => performance.timeOrigin + performance.now()
@@ -162,41 +161,6 @@ async function produce (jobs: readonly Job[], urls: readonly string[], concurren
 }
 
 /** Sends the simulator process one question and resolves with its answer. */
-async function ask (simulator: ChildProcess, question: BackendQuestion): Promise<BackendAnswer> {
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null): void => reject(new Error(`the backend simulator exited (${code}) before answering`))
-    simulator.once('exit', onExit)
-    simulator.once('message', (answer) => {
-      simulator.off('exit', onExit)
-      resolve(answer as BackendAnswer)
-    })
-    simulator.send(question)
-  })
-}
-
-async function startSimulator (task: BackendTask): Promise<{ child: ChildProcess, url: string }> {
-  const child = fork(here('./servers/backend-instance.js'), { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  const url = await new Promise<string>((resolve, reject) => {
-    const onExit = (code: number | null): void => reject(new Error(`the backend simulator exited (${code}) before listening`))
-    child.once('exit', onExit)
-    child.once('message', (message) => {
-      child.off('exit', onExit)
-      resolve((message as { url: string }).url)
-    })
-    child.send(task)
-  })
-  return { child, url }
-}
-
-async function stopSimulator (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = once(child, 'exit')
-  if (child.connected) child.send({ kind: 'close' } satisfies BackendQuestion)
-  else child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
-  await exited
-  clearTimeout(timer)
-}
 
 /** Sum of every series of each named counter on one instance's /metrics. */
 async function counters (url: string, names: readonly string[]): Promise<Record<string, number>> {
@@ -227,8 +191,8 @@ async function main (): Promise<number> {
   cleanups.push(async () => rm(dir, { recursive: true, force: true }))
   const redis = await startRedis(dir)
   cleanups.push(async () => stopRedis(redis.child))
-  const simulator = await startSimulator({ latencyMs: BACKEND_LATENCY_MS, failShare })
-  cleanups.push(async () => stopSimulator(simulator.child))
+  const simulator = await startBackendProcess({ latencyMs: BACKEND_LATENCY_MS, failShare })
+  cleanups.push(async () => stopBackendProcess(simulator.child))
 
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   const publicKeyFile = join(dir, 'jwt.pem')
@@ -272,13 +236,13 @@ async function main (): Promise<number> {
   const expected = produced.expected
 
   // Drain: until every expected id has arrived, or the bound.
-  let answer = await ask(simulator.child, { kind: 'expect', ids: expected })
+  let answer = await askBackend(simulator.child, { kind: 'expect', ids: expected })
   const drainStarted = now()
   const deadline = drainStarted + (expected.length / rate * 2 + 60) * 1000
   let lastProgress = now()
   while (answer.arrived < expected.length && now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, POLL_MS))
-    answer = await ask(simulator.child, { kind: 'progress' })
+    answer = await askBackend(simulator.child, { kind: 'progress' })
     if (now() - lastProgress >= PROGRESS_EVERY_MS) {
       lastProgress = now()
       say(`${answer.arrived} of ${expected.length} events at the backend`)
@@ -291,7 +255,7 @@ async function main (): Promise<number> {
   const metric = (name: typeof names[number]): number => perInstance.reduce((sum, c) => sum + (c[name] as number), 0)
   // Stopped before the simulator's last word, so anything they still sent is in its counts.
   await Promise.all(gateways.map(async (g) => g.stop()))
-  const final = await ask(simulator.child, { kind: 'progress' })
+  const final = await askBackend(simulator.child, { kind: 'progress' })
 
   const delivered = final.arrived
   const lost = expected.length - delivered
@@ -330,23 +294,4 @@ async function main (): Promise<number> {
   return lost === 0 && maxPerSecond <= rate && expected.length > 0 ? 0 : 1
 }
 
-let interrupted = false
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-  process.once(signal, () => {
-    interrupted = true
-    say(`${signal}: stopping`)
-    cleanUp().finally(() => process.exit(code))
-  })
-}
-let code = 1
-try {
-  code = await main()
-} catch (err) {
-  // A bad option is the user's to fix: its message alone. Anything else is ours: the stack. What
-  // fails because an interruption stopped the children is neither.
-  const usage = err instanceof OptionError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true
-  if (!interrupted) say(usage ? (err as Error).message : (err as Error).stack ?? String(err))
-} finally {
-  await cleanUp()
-}
-process.exit(code)
+await runBench(main, { say, cleanUp, isUsageError: (err) => err instanceof OptionError })

@@ -34,6 +34,7 @@ import { Agent, request } from 'undici'
 import WebSocket from 'ws'
 import { defaults } from '../../config/defaults.js'
 import { startChildServer, type ChildServer } from '../lib/child-server.js'
+import { runBench } from '../lib/run-bench.js'
 import { startRedis, stopRedis } from '../lib/redis-server.js'
 import { maxInAnyWindow } from '../lib/sliding-window.js'
 import { quantile } from '../lib/stats.js'
@@ -584,23 +585,4 @@ async function main (): Promise<number> {
   return everyoneAdmitted && pushP99 <= PUSH_P99_LIMIT_MS && rssMb < RSS_LIMIT_MB && readyInTime ? 0 : 1
 }
 
-let interrupted = false
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-  process.once(signal, () => {
-    interrupted = true
-    say(`${signal}: stopping`)
-    cleanUp().finally(() => process.exit(code))
-  })
-}
-let code = 1
-try {
-  code = await main()
-} catch (err) {
-  // A bad option is the user's to fix: its message alone. Anything else is ours: the stack. What
-  // fails because an interruption stopped the children is neither.
-  const usage = err instanceof OptionError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true
-  if (!interrupted) say(usage ? (err as Error).message : (err as Error).stack ?? String(err))
-} finally {
-  await cleanUp()
-}
-process.exit(code)
+await runBench(main, { say, cleanUp, isUsageError: (err) => err instanceof OptionError })

@@ -3,15 +3,14 @@
 // README's "Rehearsals with k6" section asks (trusted loopback proxy, the key pair the tokens are
 // minted with, production rate limits and shedding). Everything is stopped by PID, in reverse
 // order, by stop(), however the run ends.
-import { fork, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
-import { once } from 'node:events'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { defaults } from '../../config/defaults.js'
-import type { BackendAnswer, BackendQuestion, BackendTask } from '../bench/servers/backend-instance.js'
+import type { BackendAnswer, BackendQuestion } from '../bench/servers/backend-instance.js'
+import { askBackend, startBackendProcess, stopBackendProcess } from '../lib/backend-process.js'
 import { startChildServer, type ChildServer } from '../lib/child-server.js'
 import { startRedis, stopRedis } from '../lib/redis-server.js'
 
@@ -42,42 +41,6 @@ export interface Stack {
 
 const hhmm = (at: number): string => new Date(at).toISOString().slice(11, 16)
 
-async function ask (child: ChildProcess, question: BackendQuestion): Promise<BackendAnswer> {
-  return new Promise((resolve, reject) => {
-    const onExit = (code: number | null): void => reject(new Error(`the backend simulator exited (${code}) before answering`))
-    child.once('exit', onExit)
-    child.once('message', (answer) => {
-      child.off('exit', onExit)
-      resolve(answer as BackendAnswer)
-    })
-    child.send(question)
-  })
-}
-
-async function startBackend (): Promise<{ child: ChildProcess, url: string }> {
-  const child = fork(here('../bench/servers/backend-instance.js'), { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  const url = await new Promise<string>((resolve, reject) => {
-    const onExit = (code: number | null): void => reject(new Error(`the backend simulator exited (${code}) before listening`))
-    child.once('exit', onExit)
-    child.once('message', (message) => {
-      child.off('exit', onExit)
-      resolve((message as { url: string }).url)
-    })
-    child.send({ latencyMs: 5, failShare: 0 } satisfies BackendTask)
-  })
-  return { child, url }
-}
-
-async function stopProcess (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = once(child, 'exit')
-  if (child.connected) child.send({ kind: 'close' } satisfies BackendQuestion)
-  else child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
-  await exited
-  clearTimeout(timer)
-}
-
 /** Starts the stack; on failure stops what it started and rethrows. */
 export async function startStack (options: StackOptions, say: (line: string) => void): Promise<Stack> {
   const steps: Array<() => Promise<void>> = []
@@ -93,8 +56,8 @@ export async function startStack (options: StackOptions, say: (line: string) => 
     steps.push(async () => rm(dir, { recursive: true, force: true }))
     const redis = await startRedis(dir)
     steps.push(async () => stopRedis(redis.child))
-    const backend = await startBackend()
-    steps.push(async () => stopProcess(backend.child))
+    const backend = await startBackendProcess({ latencyMs: 5, failShare: 0 })
+    steps.push(async () => stopBackendProcess(backend.child))
     const vendor = await startChildServer(here('../simulators/liveness-vendor.js'), { }, 30_000)
     steps.push(async () => vendor.stop())
     // The simulator's CLI takes its settings as arguments; startChildServer passes none, so it
@@ -159,7 +122,7 @@ export async function startStack (options: StackOptions, say: (line: string) => 
       url: `http://127.0.0.1:${gateway.port}`,
       gatewayPid: pid,
       privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-      backend: async (question) => ask(backend.child, question),
+      backend: async (question) => askBackend(backend.child, question),
       vendorContractPerSecond: VENDOR_RATE_PER_SECOND,
       deliveryConfiguredPerSecond: DELIVERY_RATE_PER_SECOND,
       stop
