@@ -20,8 +20,8 @@
 // Last line: delivery-bench: produced=<n> delivered=<n> lost=<n> max_per_s=<n> configured_per_s=<rate>
 // Exit 0 when lost=0 and max_per_s <= configured_per_s; 1 otherwise (and when no write was accepted,
 // since then nothing was measured).
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { randomUUID } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -35,6 +35,7 @@ import { pacedRate } from '../../gateway/vendor/contract-limiter.js'
 import { askBackend, startBackendProcess, stopBackendProcess } from '../lib/backend-process.js'
 import { startChildServer, type ChildServer } from '../lib/child-server.js'
 import { runBench } from '../lib/run-bench.js'
+import { gatewayKeys } from '../lib/gateway-env.js'
 import { startRedis, stopRedis } from '../lib/redis-server.js'
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url))
@@ -194,19 +195,10 @@ async function main (): Promise<number> {
   const simulator = await startBackendProcess({ latencyMs: BACKEND_LATENCY_MS, failShare })
   cleanups.push(async () => stopBackendProcess(simulator.child))
 
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  const publicKeyFile = join(dir, 'jwt.pem')
-  await writeFile(publicKeyFile, publicKey.export({ type: 'spki', format: 'pem' }).toString())
-  const identityKeyFile = join(dir, 'identity.key')
-  await writeFile(identityKeyFile, randomBytes(32))
+  const keys = await gatewayKeys(dir)
   const env = {
+    ...keys.env,
     REDIS_URL: `redis://127.0.0.1:${redis.port}`,
-    GATEWAY_HOST: '127.0.0.1',
-    GATEWAY_PORT: '0',
-    // The listening line is an info log; one line per request would only cost the benchmark.
-    GATEWAY_ACCESS_LOG: 'false',
-    GATEWAY_AUTH_PUBLIC_KEY_FILE: publicKeyFile,
-    GATEWAY_IDENTITY_KEY_FILE: identityKeyFile,
     // The load comes from 127.0.0.1 on behalf of many client addresses (X-Forwarded-For).
     GATEWAY_TRUSTED_PROXIES: '["127.0.0.1"]',
     // The buckets and shedding belong to bench:edge; here every write should be taken, since the
@@ -228,7 +220,7 @@ async function main (): Promise<number> {
   const urls = gateways.map((g) => `http://127.0.0.1:${g.port}`)
   say(`${instances} gateway instance(s) (${urls.join(', ')}) on redis-server :${redis.port}, delivering at ${rate}/s to the backend simulator at ${simulator.url} (latency ${BACKEND_LATENCY_MS} ms, fail share ${failShare})`)
 
-  const jobs = plan(events, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString())
+  const jobs = plan(events, keys.privateKeyPem)
   say(`producing ${events} writes (${jobs.length} registrations, ${events - jobs.length} withdrawals), ${concurrency} in flight`)
   const produced = await produce(jobs, urls, concurrency)
   const refused = Object.entries(produced.statuses).filter(([k]) => !/^(POST 201|DELETE 200)$/.test(k))

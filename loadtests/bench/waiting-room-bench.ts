@@ -22,8 +22,8 @@
 // clients at the ticket and subscribe rates measured on a 2-core machine, with room to spare).
 // Last line: waiting-room-bench: clients=<n> admitted_per_s=<n> push_p99_ms=<ms> rss_mb=<n>
 // Exit 0 when every client got its admission, push_p99_ms <= 1000 and rss_mb < 512; 1 otherwise.
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { randomUUID } from 'node:crypto'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
@@ -34,6 +34,7 @@ import { Agent, request } from 'undici'
 import WebSocket from 'ws'
 import { defaults } from '../../config/defaults.js'
 import { startChildServer, type ChildServer } from '../lib/child-server.js'
+import { gatewayKeys } from '../lib/gateway-env.js'
 import { runBench } from '../lib/run-bench.js'
 import { startRedis, stopRedis } from '../lib/redis-server.js'
 import { maxInAnyWindow } from '../lib/sliding-window.js'
@@ -386,16 +387,10 @@ async function main (): Promise<number> {
   const redis = await startRedis(dir)
   cleanups.push(async () => stopRedis(redis.child))
 
-  const auth = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  const publicKeyFile = join(dir, 'jwt.pem')
-  await writeFile(publicKeyFile, auth.publicKey.export({ type: 'spki', format: 'pem' }).toString())
-  const identityKeyFile = join(dir, 'identity.key')
-  await writeFile(identityKeyFile, randomBytes(32))
-  const signingKeyFile = join(dir, 'admission.pem')
-  await writeFile(signingKeyFile, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString())
+  const keys = await gatewayKeys(dir, { waitingRoom: true })
 
   // The clients, with their tokens, before any clock starts: signing is not the gateway's time.
-  const sign = createSigner({ key: auth.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), algorithm: 'ES256', expiresIn: 3_600_000 })
+  const sign = createSigner({ key: keys.privateKeyPem, algorithm: 'ES256', expiresIn: 3_600_000 })
   const crowd = new Crowd(Array.from({ length: count }, (_, index) => ({
     index,
     headers: {
@@ -427,14 +422,8 @@ async function main (): Promise<number> {
     maxActive: 10_000_000
   }
   const env = {
+    ...keys.env,
     REDIS_URL: `redis://127.0.0.1:${redis.port}`,
-    GATEWAY_HOST: '127.0.0.1',
-    GATEWAY_PORT: '0',
-    // The listening line is an info log; one line per request would only cost the benchmark.
-    GATEWAY_ACCESS_LOG: 'false',
-    GATEWAY_AUTH_PUBLIC_KEY_FILE: publicKeyFile,
-    GATEWAY_IDENTITY_KEY_FILE: identityKeyFile,
-    GATEWAY_WAITING_ROOM_SIGNING_KEY_FILE: signingKeyFile,
     GATEWAY_WAITING_ROOMS: JSON.stringify([room]),
     GATEWAY_WS_ENABLED: 'true',
     GATEWAY_WS_HOST: '127.0.0.1',

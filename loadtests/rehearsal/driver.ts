@@ -32,7 +32,9 @@ export interface Recorder {
   arrival(due: number): void
   request(tx: TxType | 'waiting-room', status: StatusClass, latencyMs: number, at: number): void
   transaction(tx: TxType, at: number): void
-  retry(): void
+  retry(at: number): void
+  /** A 429 or 503 that did not say when to come back (the gateway must always say). */
+  refusalWithoutRetryAfter(): void
   late(ms: number): void
 }
 
@@ -241,6 +243,7 @@ export class Driver {
       const sent = now()
       const view = await this.#once('GET', `/v1/waiting-rooms/${ticket.room}/tickets/${ticket.ticket}`, this.#headers(user, null), null)
       this.#s.recorder.request('waiting-room', classOf(view), now() - sent, now())
+      if ((view.status === 429 || view.status === 503) && header(view, 'retry-after') === null) this.#s.recorder.refusalWithoutRetryAfter()
       const body = view.status === 200 ? view.body as { status?: unknown, admissionToken?: unknown, estimatedWaitSeconds?: unknown } | null : null
       if (body !== null && body.status === 'admitted' && typeof body.admissionToken === 'string') {
         user.admission = body.admissionToken
@@ -262,6 +265,7 @@ export class Driver {
       res = await this.#once(method, path, this.#headers(user, idempotencyKey), payload)
       const at = now()
       this.#s.recorder.request(tx, classOf(res), at - sentAt, at)
+      if ((res.status === 429 || res.status === 503) && header(res, 'retry-after') === null) this.#s.recorder.refusalWithoutRetryAfter()
       const admission = header(res, 'x-admission-token')
       if (admission !== null) user.admission = admission
       const waiting = isWaiting(res)
@@ -277,7 +281,7 @@ export class Driver {
           await sleep(seconds * 1000)
         }
       }
-      this.#s.recorder.retry()
+      this.#s.recorder.retry(now())
       sentAt = now()
     }
     this.#s.recorder.transaction(tx, now())

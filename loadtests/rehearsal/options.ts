@@ -8,8 +8,18 @@ export class OptionError extends Error {}
 export const MAX_DURATION_SECONDS = 30 * 60
 const LOOPBACK = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\/?$/
 
+/** Steps of a knee search at most (--steps); each is a full rehearsal. */
+export const MAX_KNEE_STEPS = 30
+export const DEFAULT_KNEE_STEPS = 12
+/** The knee search's default profile: the 2023 failing level's mix and SLOs. */
+export const DEFAULT_KNEE_PROFILE = 'steady-480k'
+
 export interface RehearsalOptions {
   profile: string
+  /** --find-knee: step the rate up from the profile's (× scale) until an SLO breaks. */
+  findKnee: boolean
+  /** Knee steps at most. */
+  steps: number
   scale: number
   /** undefined: the profile's own (capped at MAX_DURATION_SECONDS). */
   durationSeconds: number | undefined
@@ -37,7 +47,9 @@ export function parseOptions (args: string[]): RehearsalOptions {
         scale: { type: 'string' },
         duration: { type: 'string' },
         client: { type: 'string' },
-        target: { type: 'string' }
+        target: { type: 'string' },
+        'find-knee': { type: 'boolean' },
+        steps: { type: 'string' }
       },
       strict: true,
       allowPositionals: false
@@ -45,7 +57,14 @@ export function parseOptions (args: string[]): RehearsalOptions {
   } catch (err) {
     throw new OptionError((err as Error).message)
   }
-  if (values.profile === undefined || values.profile === '') throw new OptionError('--profile is required, for example --profile steady-480k')
+  const findKnee = (values['find-knee'] as unknown) === true
+  if (!findKnee && (values.profile === undefined || values.profile === '')) throw new OptionError('--profile is required, for example --profile steady-480k (or --find-knee)')
+  let steps = DEFAULT_KNEE_STEPS
+  if (values.steps !== undefined) {
+    if (!findKnee) throw new OptionError('--steps goes with --find-knee')
+    steps = Number(values.steps)
+    if (!/^\d+$/.test(values.steps.trim()) || steps < 2 || steps > MAX_KNEE_STEPS) throw new OptionError(`--steps must be a whole number from 2 to ${MAX_KNEE_STEPS}, got "${values.steps}"`)
+  }
   let scale = 1
   if (values.scale !== undefined) {
     scale = Number(values.scale)
@@ -56,7 +75,9 @@ export function parseOptions (args: string[]): RehearsalOptions {
   const target = values.target
   if (target !== undefined && !LOOPBACK.test(target)) throw new OptionError(`--target must be http://127.0.0.1, http://localhost or http://[::1] with an optional port (rehearsals stay on this machine), got "${target}"`)
   return {
-    profile: values.profile,
+    profile: values.profile === undefined || values.profile === '' ? DEFAULT_KNEE_PROFILE : values.profile,
+    findKnee,
+    steps,
     scale,
     durationSeconds: values.duration === undefined ? undefined : parseDuration(values.duration),
     client: client as Behaviour | undefined,

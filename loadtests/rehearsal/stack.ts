@@ -3,8 +3,7 @@
 // README's "Rehearsals with k6" section asks (trusted loopback proxy, the key pair the tokens are
 // minted with, production rate limits and shedding). Everything is stopped by PID, in reverse
 // order, by stop(), however the run ends.
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -12,6 +11,7 @@ import { defaults } from '../../config/defaults.js'
 import type { BackendAnswer, BackendQuestion } from '../bench/servers/backend-instance.js'
 import { askBackend, startBackendProcess, stopBackendProcess } from '../lib/backend-process.js'
 import { startChildServer, type ChildServer } from '../lib/child-server.js'
+import { gatewayKeys } from '../lib/gateway-env.js'
 import { startRedis, stopRedis } from '../lib/redis-server.js'
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url))
@@ -63,20 +63,12 @@ export async function startStack (options: StackOptions, say: (line: string) => 
     // The simulator's CLI takes its settings as arguments; startChildServer passes none, so it
     // runs at its defaults: 1 scan/s, the 400,000-scan budget, 50 ms latency.
 
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    const publicKeyFile = join(dir, 'jwt-public.pem')
-    await writeFile(publicKeyFile, publicKey.export({ type: 'spki', format: 'pem' }).toString())
-    const identityKeyFile = join(dir, 'identity.key')
-    await writeFile(identityKeyFile, randomBytes(32))
+    const keys = await gatewayKeys(dir, { waitingRoom: options.waitingRoom })
     const env: Record<string, string> = {
+      ...keys.env,
       REDIS_URL: `redis://127.0.0.1:${redis.port}`,
-      GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_PORT: '0',
-      GATEWAY_ACCESS_LOG: 'false',
       // The load comes from 127.0.0.1 on behalf of many client addresses (X-Forwarded-For).
       GATEWAY_TRUSTED_PROXIES: '["127.0.0.1","::1"]',
-      GATEWAY_AUTH_PUBLIC_KEY_FILE: publicKeyFile,
-      GATEWAY_IDENTITY_KEY_FILE: identityKeyFile,
       GATEWAY_VENDOR_URL: `http://127.0.0.1:${vendor.port}`,
       GATEWAY_VENDOR_RATE_PER_SECOND: String(VENDOR_RATE_PER_SECOND),
       GATEWAY_DELIVERY_URL: `${backend.url}/events`,
@@ -99,10 +91,6 @@ export async function startStack (options: StackOptions, say: (line: string) => 
       env.GATEWAY_ALLOCATION_AT = hhmm(options.opensAt - 3_600_000)
     }
     if (options.waitingRoom) {
-      const { privateKey: roomKey } = generateKeyPairSync('ed25519')
-      const roomKeyFile = join(dir, 'waiting-room.pem')
-      await writeFile(roomKeyFile, roomKey.export({ type: 'pkcs8', format: 'pem' }).toString())
-      env.GATEWAY_WAITING_ROOM_SIGNING_KEY_FILE = roomKeyFile
       env.GATEWAY_WAITING_ROOMS = JSON.stringify([{
         name: 'opening',
         routes: ['POST /v1/appointment-requests'],
@@ -121,7 +109,7 @@ export async function startStack (options: StackOptions, say: (line: string) => 
     return {
       url: `http://127.0.0.1:${gateway.port}`,
       gatewayPid: pid,
-      privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      privateKeyPem: keys.privateKeyPem,
       backend: async (question) => askBackend(backend.child, question),
       vendorContractPerSecond: VENDOR_RATE_PER_SECOND,
       deliveryConfiguredPerSecond: DELIVERY_RATE_PER_SECOND,

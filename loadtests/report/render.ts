@@ -54,8 +54,10 @@ function headline (s: RehearsalSummary): string {
     ['retries', integer(totals.retries)],
     ['429 refusals', integer(totals.refusals429)],
     ['503 shed', integer(totals.shed503)],
+    ['refusals without Retry-After', integer(totals.refusalsWithoutRetryAfter)],
     ['gateway CPU / request', gateway.cpuMicrosPerRequest === null ? 'not measured' : `${decimal(gateway.cpuMicrosPerRequest, 1)} µs`],
-    ['gateway RSS max', gateway.rssMaxMb === null ? 'not measured' : `${decimal(gateway.rssMaxMb, 1)} MB`]
+    ['gateway RSS max', gateway.rssMaxMb === null ? 'not measured' : `${decimal(gateway.rssMaxMb, 1)} MB`],
+    ['generator CPU / request', s.generator.cpuMicrosPerRequest === null ? 'not measured' : `${decimal(s.generator.cpuMicrosPerRequest, 1)} µs`]
   ]
   const verdict = s.verdict === 'PASS' ? 'pass' : 'fail'
   const parts = [
@@ -96,6 +98,12 @@ function charts (s: RehearsalSummary): string {
   const statusLines: ChartLine[] = Object.entries(series.status)
     .sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, values], i) => ({ name, values, color: STATUS_COLORS[name] ?? PALETTE[i % PALETTE.length] as string }))
+  if (series.requests !== null) {
+    // A client that re-asks on every error multiplies the load: requests far above arrivals.
+    const lines: ChartLine[] = [{ name: 'arrivals', values: series.arrivals, color: '#1565c0' }, { name: 'requests', values: series.requests, color: '#6d4c41' }]
+    if (series.retries !== null) lines.push({ name: 'retries', values: series.retries, color: '#c62828' })
+    out.push(figure('Requests, arrivals and retries (the retry storm)', lineChart({ id: 'retry-storm', title: 'Requests, arrivals and retries per second', unit: 'per s', t, lines })))
+  }
   out.push(figure('Answers by status', lineChart({ id: 'status', title: 'Answers per second by status', unit: 'per s', t, lines: statusLines })))
   for (const [tx, l] of Object.entries(series.latency)) {
     out.push(figure(`Latency: ${tx}`, lineChart({

@@ -13,6 +13,8 @@ export interface RehearsalTotals {
   retries: number
   refusals429: number
   shed503: number
+  /** 429 and 503 answers without Retry-After: every refusal must say when to come back, so 0. */
+  refusalsWithoutRetryAfter: number
   /** How far the load generator fell behind its arrival schedule at worst, ms (0: on time). */
   behindScheduleMs: number
 }
@@ -30,6 +32,10 @@ export interface RehearsalSeries {
   t: number[]
   arrivals: number[]
   throughput: number[]
+  /** Requests sent per second, retries and waiting-room polls included (null: not counted). */
+  requests: number[] | null
+  /** Retries sent per second: the retry storm (null: not counted). */
+  retries: number[] | null
   /** Responses per second by status class, e.g. '2xx', '429', '503', '5xx', 'other'. */
   status: Record<string, number[]>
   /** Per transaction type. */
@@ -53,6 +59,8 @@ export interface RehearsalSummary {
   machine: string
   totals: RehearsalTotals
   gateway: { cpuMicrosPerRequest: number | null, rssMaxMb: number | null }
+  /** The load generator's own cost and punctuality: on a shared machine it competes with the gateway. */
+  generator: { cpuMicrosPerRequest: number | null, behindScheduleP99Ms: number | null }
   slos: Array<{ name: string, threshold: string, value: string, pass: boolean }>
   verdict: 'PASS' | 'FAIL'
   series: RehearsalSeries
@@ -68,9 +76,9 @@ export class SummaryError extends Error {
 
 type Obj = Record<string, unknown>
 
-const TOTALS = ['tx', 'requests', 'txPerHour', 'p99Ms', 'errors5xx', 'lost', 'retries', 'refusals429', 'shed503', 'behindScheduleMs'] as const
-const TOP = ['profile', 'scale', 'client', 'startedAt', 'durationSeconds', 'target', 'machine', 'totals', 'gateway', 'slos', 'verdict', 'series']
-const SERIES = ['t', 'arrivals', 'throughput', 'status', 'latency', 'vendorCallsPerSecond', 'vendorContractPerSecond', 'deliveriesPerSecond', 'deliveryConfiguredPerSecond', 'eventLoopLagMs']
+const TOTALS = ['tx', 'requests', 'txPerHour', 'p99Ms', 'errors5xx', 'lost', 'retries', 'refusals429', 'shed503', 'refusalsWithoutRetryAfter', 'behindScheduleMs'] as const
+const TOP = ['profile', 'scale', 'client', 'startedAt', 'durationSeconds', 'target', 'machine', 'totals', 'gateway', 'generator', 'slos', 'verdict', 'series']
+const SERIES = ['t', 'arrivals', 'throughput', 'requests', 'retries', 'status', 'latency', 'vendorCallsPerSecond', 'vendorContractPerSecond', 'deliveriesPerSecond', 'deliveryConfiguredPerSecond', 'eventLoopLagMs']
 // ISO 8601 date-time with a zone, as Date.prototype.toISOString writes it (offsets allowed too).
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/
 
@@ -154,6 +162,8 @@ function validateSeries (value: unknown, seconds: number): RehearsalSeries {
     t,
     arrivals: perSecond('summary.series.arrivals', s.arrivals, seconds, false),
     throughput: perSecond('summary.series.throughput', s.throughput, seconds, false),
+    requests: optionalPerSecond('summary.series.requests', s.requests, seconds),
+    retries: optionalPerSecond('summary.series.retries', s.retries, seconds),
     status: Object.fromEntries(Object.entries(status).map(([k, v]) => [k, perSecond(`summary.series.status[${JSON.stringify(k)}]`, v, seconds, false)])),
     latency,
     vendorCallsPerSecond: optionalPerSecond('summary.series.vendorCallsPerSecond', s.vendorCallsPerSecond, seconds),
@@ -180,6 +190,8 @@ export function validateSummary (x: unknown): RehearsalSummary {
   const totalsIn = object('summary.totals', s.totals, TOTALS)
   const totals = Object.fromEntries(TOTALS.map((k) => [k, nonNegative(`summary.totals.${k}`, totalsIn[k])])) as unknown as RehearsalTotals
   const gateway = object('summary.gateway', s.gateway, ['cpuMicrosPerRequest', 'rssMaxMb'])
+  // Absent in a summary written before the generator was measured: not measured.
+  const generator = s.generator === undefined ? {} : object('summary.generator', s.generator, ['cpuMicrosPerRequest', 'behindScheduleP99Ms'])
   if (!Array.isArray(s.slos)) fail('summary.slos must be an array')
   const slos = s.slos.map((entry: unknown, i) => {
     const path = `summary.slos[${i}]`
@@ -202,6 +214,10 @@ export function validateSummary (x: unknown): RehearsalSummary {
     gateway: {
       cpuMicrosPerRequest: nonNegativeOrNull('summary.gateway.cpuMicrosPerRequest', gateway.cpuMicrosPerRequest),
       rssMaxMb: nonNegativeOrNull('summary.gateway.rssMaxMb', gateway.rssMaxMb)
+    },
+    generator: {
+      cpuMicrosPerRequest: nonNegativeOrNull('summary.generator.cpuMicrosPerRequest', generator.cpuMicrosPerRequest),
+      behindScheduleP99Ms: nonNegativeOrNull('summary.generator.behindScheduleP99Ms', generator.behindScheduleP99Ms)
     },
     slos,
     verdict: s.verdict,

@@ -34,8 +34,9 @@ function syntheticSummary (): RehearsalSummary {
     durationSeconds: SECONDS,
     target: 'http://127.0.0.1:8080',
     machine: '2 x AMD EPYC, node v20.20.2',
-    totals: { tx: 1490, requests: 2310, txPerHour: 89_400, p99Ms: 1523.4, errors5xx: 0, lost: 0, retries: 820, refusals429: 610, shed503: 210, behindScheduleMs: 0 },
+    totals: { tx: 1490, requests: 2310, txPerHour: 89_400, p99Ms: 1523.4, errors5xx: 0, lost: 0, retries: 820, refusals429: 610, shed503: 210, refusalsWithoutRetryAfter: 0, behindScheduleMs: 0 },
     gateway: { cpuMicrosPerRequest: 412.5, rssMaxMb: 181.2 },
+    generator: { cpuMicrosPerRequest: 301, behindScheduleP99Ms: 2.5 },
     slos: [
       { name: 'unexpected_server_errors', threshold: 'rate<=0', value: '0', pass: true },
       { name: 'http_req_duration{tx:registration} p(99)', threshold: '<3000', value: '1563 ms', pass: true }
@@ -45,6 +46,9 @@ function syntheticSummary (): RehearsalSummary {
       t,
       arrivals,
       throughput,
+      // Naive clients: each refusal comes straight back.
+      requests: arrivals.map((a, i) => a + (refused[i] as number) * 3),
+      retries: refused.map((r) => r * 3),
       status: {
         '2xx': throughput,
         429: refused.map((r) => Math.round(r * 0.75)),
@@ -62,7 +66,7 @@ function syntheticSummary (): RehearsalSummary {
   }
 }
 
-const EXPECTED_CHARTS = ['load', 'status', 'latency-schedule', 'latency-registration', 'latency-appointment-request', 'vendor', 'deliveries', 'event-loop-lag']
+const EXPECTED_CHARTS = ['load', 'retry-storm', 'status', 'latency-schedule', 'latency-registration', 'latency-appointment-request', 'vendor', 'deliveries', 'event-loop-lag']
 
 // Deep copy with one change, for the bad-input cases.
 function changed (edit: (s: Record<string, any>) => void): unknown {
@@ -167,11 +171,23 @@ describe('renderReport', () => {
       s.series.vendorCallsPerSecond = null
       s.series.deliveriesPerSecond = []
       delete s.series.eventLoopLagMs
+      s.series.requests = null
+      delete s.series.retries
       s.gateway = { cpuMicrosPerRequest: null, rssMaxMb: null }
+      delete s.generator
     })))
     expect(chartIds(html)).toEqual(['load', 'status', 'latency-schedule', 'latency-registration', 'latency-appointment-request'])
     expect(html).toContain('<dt>gateway CPU / request</dt><dd>not measured</dd>')
     expect(html).toContain('<dt>gateway RSS max</dt><dd>not measured</dd>')
+    expect(html).toContain('<dt>generator CPU / request</dt><dd>not measured</dd>')
+  })
+
+  it('draws the retry storm: requests and retries against arrivals, and counts bare refusals', () => {
+    const html = renderReport(validateSummary(changed((s) => { s.totals.refusalsWithoutRetryAfter = 3 })))
+    const storm = html.split('data-chart="retry-storm"')[1]?.split('</svg>')[0] as string
+    expect([...storm.matchAll(/data-series="([^"]+)" data-points="(\d+)"/g)].map((m) => [m[1], m[2]])).toEqual([['arrivals', '60'], ['requests', '60'], ['retries', '60']])
+    expect(html).toContain('<dt>refusals without Retry-After</dt><dd>3</dd>')
+    expect(html).toContain('<dt>generator CPU / request</dt><dd>301 µs</dd>')
   })
 
   it('draws the contract and configured rates as dashed reference lines, and a null as a gap', () => {
