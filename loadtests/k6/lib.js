@@ -6,10 +6,11 @@ import { sleep } from 'k6'
 import exec from 'k6/execution'
 import { Counter, Rate } from 'k6/metrics'
 import { mixPick } from '../profiles/model.js'
-import { SERVER_ERRORS, UNEXPECTED_SERVER_ERRORS } from './options.js'
+import { BARE_REFUSALS, SERVER_ERRORS, UNEXPECTED_SERVER_ERRORS } from './options.js'
 
 const serverErrors = new Rate(SERVER_ERRORS)
 const unexpectedServerErrors = new Rate(UNEXPECTED_SERVER_ERRORS)
+const bareRefusals = new Counter(BARE_REFUSALS)
 /** Requests sent again by the client behaviour (not transactions). */
 const retries = new Counter('retries')
 /** Answers that were a waiting-room ticket instead of the route. */
@@ -89,6 +90,8 @@ function record (res) {
   const deliberate = res.status === 503 && header(res, 'Retry-After') !== null
   serverErrors.add(server ? 1 : 0)
   unexpectedServerErrors.add(server && !deliberate ? 1 : 0)
+  // Adding 0 as well gives the threshold data even when every refusal is right.
+  bareRefusals.add((res.status === 429 || res.status === 503) && header(res, 'Retry-After') === null ? 1 : 0)
 }
 
 function retryable (status) {

@@ -6,6 +6,8 @@ import { constantRate, surgeStages, TX_TYPES, vusFor } from '../profiles/model.j
 export const SERVER_ERRORS = 'server_errors'
 /** Requests answered 5xx other than a deliberate 503 with Retry-After, or not at all. */
 export const UNEXPECTED_SERVER_ERRORS = 'unexpected_server_errors'
+/** 429 and 503 answers without Retry-After: every refusal must say when to come back. */
+export const BARE_REFUSALS = 'refusals_without_retry_after'
 
 /** The threshold expressions of a profile's SLOs, keyed by metric (with its tx sub-metric). */
 export function thresholdsFor (profile) {
@@ -13,6 +15,7 @@ export function thresholdsFor (profile) {
   const thresholds = {}
   if (slo.serverErrorRate !== undefined) thresholds[SERVER_ERRORS] = ['rate<=' + slo.serverErrorRate]
   thresholds[UNEXPECTED_SERVER_ERRORS] = ['rate<=' + slo.unexpectedServerErrorRate]
+  thresholds[BARE_REFUSALS] = ['count<=0']
   thresholds.dropped_iterations = ['count<=' + slo.droppedIterations]
   TX_TYPES.forEach(function (tx) {
     const limits = slo.latencyMs[tx]

@@ -124,6 +124,7 @@ describe('rehearsal.js options', () => {
     const t: Record<string, string[]> = {}
     if (profile.slo.serverErrorRate !== undefined) t.server_errors = [`rate<=${profile.slo.serverErrorRate}`]
     t.unexpected_server_errors = [`rate<=${profile.slo.unexpectedServerErrorRate}`]
+    t.refusals_without_retry_after = ['count<=0']
     t.dropped_iterations = [`count<=${profile.slo.droppedIterations}`]
     for (const [tx, l] of Object.entries(profile.slo.latencyMs)) t[`http_req_duration{tx:${tx}}`] = [`p(95)<${l.p95}`, `p(99)<${l.p99}`]
     return t
@@ -174,6 +175,8 @@ describe('rehearsal.js options', () => {
     // The surge allows deliberate 503s with Retry-After: only unexpected 5xx are thresholded.
     expect(options.thresholds.server_errors).toBeUndefined()
     expect(options.thresholds.unexpected_server_errors).toEqual(['rate<=0'])
+    // Every refusal must say when to come back, in every profile.
+    expect(options.thresholds.refusals_without_retry_after).toEqual(['count<=0'])
   })
 
   it('opens the photo only for profiles that upload one, and the tokens file always', async () => {
