@@ -39,6 +39,14 @@ export interface Stack {
   stop(): Promise<void>
 }
 
+/** What ties the stack together: set here, never taken from the runner's environment. */
+const WIRING = new Set(['GATEWAY_HOST', 'GATEWAY_PORT', 'GATEWAY_AUTH_PUBLIC_KEY_FILE', 'GATEWAY_IDENTITY_KEY_FILE', 'GATEWAY_WAITING_ROOM_SIGNING_KEY_FILE', 'GATEWAY_VENDOR_URL', 'GATEWAY_DELIVERY_URL'])
+
+/** The runner's own GATEWAY_* variables (other than the wiring), for rehearsing a setting. */
+export function passedThrough (environment: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(environment).filter((e): e is [string, string] => e[0].startsWith('GATEWAY_') && !WIRING.has(e[0]) && typeof e[1] === 'string'))
+}
+
 const hhmm = (at: number): string => new Date(at).toISOString().slice(11, 16)
 
 /** Starts the stack; on failure stops what it started and rethrows. */
@@ -101,7 +109,10 @@ export async function startStack (options: StackOptions, say: (line: string) => 
         maxActive: 5_000
       }])
     }
-    const gateway: ChildServer = await startChildServer(here('../../gateway/server.js'), env)
+    // Any other GATEWAY_* variable of the runner's wins: rehearse a setting without editing code.
+    const extra = passedThrough(process.env)
+    if (Object.keys(extra).length > 0) say(`passing to the gateway: ${Object.keys(extra).sort().join(', ')}`)
+    const gateway: ChildServer = await startChildServer(here('../../gateway/server.js'), { ...env, ...extra })
     steps.push(async () => gateway.stop())
     const pid = gateway.child.pid
     if (pid === undefined) throw new Error('the gateway process has no PID')
