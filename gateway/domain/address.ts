@@ -44,6 +44,7 @@ const SUFFIXES = table([
   ['rte', 'route'],
   ['sq', 'square'],
   ['trl', 'trail'],
+  ['way', 'wy'],
   ['cres', 'crescent'],
   ['expy', 'expressway'],
   ['fwy', 'freeway'],

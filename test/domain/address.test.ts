@@ -24,6 +24,7 @@ describe('normaliseStreet', () => {
     ['2 Oak Drive', undefined, '2 oak dr'],
     ['1200 Blue Ridge Parkway', undefined, '1200 blue ridge pkwy'],
     ['4417 Magnolia Crescent', undefined, '4417 magnolia cres'],
+    ['88 Quonset Wy', undefined, '88 quonset way'],
     // Directions, spelled out, abbreviated or dotted.
     ['12 North Elm Street', undefined, '12 n elm st'],
     ['12 N. Elm St', undefined, '12 n elm st'],
