@@ -146,6 +146,13 @@ export const defaults: Config = {
     identityKeyFile: '',
     devIdentityKeyFile: '.dev-keys/identity-hmac.key'
   },
+  trends: {
+    // Above the largest group (registrations.maxMembers, 8): a family at home is not a cluster.
+    defaultMinClaimants: 10,
+    defaultLimit: 100,
+    maxLimit: 1_000,
+    maxExamined: 10_000
+  },
   liveness: {
     maxPhotoBytes: 5 * 1024 * 1024,
     minWidth: 480,

@@ -188,6 +188,9 @@ function crossFieldProblems (config: Config): string[] {
     if (slugs.has(poe.slug)) problems.push(`poes[${i}].slug (GATEWAY_POES) must be unique, got "${poe.slug}" twice`)
     slugs.add(poe.slug)
   })
+  if (config.trends.defaultLimit > config.trends.maxLimit) {
+    problems.push(`trends.defaultLimit (GATEWAY_TRENDS_DEFAULT_LIMIT) must be at most trends.maxLimit (GATEWAY_TRENDS_MAX_LIMIT, ${config.trends.maxLimit}), got ${config.trends.defaultLimit}`)
+  }
 
   try {
     // Throws RangeError on a zone the runtime's ICU does not know.

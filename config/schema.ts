@@ -146,6 +146,13 @@ export const ConfigSchema = Type.Object({
     devIdentityKeyFile: Type.String({ minLength: 1, maxLength: 4096, env: 'GATEWAY_DEV_IDENTITY_KEY_FILE', expected: 'a file path', doc: 'where `npm start` keeps a development identity key when none is configured (embedded store only)' })
   }, { additionalProperties: false }),
 
+  trends: Type.Object({
+    defaultMinClaimants: Type.Integer({ minimum: 2, maximum: 100000, env: 'GATEWAY_TRENDS_DEFAULT_MIN_CLAIMANTS', expected: 'an integer from 2 to 100000', doc: 'shared-address report: least claimants (people) an address needs to be listed when the query names no minClaimants; above the largest group, so one family is never a cluster' }),
+    defaultLimit: Type.Integer({ minimum: 1, maximum: 10000, env: 'GATEWAY_TRENDS_DEFAULT_LIMIT', expected: 'an integer from 1 to 10000', doc: 'shared-address report: clusters listed when the query names no limit' }),
+    maxLimit: Type.Integer({ minimum: 1, maximum: 10000, env: 'GATEWAY_TRENDS_MAX_LIMIT', expected: 'an integer from 1 to 10000', doc: 'shared-address report: most clusters one query may ask for' }),
+    maxExamined: Type.Integer({ minimum: 1, maximum: 1000000, env: 'GATEWAY_TRENDS_MAX_EXAMINED', expected: 'an integer from 1 to 1000000', doc: 'shared-address report: most addresses one query reads from the ranking (its cost bound); past it the answer says complete: false' })
+  }, { additionalProperties: false }),
+
   liveness: Type.Object({
     maxPhotoBytes: Type.Integer({ minimum: 1024, maximum: 50 * 1024 * 1024, env: 'GATEWAY_LIVENESS_MAX_PHOTO_BYTES', expected: 'an integer from 1024 to 52428800', doc: 'largest photo accepted, in bytes, before base64 (413 above it)' }),
     minWidth: Type.Integer({ minimum: 16, maximum: 10000, env: 'GATEWAY_LIVENESS_MIN_WIDTH', expected: 'an integer from 16 to 10000', doc: 'narrowest photo accepted, in pixels' }),

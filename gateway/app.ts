@@ -31,6 +31,7 @@ import health from './routes/health/index.js'
 import allocations from './routes/ops/allocations.js'
 import identities from './routes/ops/identities.js'
 import outbox from './routes/ops/outbox.js'
+import trends from './routes/ops/trends.js'
 import livenessRoutes from './routes/liveness/index.js'
 import partner from './routes/partner/index.js'
 import registrations from './routes/registrations/index.js'
@@ -104,6 +105,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(partner)
   await fastify.register(livenessRoutes)
   await fastify.register(outbox)
+  await fastify.register(trends)
   await fastify.register(waitingRooms)
   await fastify.register(waitingRoomPage)
 }

@@ -85,6 +85,15 @@ export const ERRORS = {
       ru: 'В заголовках запроса слишком много данных. Выйдите из приложения, войдите снова и повторите попытку.'
     }
   },
+  GW_ERR_REQUEST_NOT_ACCEPTABLE: {
+    status: 406,
+    messages: {
+      en: 'The answer cannot be given in the format your request asked for. Ask for JSON or CSV (the Accept header), then try again.',
+      es: 'La respuesta no se puede dar en el formato que pidió su solicitud. Pida JSON o CSV (el encabezado Accept) e inténtelo de nuevo.',
+      ht: 'Nou pa ka bay repons lan nan fòma demann ou an mande a. Mande JSON oswa CSV (antèt Accept la), epi eseye ankò.',
+      ru: 'Ответ нельзя выдать в запрошенном формате. Запросите JSON или CSV (заголовок Accept) и повторите попытку.'
+    }
+  },
   GW_ERR_SERVER_SHUTTING_DOWN: {
     status: 503,
     messages: {

@@ -7,6 +7,8 @@
 //      identical requests exactly one claims, and the rest answer with the claimed id.
 //   2. write the request record                       (on failure: undo 1)
 //   3. add to the pool sorted set                     (on failure: undo 2 and 1)
+//   3b. count the registration's claimants for the port in the shared-address index
+//       (idempotent, never undone: a retry counts nobody twice)
 //   4. append appointment.requested to the outbox     (on failure: undo 3, 2 and 1)
 // with the event's intent recorded before step 2, so recovery appends it if the process dies
 // between 3 and 4 (gateway/domain/events.ts).
@@ -22,6 +24,7 @@ import type { DomainEvent, EventPublisher } from './events.js'
 import { judgeFix, type Fix, type Geofence } from './geofence.js'
 import { randomId, type RegistrationRecord, type RegistrationService } from './registrations.js'
 import { addDays, poolDayTimes, scheduleAt, type ScheduleRules } from './schedule.js'
+import type { SharedAddressIndex } from './shared-addresses.js'
 
 export type RequestStatus = 'pooled' | 'selected' | 'not-selected' | 'confirmed' | 'lapsed' | 'withdrawn'
 
@@ -85,8 +88,10 @@ export class AppointmentRequestService {
   readonly #commit: (poolDate: string) => Promise<unknown>
   readonly #lookbackDays: number
   readonly #events: EventPublisher
+  readonly #addresses: SharedAddressIndex | undefined
 
-  constructor (options: { stores: Stores, clock: Clock, registrations: RegistrationService, schedule: ScheduleRules, geofence: Geofence, signals: AppointmentRequestSignals, events: EventPublisher, commit?: (poolDate: string) => Promise<unknown>, lookbackDays?: number }) {
+  constructor (options: { stores: Stores, clock: Clock, registrations: RegistrationService, schedule: ScheduleRules, geofence: Geofence, signals: AppointmentRequestSignals, events: EventPublisher, commit?: (poolDate: string) => Promise<unknown>, lookbackDays?: number, addresses?: SharedAddressIndex }) {
+    this.#addresses = options.addresses
     this.#events = options.events
     this.#events.verifier('appointment.requested', async (payload) => await this.#stores.kv.get(requestKey(String(payload.requestId))) !== null)
     this.#commit = options.commit ?? (async () => {})
@@ -163,6 +168,7 @@ export class AppointmentRequestService {
       await this.#events.intend(requested)
       await kv.set(requestKey(requestId), JSON.stringify(record), { ttlMs: REQUEST_TTL_MS })
       await sortedSets.add(poolKey(input.poe, poolDate), `${requestId}:${record.groupSize}`, registration.createdAtMs, { ttlMs: CLAIM_TTL_MS })
+      await this.#addresses?.recordRequest(registration, input.poe, now)
       await this.#events.append(requested)
     } catch (err) {
       // The pool add may have happened before the error (a timeout after the write): undo it too.

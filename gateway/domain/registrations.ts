@@ -7,6 +7,8 @@
 // undoes the ones before it, newest first:
 //   1. admit into the device, account and network windows   (undo: release the entries)
 //   2. claim each member's identity hash, SET NX              (undo: delete-if-still-ours)
+//   2b. record the members' address claims (shared-addresses.ts); idempotent and never undone:
+//      a claim attempted is a claim counted, and its people count once however often retried
 //   3. write the registration record                          (on failure: undo 2 and 1)
 //   4. append registration.created to the outbox              (on failure: undo 3, 2 and 1)
 // The event's intent is recorded before step 3 (gateway/domain/events.ts): if the process dies
@@ -21,6 +23,7 @@ import { storeKey, type StoreKey } from '../store/keys.js'
 import type { Stores, WindowAdmission } from '../store/ports.js'
 import type { DomainEvent, EventPublisher } from './events.js'
 import { identityHash, type PersonIdentity } from './identity.js'
+import type { SharedAddressIndex } from './shared-addresses.js'
 
 export interface Member extends PersonIdentity {
   nationality: string
@@ -92,8 +95,10 @@ export class RegistrationService {
   readonly #identityKey: Buffer
   readonly #signals: RegistrationSignals
   readonly #events: EventPublisher
+  readonly #addresses: SharedAddressIndex | undefined
 
-  constructor (options: { stores: Stores, clock: Clock, rules: RegistrationRules, identityKey: Buffer, signals: RegistrationSignals, events: EventPublisher }) {
+  constructor (options: { stores: Stores, clock: Clock, rules: RegistrationRules, identityKey: Buffer, signals: RegistrationSignals, events: EventPublisher, addresses?: SharedAddressIndex }) {
+    this.#addresses = options.addresses
     this.#stores = options.stores
     this.#clock = options.clock
     this.#rules = options.rules
@@ -193,6 +198,7 @@ export class RegistrationService {
         // device, network or account that sent them.
         payload: { registrationId, createdAt: record.createdAt, preferredLanguage: record.preferredLanguage, members: record.members }
       }
+      await this.#addresses?.recordRegistration(record)
       await this.#events.intend(created)
       undo.push(async () => kv.delete(registrationKey(registrationId)))
       await kv.set(registrationKey(registrationId), JSON.stringify(record), { ttlMs: this.#ttlMs })

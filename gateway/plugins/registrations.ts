@@ -9,6 +9,7 @@ import { ConfirmationService } from '../domain/confirmations.js'
 import { dateOfBirthDigest } from '../domain/identity.js'
 import { PartnerValidationService } from '../domain/partner-validation.js'
 import { RegistrationService } from '../domain/registrations.js'
+import { SharedAddressIndex } from '../domain/shared-addresses.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,6 +18,8 @@ declare module 'fastify' {
     allocations: AllocationService
     partnerValidation: PartnerValidationService
     confirmations: ConfirmationService
+    /** The cross-POE shared-address index and its report for officers. */
+    sharedAddresses: SharedAddressIndex
     /** Counts a fraud signal seen outside registration (photo_reused, from liveness). */
     fraudSignals: { flagged(reason: 'photo_reused'): void }
   }
@@ -70,7 +73,10 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
   })
   const { config, clock, stores, events } = fastify
   const dobDigest = (dateOfBirth: string) => dateOfBirthDigest(opts.identityKey, dateOfBirth)
+  const sharedAddresses = new SharedAddressIndex({ stores, identityKey: opts.identityKey, poes: config.poes.map((p) => p.slug), maxExamined: config.trends.maxExamined })
+  fastify.decorate('sharedAddresses', sharedAddresses)
   const service = new RegistrationService({
+    addresses: sharedAddresses,
     stores,
     clock,
     rules: config.registrations,
@@ -119,6 +125,7 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     signals: { confirmed: (poe) => appointments.inc({ poe, event: 'confirmed' }), extended: (poe) => appointments.inc({ poe, event: 'extended' }) }
   }))
   fastify.decorate('appointmentRequests', new AppointmentRequestService({
+    addresses: sharedAddresses,
     commit: async (poolDate) => allocations.commit(poolDate),
     // As far back as a won place can still be open: confirmation, extensions, and a day.
     lookbackDays: Math.ceil((config.schedule.confirmationHours + config.schedule.maxExtensions * config.schedule.extensionHours) / 24) + 1,

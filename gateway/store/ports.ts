@@ -244,6 +244,58 @@ export interface FeedStore {
   read(cursor: string | null, count: number): Promise<{ entries: FeedEntry[], cursor: string }>
 }
 
+/** People claiming one address in one registration: keyed hashes only, never the clear values. */
+export interface AddressClaim {
+  registrationId: string
+  /** Identity hashes of the people (gateway/domain/identity.ts): a person counts once, however often they claim. */
+  people: string[]
+  /** Keyed hashes of their folded last names. */
+  lastNames: string[]
+  /** The address's display form, sealed (gateway/domain/address.ts); the first claim's is kept. */
+  sealedDisplay: string
+  /** When, epoch ms. */
+  at: number
+}
+
+/** What the index knows of one address. */
+export interface AddressCluster {
+  /** The address's keyed hash. */
+  address: string
+  /** Distinct people who claimed it. */
+  claimants: number
+  distinctLastNames: number
+  /** Distinct registrations that claimed it. */
+  registrations: number
+  /** Distinct claimants who asked for each port of entry (by slug); ports never asked for are absent. */
+  perPoe: Record<string, number>
+  /** The first and the last claim or request, epoch ms. */
+  firstSeen: number
+  lastSeen: number
+  sealedDisplay: string
+}
+
+/**
+ * The shared-address index, kept up to date as people register and ask for ports, so a report
+ * reads only the addresses it shows: never all registrations. Each address is its own hash tag
+ * (one atomic step per claim); one ranking of addresses by claimants sits in a tag of its own.
+ * Every write is idempotent (sets of people, names, registrations and port requests), so a
+ * retried step never counts twice.
+ */
+export interface AddressIndexStore {
+  /**
+   * Adds the claim atomically on the address, then raises the address's place in the ranking to
+   * its new claimant count (never lowers it: a retry or a late write converges on the true
+   * count). Returns the claimant count.
+   */
+  claim(address: string, claim: AddressClaim): Promise<number>
+  /** These people (claimants of the address) asked for `poe`: each counts once per port. */
+  requested(address: string, poe: string, people: string[], at: number): Promise<void>
+  /** Addresses with at least `minClaimants`, most claimants first (ties: address descending), from position `offset`, at most `count`. */
+  top(minClaimants: number, offset: number, count: number): Promise<Array<{ address: string, claimants: number }>>
+  /** The clusters of these addresses, in order; null for an address never claimed. */
+  clusters(addresses: readonly string[]): Promise<Array<AddressCluster | null>>
+}
+
 export interface Stores {
   readonly kind: 'memory' | 'redis'
   /**
@@ -258,6 +310,7 @@ export interface Stores {
   readonly windows: WindowStore
   readonly outbox: OutboxStore
   readonly feed: FeedStore
+  readonly addresses: AddressIndexStore
   /** Resolves when the backing store answers; rejects otherwise. */
   ping(): Promise<void>
   close(): Promise<void>

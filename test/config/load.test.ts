@@ -98,6 +98,8 @@ describe('loadConfig', () => {
     [{ GATEWAY_POES: '[{"slug":"laredo","name":"Laredo","state":"TX"}]' }, 'poes[0] is missing dailyCapacity'],
     [{ GATEWAY_POES: '[{"slug":"laredo","name":"Laredo","state":"TX","dailyCapacity":1,"extra":1}]' }, 'poes[0].extra is not a known setting'],
     [{ GATEWAY_POES: '[{"slug":"laredo","name":"L","state":"TX","dailyCapacity":1},{"slug":"laredo","name":"L2","state":"TX","dailyCapacity":1}]' }, 'poes[1].slug (GATEWAY_POES) must be unique, got "laredo" twice'],
+    [{ GATEWAY_TRENDS_DEFAULT_LIMIT: '500', GATEWAY_TRENDS_MAX_LIMIT: '200' }, 'trends.defaultLimit (GATEWAY_TRENDS_DEFAULT_LIMIT) must be at most trends.maxLimit (GATEWAY_TRENDS_MAX_LIMIT, 200), got 500'],
+    [{ GATEWAY_TRENDS_DEFAULT_MIN_CLAIMANTS: '1' }, 'trends.defaultMinClaimants (GATEWAY_TRENDS_DEFAULT_MIN_CLAIMANTS) must be an integer from 2 to 100000, got 1'],
     [{ GATEWAY_PROT: '9000' }, 'GATEWAY_PROT is not a known setting (did you mean GATEWAY_PORT?)'],
     [{ GATEWAY_TIMEZONE: 'Mars/Olympus_Mons' }, 'schedule.timezone (GATEWAY_TIMEZONE) must be an IANA time zone such as America/New_York, got "Mars/Olympus_Mons"'],
     [{ GATEWAY_ALLOCATION_AT: '14:00' }, 'schedule.allocationAt (GATEWAY_ALLOCATION_AT) must fall while the request window is closed, from 11:00 until 12:00, got "14:00"'],

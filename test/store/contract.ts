@@ -379,6 +379,60 @@ export function storeContract (name: string, create: () => Promise<ContractSubje
       })
     })
 
+    describe('shared-address index', () => {
+      const claim = (registrationId: string, people: string[], lastNames: string[], at: number, sealedDisplay = `sealed-${registrationId}`) => ({ registrationId, people, lastNames, at, sealedDisplay })
+
+      it('counts each person, last name and registration once, however often claimed, and keeps the first display and both ends of time', async () => {
+        const { addresses } = subject.stores
+        expect(await addresses.claim('A', claim('r1', ['p1', 'p2'], ['n1'], 2_000))).toBe(2)
+        expect(await addresses.claim('A', claim('r1', ['p1', 'p2'], ['n1'], 2_000))).toBe(2)
+        expect(await addresses.claim('A', claim('r2', ['p2', 'p3'], ['n1', 'n2'], 1_000))).toBe(3)
+        expect(await addresses.claim('A', claim('r3', ['p4'], ['n3'], 5_000))).toBe(4)
+        expect(await addresses.clusters(['A', 'unknown'])).toEqual([
+          { address: 'A', claimants: 4, distinctLastNames: 3, registrations: 3, perPoe: {}, firstSeen: 1_000, lastSeen: 5_000, sealedDisplay: 'sealed-r1' },
+          null
+        ])
+      })
+
+      it('counts claimants per port of entry once each, and ignores requests for an address never claimed', async () => {
+        const { addresses } = subject.stores
+        await addresses.claim('A', claim('r1', ['p1', 'p2'], ['n1'], 1_000))
+        await addresses.claim('A', claim('r2', ['p3'], ['n2'], 1_000))
+        await addresses.requested('A', 'laredo', ['p1', 'p2'], 3_000)
+        await addresses.requested('A', 'laredo', ['p1', 'p2'], 4_000)
+        await addresses.requested('A', 'nogales', ['p3'], 2_000)
+        await addresses.requested('A', 'laredo', ['p3'], 2_500)
+        await addresses.requested('B', 'laredo', ['p9'], 2_500)
+        const [a, b] = await addresses.clusters(['A', 'B'])
+        expect(a?.perPoe).toEqual({ laredo: 3, nogales: 1 })
+        expect(a?.lastSeen).toBe(4_000)
+        expect(a?.firstSeen).toBe(1_000)
+        expect(b).toBe(null)
+      })
+
+      it('ranks addresses by claimants, most first (ties by address, descending), from a floor, by page', async () => {
+        const { addresses } = subject.stores
+        const people = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}${i}`)
+        await addresses.claim('A', claim('r1', people(3, 'a'), ['n'], 1))
+        await addresses.claim('B', claim('r2', people(5, 'b'), ['n'], 1))
+        await addresses.claim('C', claim('r3', people(1, 'c'), ['n'], 1))
+        await addresses.claim('D', claim('r4', people(3, 'd'), ['n'], 1))
+        // A grows past B: its place moves with its count.
+        await addresses.claim('A', claim('r5', people(4, 'x'), ['n'], 1))
+        expect(await addresses.top(2, 0, 10)).toEqual([
+          { address: 'A', claimants: 7 },
+          { address: 'B', claimants: 5 },
+          { address: 'D', claimants: 3 }
+        ])
+        expect(await addresses.top(1, 0, 10)).toHaveLength(4)
+        expect(await addresses.top(3, 1, 1)).toEqual([{ address: 'B', claimants: 5 }])
+        expect(await addresses.top(3, 3, 5)).toEqual([])
+        expect(await addresses.top(8, 0, 5)).toEqual([])
+        await addresses.claim('E', claim('r6', people(3, 'e'), ['n'], 1))
+        expect(await addresses.top(3, 2, 5)).toEqual([{ address: 'E', claimants: 3 }, { address: 'D', claimants: 3 }])
+      })
+    })
+
     describe('outbox', () => {
       let n = 0
       const event = (type = 'registration.created', time = 1_700_000_000_000): OutboxEvent => ({ id: `evt-${process.pid}-${++n}`, type, time, payload: JSON.stringify({ n }) })

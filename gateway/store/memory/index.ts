@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from '../clock.js'
 import type { Stores } from '../ports.js'
+import { MemoryAddressIndexStore } from './address-index-store.js'
 import { MemoryCounterStore } from './counter-store.js'
 import { MemoryFeedStore } from './feed-store.js'
 import { MemoryKeyValueStore } from './key-value-store.js'
@@ -28,6 +29,7 @@ export function createMemoryStores ({ clock = systemClock, sweepIntervalMs = 10_
     windows: new MemoryWindowStore(keys),
     outbox: new MemoryOutboxStore(clock, outboxPartitions),
     feed: new MemoryFeedStore(feedMaxLength),
+    addresses: new MemoryAddressIndexStore(),
     ping: async () => {},
     close: async () => keys.close()
   }

@@ -19,6 +19,9 @@ export interface ScriptedRedis extends Redis {
   gwReplaceIfEquals(key: string, expected: string, value: string, ttlMs: number): Promise<number>
   gwOutboxIntend(intents: string, due: string, eventId: string, intent: string, dueAt: number): Promise<number>
   gwOutboxAppend(stream: string, intents: string, due: string, id: string, type: string, time: string, payload: string): Promise<string>
+  gwAddressClaim(...keysAndArgs: Array<string | number>): Promise<number>
+  gwAddressRequest(...keysAndArgs: Array<string | number>): Promise<number>
+  gwAddressRead(...keys: string[]): Promise<[number, number, number, string[]]>
 }
 
 function lua (name: string): string {
@@ -47,5 +50,8 @@ export function createRedisClient (options: RedisClientOptions): ScriptedRedis {
   client.defineCommand('gwReplaceIfEquals', { numberOfKeys: 1, lua: lua('replace-if-equals') })
   client.defineCommand('gwOutboxIntend', { numberOfKeys: 2, lua: lua('outbox-intend') })
   client.defineCommand('gwOutboxAppend', { numberOfKeys: 3, lua: lua('outbox-append') })
+  client.defineCommand('gwAddressClaim', { numberOfKeys: 4, lua: lua('address-claim') })
+  client.defineCommand('gwAddressRequest', { numberOfKeys: 2, lua: lua('address-request') })
+  client.defineCommand('gwAddressRead', { numberOfKeys: 4, lua: lua('address-read') })
   return client as ScriptedRedis
 }

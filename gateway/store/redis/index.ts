@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js'
 import { systemClock } from '../clock.js'
 import type { Stores } from '../ports.js'
 import { createRedisClient, type RedisClientOptions } from './client.js'
+import { RedisAddressIndexStore } from './address-index-store.js'
 import { RedisCounterStore } from './counter-store.js'
 import { RedisFeedStore } from './feed-store.js'
 import { guard } from './guard.js'
@@ -44,6 +45,7 @@ export async function createRedisStores (options: RedisStoresOptions): Promise<S
     windows: new RedisWindowStore(redis, clock),
     outbox: new RedisOutboxStore(redis, options.outboxPartitions ?? 8),
     feed: new RedisFeedStore(redis, options.feedMaxLength ?? 100_000),
+    addresses: new RedisAddressIndexStore(redis),
     // A write, not a PING: a replica or a Redis out of memory answers PING but refuses our writes.
     ping: async () => { await guard(redis.set('{health}:probe', '1', 'PX', 10_000)) },
     close: async () => {

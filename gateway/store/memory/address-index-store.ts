@@ -1,0 +1,112 @@
+import type { AddressClaim, AddressCluster, AddressIndexStore } from '../ports.js'
+
+interface Entry {
+  people: Set<string>
+  names: Set<string>
+  registrations: Set<string>
+  /** "<poe>:<person>" once each. */
+  requests: Set<string>
+  perPoe: Map<string, number>
+  firstSeen: number
+  lastSeen: number
+  sealedDisplay: string
+}
+
+interface Ranked {
+  address: string
+  claimants: number
+}
+
+// Ascending by claimants, then address: Redis' sorted-set order, read from the end for the top.
+function compare (a: Ranked, b: Ranked): number {
+  if (a.claimants !== b.claimants) return a.claimants - b.claimants
+  return a.address < b.address ? -1 : a.address > b.address ? 1 : 0
+}
+
+// First index whose entry is not below `probe`.
+function lowerBound (order: Ranked[], probe: Ranked): number {
+  let lo = 0
+  let hi = order.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (compare(order[mid] as Ranked, probe) < 0) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/**
+ * The embedded index: a map of addresses beside a sorted array of their claimant counts, so the
+ * top is a binary search and a walk (O(log n + read)); a claim that changes a count moves one
+ * entry (O(n) in the array, fine for a developer's machine; Redis' skip list serves production).
+ */
+export class MemoryAddressIndexStore implements AddressIndexStore {
+  readonly #entries = new Map<string, Entry>()
+  readonly #ranking: Ranked[] = []
+
+  async claim (address: string, claim: AddressClaim): Promise<number> {
+    let entry = this.#entries.get(address)
+    if (entry === undefined) {
+      entry = { people: new Set(), names: new Set(), registrations: new Set(), requests: new Set(), perPoe: new Map(), firstSeen: claim.at, lastSeen: claim.at, sealedDisplay: claim.sealedDisplay }
+      this.#entries.set(address, entry)
+    }
+    const before = entry.people.size
+    for (const person of claim.people) entry.people.add(person)
+    for (const name of claim.lastNames) entry.names.add(name)
+    entry.registrations.add(claim.registrationId)
+    this.#seen(entry, claim.at)
+    const claimants = entry.people.size
+    if (claimants > before) this.#rank(address, before, claimants)
+    return claimants
+  }
+
+  async requested (address: string, poe: string, people: string[], at: number): Promise<void> {
+    const entry = this.#entries.get(address)
+    if (entry === undefined || people.length === 0) return
+    let added = 0
+    for (const person of people) {
+      const request = `${poe}:${person}`
+      if (!entry.requests.has(request)) {
+        entry.requests.add(request)
+        added += 1
+      }
+    }
+    if (added > 0) entry.perPoe.set(poe, (entry.perPoe.get(poe) ?? 0) + added)
+    this.#seen(entry, at)
+  }
+
+  async top (minClaimants: number, offset: number, count: number): Promise<Array<{ address: string, claimants: number }>> {
+    const floor = lowerBound(this.#ranking, { claimants: minClaimants, address: '' })
+    const out: Ranked[] = []
+    for (let i = this.#ranking.length - 1 - offset; i >= floor && out.length < count; i--) out.push({ ...this.#ranking[i] as Ranked })
+    return out
+  }
+
+  async clusters (addresses: readonly string[]): Promise<Array<AddressCluster | null>> {
+    return addresses.map((address) => {
+      const entry = this.#entries.get(address)
+      if (entry === undefined) return null
+      return {
+        address,
+        claimants: entry.people.size,
+        distinctLastNames: entry.names.size,
+        registrations: entry.registrations.size,
+        perPoe: Object.fromEntries(entry.perPoe),
+        firstSeen: entry.firstSeen,
+        lastSeen: entry.lastSeen,
+        sealedDisplay: entry.sealedDisplay
+      }
+    })
+  }
+
+  #seen (entry: Entry, at: number): void {
+    entry.firstSeen = Math.min(entry.firstSeen, at)
+    entry.lastSeen = Math.max(entry.lastSeen, at)
+  }
+
+  #rank (address: string, before: number, claimants: number): void {
+    if (before > 0) this.#ranking.splice(lowerBound(this.#ranking, { address, claimants: before }), 1)
+    const entry = { address, claimants }
+    this.#ranking.splice(lowerBound(this.#ranking, entry), 0, entry)
+  }
+}
