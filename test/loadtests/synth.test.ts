@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { Compile } from 'typebox/compile'
 import { afterAll, describe, expect, it } from 'vitest'
 import { defaults } from '../../config/defaults.js'
+import { normaliseAddress } from '../../gateway/domain/address.js'
 import { newRegistrationSchema } from '../../gateway/schemas/registration.js'
 import { EVALUATION_CLUSTERS, population, type ClusterSpec, type SynthRegistration } from '../../loadtests/synth/population.js'
 
@@ -109,6 +110,21 @@ describe('the synthetic population', () => {
       expect(new Set(r.members.map((m) => m.lastName)).size).toBe(1)
     }
     expect(owner.size).toBe(20_000 - CLUSTERS.reduce((s, c) => s + c.distinctLastNames, 0))
+  })
+
+  it('reads, through the gateway\'s own address normalisation, as one address per planted cluster and one per household', () => {
+    const planted = CLUSTERS.map((_, ci) => new Set(rows.filter((r) => r.cluster === ci).flatMap((r) => r.members.map((m) => normaliseAddress(m.usAddress)))))
+    expect(planted.map((keys) => keys.size)).toEqual([1, 1, 1])
+    const households = new Map<string, number>()
+    for (const r of rows) {
+      if (r.cluster >= 0) continue
+      const key = normaliseAddress((r.members[0] as SynthRegistration['members'][number]).usAddress)
+      expect(planted.some((keys) => keys.has(key))).toBe(false)
+      const seen = households.get(key)
+      if (seen === undefined) households.set(key, r.household)
+      else expect(seen).toBe(r.household)
+    }
+    expect(households.size).toBe(20_000 - CLUSTERS.reduce((s, c) => s + c.distinctLastNames, 0))
   })
 
   it('writes registrations the gateway\'s schema accepts, with device ids it accepts', () => {
