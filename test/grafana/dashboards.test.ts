@@ -200,6 +200,11 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
       for (const { file, dashboard } of all()) {
         const datasource = dashboard.templating.list.find((v) => v.name === 'datasource')
         expect(datasource, file).toMatchObject({ type: 'datasource', query: 'prometheus' })
+        expect(dashboard.templating.list.slice(0, 3).map((v) => v.name), file).toEqual(['datasource', 'job', 'instance'])
+        for (const v of dashboard.templating.list.filter((x) => x.type === 'query')) {
+          expect(v.query, `${file}: ${v.name}`).toBe(v.definition)
+          expect((v as unknown as { datasource: unknown }).datasource, `${file}: ${v.name}`).toEqual({ type: 'prometheus', uid: DATASOURCE_VARIABLE })
+        }
         for (const panel of panelsOf(dashboard)) {
           expect((panel as unknown as { datasource: unknown }).datasource, `${file}: ${panel.title}`).toEqual({ type: 'prometheus', uid: DATASOURCE_VARIABLE })
         }
