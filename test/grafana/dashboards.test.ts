@@ -289,6 +289,24 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
       expect(failures).toEqual([])
     }, 60_000)
 
+    it('shows what the traffic did: the 429s, the shedding, the fail-closed 503s and the fallback, on the right instances', async () => {
+      const [memory, onRedis, shedding] = [memoryBase, redisBase, shedBase].map((b) => new URL(b).host)
+      // The last scrape may still be on its way: ask until the answer is the expected one, or 10 s.
+      const seenOn = async (expr: string, expected: string[]) => {
+        const end = Date.now() + 10_000
+        for (;;) {
+          const found = ((await query(expr)).data?.result ?? []).map((s) => s.metric.instance as string).sort()
+          if (JSON.stringify(found) === JSON.stringify(expected.sort()) || Date.now() > end) return expect(found, expr).toEqual(expected.sort())
+          await sleep(250)
+        }
+      }
+      await seenOn('sum by (instance) (max_over_time(http_request_duration_seconds_count{route="/v1/schedule",status_code="429"}[5m])) == 2', [memory, onRedis])
+      await seenOn('sum by (instance) (max_over_time(gateway_shed_total{reason="rssBytes"}[5m])) > 0', [shedding])
+      await seenOn('sum by (instance) (max_over_time(gateway_rate_limit_unavailable_total{route="/v1/registrations"}[5m])) > 0', [onRedis])
+      await seenOn('max_over_time(gateway_rate_limit_fallback_active[5m]) == 1', [onRedis])
+      await seenOn('sum by (instance) (max_over_time(gateway_rate_limit_decisions_total{source="fallback"}[5m])) > 0', [onRedis])
+    }, 60_000)
+
     it('evaluates every rule of alerts.yml without error', async () => {
       const res = await (await fetch(`${promBase}/api/v1/rules`)).json() as { data: { groups: Array<{ rules: Array<{ name: string, health: string, lastError?: string }> }> } }
       const loaded = res.data.groups.flatMap((g) => g.rules)
