@@ -26,6 +26,8 @@ describe('load shedding', () => {
       const metrics = await gateway.inject('/metrics')
       expect(metrics.statusCode).toBe(200)
       expect(metrics.body).toMatch(/^gateway_shed_total\{reason="eventLoopDelay"\} [1-9]\d*$/m)
+      // A shed 503 carries Retry-After: a deliberate refusal, outside the availability SLI.
+      expect(metrics.body).toContain('gateway_http_deliberate_refusals_total{route="/v1/schedule",method="GET"} 1\n')
     } finally {
       await gateway.close()
     }
