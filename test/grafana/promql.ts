@@ -1,5 +1,5 @@
-// What the Grafana and Prometheus tests share: the dashboards and rules as files, the metric names
-// a PromQL expression uses, and the names a real gateway's /metrics exports.
+// What the Grafana and Prometheus tests share: the dashboards and rules as files, the metric and
+// label names a PromQL expression uses, and the names and labels a real gateway's /metrics exports.
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
@@ -26,11 +26,16 @@ export function dashboards (): Array<{ file: string, dashboard: Dashboard }> {
   }))
 }
 
+export interface RuleGroup { name: string, interval?: string, rules: Rule[] }
+
+export function ruleGroups (): RuleGroup[] {
+  return (parse(readFileSync(`${PROMETHEUS_DIR}alerts.yml`, 'utf8')) as { groups: RuleGroup[] }).groups
+}
+
 export interface Rule { record?: string, alert?: string, expr: string, for?: string, labels?: Record<string, string>, annotations?: Record<string, string> }
 
 export function rules (): Rule[] {
-  const file = parse(readFileSync(`${PROMETHEUS_DIR}alerts.yml`, 'utf8')) as { groups: Array<{ name: string, rules: Rule[] }> }
-  return file.groups.flatMap((g) => g.rules)
+  return ruleGroups().flatMap((g) => g.rules)
 }
 
 export interface RuleTests {
@@ -91,4 +96,112 @@ export function exportedNames (metricsText: string): Set<string> {
     else names.add(name as string)
   }
   return names
+}
+
+/** Series Prometheus writes itself for every target, whatever the target exports. */
+export const SCRAPE_SERIES = new Map([['up', new Set<string>()]])
+
+/** Labels Prometheus adds to every scraped series (the job and the target). */
+const TARGET_LABELS = ['job', 'instance']
+
+/** A metric definition as a prom-client registry holds it. */
+export interface MetricDefinition { name: string, type?: string, labelNames?: readonly string[] }
+
+/**
+ * The label names of every series name, from a /metrics page (the series it has now) and from a
+ * registry's definitions (labelled series that have not happened yet, such as a refusal counter
+ * before the first refusal): histograms' _bucket carry le as well. Scrape series included.
+ */
+export function exportedLabels (metricsText: string, definitions: readonly MetricDefinition[] = []): Map<string, Set<string>> {
+  const labels = new Map<string, Set<string>>([...SCRAPE_SERIES].map(([name, set]) => [name, new Set([...set, ...TARGET_LABELS])]))
+  const add = (name: string, names: Iterable<string>) => {
+    const set = labels.get(name) ?? new Set(TARGET_LABELS)
+    for (const n of names) set.add(n)
+    labels.set(name, set)
+  }
+  for (const name of exportedNames(metricsText)) add(name, [])
+  for (const [, name, body] of metricsText.matchAll(/^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}/gm)) {
+    add(name as string, [...(body as string).matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="/g)].map((m) => m[1] as string))
+  }
+  for (const d of definitions) {
+    const own = d.labelNames ?? []
+    if (d.type === 'histogram') {
+      add(`${d.name}_bucket`, [...own, 'le'])
+      add(`${d.name}_sum`, own)
+      add(`${d.name}_count`, own)
+    } else if (d.type === 'summary') {
+      add(d.name, [...own, 'quantile'])
+      add(`${d.name}_sum`, own)
+      add(`${d.name}_count`, own)
+    } else {
+      add(d.name, own)
+    }
+  }
+  return labels
+}
+
+/** One label name an expression uses, and the metrics that must carry it. */
+export interface LabelUse { label: string, metrics: string[], where: string }
+
+/**
+ * Every label name a PromQL expression uses: in a selector (on its metric), in a by or without
+ * list (on the metrics of the expression it aggregates), and, for a Grafana label_values(selector,
+ * label) query, its label.
+ */
+export function labelUses (expr: string): LabelUse[] {
+  const uses: LabelUse[] = []
+  for (const m of expr.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)?\s*\{((?:[^}"]|"(?:[^"\\]|\\.)*")*)\}/g)) {
+    const metric = m[1]
+    if (metric === undefined || KEYWORDS.has(metric.toLowerCase())) continue
+    for (const matcher of (m[2] as string).matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)\s*"/g)) {
+      uses.push({ label: matcher[1] as string, metrics: [metric], where: m[0] })
+    }
+  }
+  for (const m of expr.matchAll(/\b(by|without)\s*\(([^)]*)\)/g)) {
+    const start = m.index
+    const end = start + m[0].length
+    const after = expr.slice(end).trimStart()
+    const operand = after.startsWith('(') ? balanced(after, 0) : balancedBefore(expr, start)
+    const metrics = metricNames(operand)
+    for (const label of (m[2] as string).split(',').map((l) => l.trim()).filter((l) => l !== '')) {
+      uses.push({ label, metrics, where: m[0] })
+    }
+  }
+  const values = /^label_values\((.*),\s*(\w+)\)$/.exec(expr.trim())
+  if (values !== null) uses.push({ label: values[2] as string, metrics: metricNames(values[1] as string), where: expr })
+  return uses
+}
+
+/**
+ * The uses of labels no metric of theirs carries, as "label on metric(s)". Rules recorded in
+ * alerts.yml are left out: their labels are what their expression keeps.
+ */
+export function unknownLabels (expr: string, exported: Map<string, Set<string>>, recorded: Set<string>): string[] {
+  return labelUses(expr).flatMap((use) => {
+    const metrics = use.metrics.filter((n) => !recorded.has(n))
+    if (metrics.length === 0) return []
+    return metrics.some((n) => exported.get(n)?.has(use.label) === true) ? [] : [`${use.label} on ${metrics.join(', ')} (${use.where})`]
+  })
+}
+
+/** The parenthesised group that opens at text[open], brackets included. */
+function balanced (text: string, open: number): string {
+  let depth = 0
+  for (let i = open; i < text.length; i++) {
+    if (text[i] === '(') depth++
+    else if (text[i] === ')' && --depth === 0) return text.slice(open, i + 1)
+  }
+  throw new Error(`unbalanced parentheses: ${text}`)
+}
+
+/** The parenthesised group that closes just before text[before] (a postfix "sum(...) by (x)"). */
+function balancedBefore (text: string, before: number): string {
+  const close = text.slice(0, before).trimEnd().length - 1
+  if (text[close] !== ')') throw new Error(`no aggregation before position ${before}: ${text}`)
+  let depth = 0
+  for (let i = close; i >= 0; i--) {
+    if (text[i] === ')') depth++
+    else if (text[i] === '(' && --depth === 0) return text.slice(i, close + 1)
+  }
+  throw new Error(`unbalanced parentheses: ${text}`)
 }
