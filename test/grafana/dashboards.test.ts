@@ -2,25 +2,28 @@
 // gateways: one on the embedded store, one on Redis, one shedding. Traffic of every kind goes
 // through real HTTP (registrations, appointment requests through the waiting room, schedule
 // reads, a liveness upload checked by the vendor simulator, events delivered and dead-lettered,
-// a 429, 503s from shedding and from a fail-closed route, a Redis fallback), then every panel's
-// every expression is evaluated through Prometheus's HTTP API and must be valid and return series.
+// a 429, 503s from shedding and from a fail-closed route, the vendor budget's 503, a Redis
+// fallback), then every panel's every expression is evaluated through Prometheus's HTTP API and
+// must be valid and return series; every metric and label it names must be on the gateways'.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { once } from 'node:events'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
+import { parse, stringify } from 'yaml'
 import { defaults } from '../../config/defaults.js'
 import { freePort, startRedis, stopRedis } from '../../loadtests/lib/redis-server.js'
 import { startBackend, type BackendSimulator } from '../../loadtests/simulators/backend.js'
 import { startLivenessVendor, type LivenessVendorSimulator } from '../../loadtests/simulators/liveness-vendor.js'
 import { PORTRAITS, portraitJpeg } from '../fixtures/photos.js'
+import { buildApp, testConfig } from '../helpers/app.js'
 import { startGateway, stopGateway, type GatewayProcess } from '../helpers/process.js'
 import { applicant, publicKeyPem } from '../helpers/tokens.js'
-import { PROMETHEUS_DIR, dashboards, exportedNames, metricNames, rules, substitute, type Dashboard } from './promql.js'
+import { PROMETHEUS_DIR, SCRAPE_SERIES, dashboards, exportedLabels, exportedNames, metricNames, rules, substitute, unknownLabels, type Dashboard, type MetricDefinition } from './promql.js'
 
 // Grafana 12's dashboard schema.
 const SCHEMA_VERSION = 41
@@ -81,6 +84,7 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
   let shedBase = ''
   const sockets: WebSocket[] = []
   let exported = new Set<string>()
+  let labels = new Map<string, Set<string>>()
 
   beforeAll(async () => {
     mkdirSync(join(scratch, 'redis'))
@@ -115,7 +119,9 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
       GATEWAY_DELIVERY_RETRY_BASE_MS: '10'
     }
     gateways.push(
-      startGateway(common),
+      // A contract of one scan: the second upload gets the vendor budget's 503, which has no
+      // Retry-After and so is an unplanned 5xx for the availability SLI.
+      startGateway({ ...common, GATEWAY_VENDOR_TOTAL_SCANS: '1' }),
       startGateway({ ...common, REDIS_URL: `redis://127.0.0.1:${redis.port}`, GATEWAY_REDIS_KEY_PREFIX: 'dash' }),
       // Over its memory threshold from the start: it sheds every request but /metrics and health.
       startGateway({ ...common, GATEWAY_SHED_MAX_RSS_BYTES: '1' })
@@ -124,12 +130,17 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
 
     const promPort = await freePort()
     const targets = [memoryBase, redisBase, shedBase].map((b) => new URL(b).host)
+    // The rules as they are, every group evaluated every second: a group's first evaluation
+    // comes up to its interval after the start, 5 minutes for the 30-day windows.
+    const ruleFile = parse(readFileSync(join(PROMETHEUS_DIR, 'alerts.yml'), 'utf8')) as { groups: Array<{ interval?: string }> }
+    for (const group of ruleFile.groups) delete group.interval
+    writeFileSync(join(scratch, 'alerts.yml'), stringify(ruleFile))
     writeFileSync(join(scratch, 'prometheus.yml'), [
       'global:',
       '  scrape_interval: 1s',
       '  evaluation_interval: 1s',
       'rule_files:',
-      `  - ${JSON.stringify(join(PROMETHEUS_DIR, 'alerts.yml'))}`,
+      `  - ${JSON.stringify(join(scratch, 'alerts.yml'))}`,
       'scrape_configs:',
       '  - job_name: gateway',
       '    static_configs:',
@@ -143,6 +154,7 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
       '--log.level=warn'
     ], { stdio: ['ignore', 'ignore', 'pipe'] })
     let promErr = ''
+    prometheus.on('error', (err) => { promErr += `spawn failed: ${err.message} (install the Debian package prometheus)` })
     prometheus.stderr?.setEncoding('utf8').on('data', (c: string) => { promErr = (promErr + c).slice(-4096) })
     promBase = `http://127.0.0.1:${promPort}`
     await eventually(`Prometheus ready on ${promBase} (${promErr})`, async () => {
@@ -150,15 +162,28 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
       return (await fetch(`${promBase}/-/ready`).then((r) => r.status, () => 0)) === 200 ? true : undefined
     })
 
-    exported = new Set((await Promise.all([memoryBase, redisBase, shedBase].map(async (b) => [...exportedNames(await (await fetch(`${b}/metrics`)).text())]))).flat())
+    const pages = await Promise.all([memoryBase, redisBase, shedBase].map(async (b) => await (await fetch(`${b}/metrics`)).text()))
+    exported = new Set([...pages.flatMap((page) => [...exportedNames(page)]), ...SCRAPE_SERIES.keys()])
+    // The labels of the series the gateways have now, and of those they define but have not
+    // counted yet (a refusal counter before the first refusal), from an app of the same code.
+    const definitions = await buildApp({ config: testConfig({ GATEWAY_WAITING_ROOMS: common.GATEWAY_WAITING_ROOMS, GATEWAY_VENDOR_URL: vendor.url }) })
+    try {
+      labels = exportedLabels(pages.join('\n'), definitions.metrics.getMetricsAsArray() as unknown as MetricDefinition[])
+    } finally {
+      await definitions.close()
+    }
   })
 
   afterAll(async () => {
     for (const ws of sockets) ws.terminate()
-    if (prometheus !== undefined && prometheus.exitCode === null) {
-      const exited = once(prometheus, 'exit')
-      prometheus.kill('SIGTERM')
+    if (prometheus !== undefined && prometheus.exitCode === null && prometheus.pid !== undefined) {
+      const child = prometheus
+      const exited = once(child, 'exit')
+      child.kill('SIGTERM')
+      // A Prometheus that does not stop within 10 s (a TSDB flush stuck) is killed.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
       await exited
+      clearTimeout(timer)
     }
     await Promise.all(gateways.map(async (g) => {
       if (g.child.exitCode !== null) return
@@ -216,6 +241,23 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
       }
     })
 
+    it('lays out panels without overlap on the 24-column grid', () => {
+      for (const { dashboard } of all()) {
+        const boxes = dashboard.panels.map((p) => ({ title: p.title, ...p.gridPos }))
+        for (const b of boxes) expect(b.x + b.w, `${dashboard.uid}: ${b.title}`).toBeLessThanOrEqual(24)
+        const overlaps = boxes.flatMap((a, i) => boxes.slice(i + 1).filter((b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h).map((b) => `${a.title} / ${b.title}`))
+        expect(overlaps, dashboard.uid).toEqual([])
+      }
+    })
+
+    it('uses only labels those metrics carry, in selectors, by and without lists and variables', () => {
+      const recorded = new Set(rules().flatMap((r) => r.record === undefined ? [] : [r.record]))
+      const variables = all().flatMap(({ dashboard }) => dashboard.templating.list.filter((v) => v.type === 'query').map((v) => ({ dashboard: dashboard.title, panel: `variable ${v.name}`, expr: v.definition ?? '' })))
+      const unknown = [...expressions(), ...variables].flatMap((e) => unknownLabels(substitute(e.expr), labels, recorded).map((u) => `${e.dashboard} / ${e.panel}: ${u}`))
+      expect(unknown).toEqual([])
+      expect([...labels.get('gateway_allocation_pool_size') ?? []].sort()).toEqual(['instance', 'job', 'poe'])
+    })
+
     it('names only metrics a real gateway exports, or rules recorded in alerts.yml', () => {
       const recorded = new Set(rules().flatMap((r) => r.record === undefined ? [] : [r.record]))
       const variables = all().flatMap(({ dashboard }) => dashboard.templating.list.filter((v) => v.type === 'query').map((v) => ({ dashboard: dashboard.title, panel: `variable ${v.name}`, expr: labelValuesSelector(v.definition ?? '') })))
@@ -236,11 +278,28 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
     it('drives traffic of every kind through the gateways', async () => {
       await Promise.all([memoryBase, redisBase].map(async (base) => { await drive(base) }))
 
-      // Shedding: 503 with Retry-After, the route still labelled.
-      const shed = await call(shedBase, 'GET', '/v1/schedule', applicant())
-      expect(shed.status).toBe(503)
-      expect(shed.body.code).toBe('GW_ERR_SERVER_OVERLOADED')
-      expect(shed.headers.get('retry-after')).toBe('5')
+      // Shedding: 503 with Retry-After, the route still labelled. Twice, a scrape apart, so the
+      // series exists before the second and rate() sees it.
+      for (let i = 0; i < 2; i++) {
+        const shed = await call(shedBase, 'GET', '/v1/schedule', applicant())
+        expect(shed.status).toBe(503)
+        expect(shed.body.code).toBe('GW_ERR_SERVER_OVERLOADED')
+        expect(shed.headers.get('retry-after')).toBe('5')
+        await sleep(1_500)
+      }
+
+      // The vendor budget spent (one scan, used by drive()): 503 without Retry-After, twice.
+      const owner = applicant(randomUUID(), { sub: `dash-${randomUUID()}` })
+      const registered = await call(memoryBase, 'POST', '/v1/registrations', owner, { members: [member('b')], preferredLanguage: 'en' })
+      expect(registered.status).toBe(201)
+      const photo = await portraitJpeg({ ...PORTRAITS['medium-well-lit'], width: 640, height: 640 })
+      for (let i = 0; i < 2; i++) {
+        const spent = await call(memoryBase, 'POST', '/v1/liveness', owner, { registrationId: registered.body.registrationId, memberIndex: 0, photo: photo.toString('base64') })
+        expect(spent.status).toBe(503)
+        expect(spent.body.code).toBe('GW_ERR_LIVENESS_BUDGET')
+        expect(spent.headers.get('retry-after')).toBe(null)
+        await sleep(1_500)
+      }
 
       // Redis goes away under the Redis gateway: schedule reads fail open (in-process buckets),
       // registrations fail closed with 503 and Retry-After.
@@ -305,7 +364,21 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
       await seenOn('sum by (instance) (max_over_time(gateway_rate_limit_unavailable_total{route="/v1/registrations"}[5m])) > 0', [onRedis])
       await seenOn('max_over_time(gateway_rate_limit_fallback_active[5m]) == 1', [onRedis])
       await seenOn('sum by (instance) (max_over_time(gateway_rate_limit_decisions_total{source="fallback"}[5m])) > 0', [onRedis])
+      // Every 503 but the vendor budget's carries Retry-After and is counted as a refusal.
+      const unplanned503 = 'sum by (instance) (http_request_duration_seconds_count{status_code="503"}) - on (instance) (sum by (instance) (gateway_http_deliberate_refusals_total) or 0 * sum by (instance) (http_request_duration_seconds_count{status_code="503"}))'
+      await seenOn(`(${unplanned503}) == 2`, [memory])
+      await seenOn(`(${unplanned503}) == 0`, [onRedis, shedding])
+      await seenOn('sum by (instance) (max_over_time(gateway_http_deliberate_refusals_total{route="/v1/schedule"}[5m])) == 2', [shedding])
     }, 60_000)
+
+    it('records an availability SLI whose 5xx numerator has real series: the vendor budget\'s 503s, every window', async () => {
+      // No fallback stands in here: a ratio above 0 comes from the 503s without Retry-After.
+      const windows = await eventually('every availability ratio above 0', async () => {
+        const found = ((await query('{__name__=~"gateway:slo_availability_errors:ratio_rate.+",job="gateway"} > 0')).data?.result ?? []).map((s) => s.metric.__name__ as string).sort()
+        return found.length === 8 ? found : undefined
+      })
+      expect(windows).toEqual(['5m', '30m', '1h', '2h', '6h', '1d', '3d', '30d'].map((w) => `gateway:slo_availability_errors:ratio_rate${w}`).sort())
+    }, 30_000)
 
     it('evaluates every rule of alerts.yml without error', async () => {
       const res = await (await fetch(`${promBase}/api/v1/rules`)).json() as { data: { groups: Array<{ rules: Array<{ name: string, health: string, lastError?: string }> }> } }
