@@ -31,7 +31,19 @@ describe('README', () => {
     const section = readme.slice(readme.indexOf('### Dashboards and alerts'))
     expect(readme.indexOf('### Dashboards and alerts')).toBeGreaterThan(readme.indexOf('## Operations'))
     expect(section).toMatch(/\n1\. List every gateway instance[^]*\n2\. Give Grafana[^]*\n3\. Restart Grafana/)
-    expect(section).toContain('prometheus --config.file=grafana/prometheus/prometheus.yml')
+    // Debian's package runs prometheus.service on :9090 already: configure that one, do not start a second.
+    const step1 = section.slice(section.indexOf('\n1. '), section.indexOf('\n2. '))
+    for (const command of [
+      'sudo cp grafana/prometheus/prometheus.yml grafana/prometheus/alerts.yml /etc/prometheus/',
+      'promtool check config /etc/prometheus/prometheus.yml',
+      'sudo sed -i \'s/^ARGS=.*/ARGS="--storage.tsdb.retention.time=35d"/\' /etc/default/prometheus',
+      'sudo systemctl restart prometheus'
+    ]) expect(step1).toContain(`\n   ${command}\n`)
+    expect(step1).not.toContain('--config.file')
+    // The SLO dashboard's 30-day panels need more than 30 days of samples.
+    expect(Number(/retention\.time=(\d+)d/.exec(step1)?.[1])).toBeGreaterThan(30)
+    expect(section).toContain('sudo systemctl restart grafana-server')
+    expect(section).toContain('Grafana is\nnot in Debian: install it from Grafana\'s own APT repository')
     for (const { dashboard } of dashboards()) expect(section).toContain(`| ${dashboard.title} | \`${dashboard.uid}\` |`)
   })
 
