@@ -33,6 +33,21 @@ describe('load shedding', () => {
     }
   })
 
+  it('exports every shedding reason at 0 from the start', async () => {
+    const gateway = await buildApp()
+    try {
+      const { body } = await gateway.inject('/metrics')
+      expect(body.split('\n').filter((l) => l.startsWith('gateway_shed_total'))).toEqual([
+        'gateway_shed_total{reason="eventLoopDelay"} 0',
+        'gateway_shed_total{reason="eventLoopUtilization"} 0',
+        'gateway_shed_total{reason="heapUsedBytes"} 0',
+        'gateway_shed_total{reason="rssBytes"} 0'
+      ])
+    } finally {
+      await gateway.close()
+    }
+  })
+
   it('does not shed the first requests after a start because the loop was busy booting', async () => {
     const gateway = await buildApp({ config: testConfig({ GATEWAY_SHED_MAX_EVENT_LOOP_DELAY_MS: '1000', GATEWAY_SHED_SAMPLE_INTERVAL_MS: '100' }) })
     try {
