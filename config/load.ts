@@ -245,6 +245,10 @@ function crossFieldProblems (config: Config): string[] {
   if (buckets.some((b, i) => i > 0 && b <= (buckets[i - 1] as number))) {
     problems.push(`metrics.httpDurationBuckets (GATEWAY_METRICS_HTTP_BUCKETS) must be ascending, got ${JSON.stringify(buckets)}`)
   }
+  // The latency SLO counts a request as fast by the le="1" bucket (grafana/prometheus/alerts.yml).
+  if (!buckets.includes(1)) {
+    problems.push(`metrics.httpDurationBuckets (GATEWAY_METRICS_HTTP_BUCKETS) must include 1 (the latency SLO's threshold, 1 s), got ${JSON.stringify(buckets)}`)
+  }
 
   const rooms = config.waitingRoom.rooms
   const roomNames = new Set<string>()

@@ -108,7 +108,7 @@ export const ConfigSchema = Type.Object({
   }, { additionalProperties: false }),
 
   metrics: Type.Object({
-    httpDurationBuckets: Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 600 }), { minItems: 1, maxItems: 30, env: 'GATEWAY_METRICS_HTTP_BUCKETS', expected: 'a JSON array of 1 to 30 ascending positive numbers of seconds', doc: 'histogram buckets of http_request_duration_seconds' }),
+    httpDurationBuckets: Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 600 }), { minItems: 1, maxItems: 30, env: 'GATEWAY_METRICS_HTTP_BUCKETS', expected: 'a JSON array of 1 to 30 ascending positive numbers of seconds', doc: 'histogram buckets of http_request_duration_seconds; must include 1, the latency SLO threshold' }),
     eventLoopPrecisionMs: Type.Integer({ minimum: 1, maximum: 1000, env: 'GATEWAY_METRICS_EVENT_LOOP_PRECISION_MS', expected: 'an integer from 1 to 1000', doc: 'sampling precision of the event-loop lag metrics' })
   }, { additionalProperties: false }),
 

@@ -7,7 +7,10 @@ import { execFileSync, spawnSync } from 'node:child_process'
 // program on PATH -> Debian package that provides it
 const TOOLS = [
   { command: 'redis-server', debianPackage: 'redis-server' },
-  { command: 'chromium', debianPackage: 'chromium' }
+  { command: 'chromium', debianPackage: 'chromium' },
+  // Rule unit tests (promtool) and the dashboard test (a real Prometheus) in test/grafana/.
+  { command: 'prometheus', debianPackage: 'prometheus' },
+  { command: 'promtool', debianPackage: 'prometheus' }
 ]
 
 function onPath (command) {

@@ -181,6 +181,12 @@ export class AppointmentRequestService {
     return { created: true, request: viewOf(record) }
   }
 
+  /** Requests (whole groups) in each port's pool for the pool date a request made now joins. */
+  async poolSizes (poes: readonly string[]): Promise<Array<{ poe: string, size: number }>> {
+    const { poolDate } = scheduleAt(this.#clock.now(), this.#schedule)
+    return Promise.all(poes.map(async (poe) => ({ poe, size: await this.#stores.sortedSets.count(poolKey(poe, poolDate)) })))
+  }
+
   /**
    * Takes a registration out of the pools it waits in, and gives back a place it won: the request
    * reads `withdrawn`, and while its pool is still open the entry leaves the sorted set (after the

@@ -10,6 +10,7 @@ import { dateOfBirthDigest } from '../domain/identity.js'
 import { PartnerValidationService } from '../domain/partner-validation.js'
 import { RegistrationService } from '../domain/registrations.js'
 import { SharedAddressIndex } from '../domain/shared-addresses.js'
+import { perScrape } from '../lib/scrape-cache.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -72,6 +73,16 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     registers: [fastify.metrics]
   })
   const { config, clock, stores, events } = fastify
+  // Every port's series exist from the start at 0, so a dashboard shows 0 for a port with nothing
+  // drawn yet instead of no data, and increase() sees the first draw (Prometheus's advice on
+  // missing metrics). Bounded: ports of entry from config times two rules or three events.
+  for (const { slug: poe } of config.poes) {
+    for (const rule of ['oldest', 'random']) {
+      places.inc({ poe, rule }, 0)
+      groups.inc({ poe, rule }, 0)
+    }
+    for (const event of ['confirmed', 'extended', 'lapsed']) appointments.inc({ poe, event }, 0)
+  }
   const dobDigest = (dateOfBirth: string) => dateOfBirthDigest(opts.identityKey, dateOfBirth)
   const sharedAddresses = new SharedAddressIndex({ stores, identityKey: opts.identityKey, poes: config.poes.map((p) => p.slug), maxExamined: config.trends.maxExamined })
   fastify.decorate('sharedAddresses', sharedAddresses)
@@ -137,4 +148,18 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     events,
     signals: { refused: (reason) => requestRefusals.inc({ reason }) }
   }))
+  const requests = fastify.appointmentRequests
+  const poes = config.poes.map((p) => p.slug)
+  const sizes = perScrape(async () => requests.poolSizes(poes))
+  // eslint-disable-next-line no-new -- registered in the registry by the constructor
+  new Gauge({
+    name: 'gateway_allocation_pool_size',
+    help: 'Appointment requests (whole groups) waiting in today\'s pool for the next draw, by port, across instances.',
+    labelNames: ['poe'] as const,
+    registers: [fastify.metrics],
+    async collect () {
+      const all = await sizes()
+      if (all !== undefined) for (const { poe, size } of all) this.set({ poe }, size)
+    }
+  })
 }, { name: 'registrations', dependencies: ['stores', 'metrics', 'workers', 'events'] })

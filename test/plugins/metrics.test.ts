@@ -1,12 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
+import { GatewayError } from '../../gateway/errors.js'
 import { buildApp } from '../helpers/app.js'
 
 describe('/metrics', () => {
   let app: FastifyInstance
 
   beforeAll(async () => {
-    app = await buildApp({ routes: (f) => { f.get('/test/items/:itemId', async () => ({ ok: true })) } })
+    app = await buildApp({
+      routes: (f) => {
+        f.get('/test/items/:itemId', async () => ({ ok: true }))
+        // The 503s the gateway sends: with Retry-After (a store away, draining) and without (the vendor budget spent).
+        f.post('/test/refused/:itemId', async (_request, reply) => reply.sendError(new GatewayError('GW_ERR_STORE_UNAVAILABLE', { retryAfterSeconds: 5 })))
+        f.post('/test/spent', async (_request, reply) => reply.sendError(new GatewayError('GW_ERR_LIVENESS_BUDGET')))
+        f.get('/test/broken', async () => { throw new Error('a bug') })
+      }
+    })
   })
   afterAll(async () => { await app.close() })
 
@@ -31,5 +40,24 @@ describe('/metrics', () => {
     expect(body).not.toContain('Wislande')
     expect(body).not.toContain('Oleksandr')
     expect(body).not.toContain('another-id')
+  })
+
+  it('counts the 503s with Retry-After as deliberate refusals, by route template and method, and no other response', async () => {
+    for (const id of ['Wislande-1987-04-19', 'x']) {
+      const refused = await app.inject({ method: 'POST', url: `/test/refused/${id}` })
+      expect(refused.statusCode).toBe(503)
+      expect(refused.headers['retry-after']).toBe('5')
+    }
+    const spent = await app.inject({ method: 'POST', url: '/test/spent' })
+    expect(spent.statusCode).toBe(503)
+    expect(spent.headers['retry-after']).toBe(undefined)
+    expect((await app.inject({ method: 'GET', url: '/test/broken' })).statusCode).toBe(500)
+    const { body } = await app.inject({ method: 'GET', url: '/metrics' })
+    expect(body.split('\n').filter((l) => l.startsWith('gateway_http_deliberate_refusals_total'))).toEqual([
+      'gateway_http_deliberate_refusals_total{route="/test/refused/:itemId",method="POST"} 2'
+    ])
+    expect(body).toContain('http_request_duration_seconds_count{route="/test/spent",method="POST",status_code="503"} 1')
+    expect(body).toContain('http_request_duration_seconds_count{route="/test/broken",method="GET",status_code="500"} 1')
+    expect(body).not.toContain('Wislande')
   })
 })

@@ -26,6 +26,23 @@ describe('load shedding', () => {
       const metrics = await gateway.inject('/metrics')
       expect(metrics.statusCode).toBe(200)
       expect(metrics.body).toMatch(/^gateway_shed_total\{reason="eventLoopDelay"\} [1-9]\d*$/m)
+      // A shed 503 carries Retry-After: a deliberate refusal, outside the availability SLI.
+      expect(metrics.body).toContain('gateway_http_deliberate_refusals_total{route="/v1/schedule",method="GET"} 1\n')
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  it('exports every shedding reason at 0 from the start', async () => {
+    const gateway = await buildApp()
+    try {
+      const { body } = await gateway.inject('/metrics')
+      expect(body.split('\n').filter((l) => l.startsWith('gateway_shed_total'))).toEqual([
+        'gateway_shed_total{reason="eventLoopDelay"} 0',
+        'gateway_shed_total{reason="eventLoopUtilization"} 0',
+        'gateway_shed_total{reason="heapUsedBytes"} 0',
+        'gateway_shed_total{reason="rssBytes"} 0'
+      ])
     } finally {
       await gateway.close()
     }

@@ -227,9 +227,13 @@ describe('liveness: budget, queue bound and vendor outage', () => {
     const refused = await upload(gateway, who, await photo())
     expect(refused.statusCode).toBe(503)
     expect(refused.json().code).toBe('GW_ERR_LIVENESS_BUDGET')
+    // No Retry-After (it lasts until the contract is renewed): an unplanned 5xx for the availability SLI.
+    expect(refused.headers['retry-after']).toBe(undefined)
     const metrics = (await gateway.inject({ url: '/metrics' })).body
     expect(metrics).toContain('gateway_vendor_budget_remaining 0')
     expect(metrics).toContain('gateway_vendor_budget_used 3')
+    expect(metrics).toContain('http_request_duration_seconds_count{route="/v1/liveness",method="POST",status_code="503"} 4\n')
+    expect(metrics).not.toContain('gateway_http_deliberate_refusals_total{')
   })
 
   it('refuses with GW_ERR_LIVENESS_BUSY and Retry-After when the vendor queue is full, never hangs', async () => {
@@ -243,6 +247,7 @@ describe('liveness: budget, queue bound and vendor outage', () => {
     expect(busy.statusCode).toBe(503)
     expect(busy.json().code).toBe('GW_ERR_LIVENESS_BUSY')
     expect(Number(busy.headers['retry-after'])).toBeGreaterThanOrEqual(1)
+    expect((await gateway.inject({ url: '/metrics' })).body).toContain('gateway_http_deliberate_refusals_total{route="/v1/liveness",method="POST"} 1\n')
   })
 
   it('keeps checks queued while the vendor is down, and finishes them when it is back', async () => {

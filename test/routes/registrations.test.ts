@@ -294,6 +294,24 @@ for (const adapter of ['memory', 'redis'] as const) {
       ])
     })
 
+    it('exports the size of each port\'s pool for the next draw, every port from the start', async () => {
+      await start()
+      const size = async (poe: string) => new RegExp(`^gateway_allocation_pool_size\\{poe="${poe}"\\} (\\d+)$`, 'm').exec((await gateway.inject({ url: '/metrics' })).body)?.[1]
+      expect(await size('brownsville')).toBe('0')
+      expect(await size('nogales')).toBe('0')
+      const owner = person()
+      const { registrationId } = (await register(owner)).json()
+      expect((await ask(owner, registrationId)).statusCode).toBe(202)
+      // The gauges read the store once per scrape and keep the reading for a second.
+      await new Promise((resolve) => setTimeout(resolve, 1_100))
+      expect(await size('brownsville')).toBe('1')
+      expect(await size('nogales')).toBe('0')
+      const body = (await gateway.inject({ url: '/metrics' })).body
+      expect(body.match(/^gateway_allocation_pool_size\{/gm)).toHaveLength(8)
+      expect(body).toContain('gateway_allocation_places_total{poe="hidalgo",rule="random"} 0')
+      expect(body).toContain('gateway_appointments_total{poe="hidalgo",event="lapsed"} 0')
+    })
+
     it('creates exactly one pool entry from 50 concurrent identical requests', async () => {
       await start()
       const owner = person()
