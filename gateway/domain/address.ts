@@ -77,6 +77,8 @@ function tokens (text: string): string[] {
     .toLowerCase()
     .replace(/[.'’]/g, '')
     .replace(/#/g, ' unit ')
+    // "Apt2", "Ste400": a designator run into its id.
+    .replace(/\b(apt|unit|suite|ste|rm|spc|trlr)(?=[0-9])/g, '$1 ')
     .replace(/\bp\s*o\s*box\b|\bpost\s+office\s+box\b/g, ' pobox ')
     .replace(/[^\p{L}\p{N}]+/gu, ' ')
     .trim()
@@ -87,6 +89,14 @@ function tokens (text: string): string[] {
 function mapWord (word: string): string {
   return SUFFIXES.get(word) ?? DIRECTIONS.get(word) ?? ORDINALS.get(word) ?? word
 }
+
+// What can be a unit's id: it holds a digit, or it is one letter ("3B", "12", "B"). So "12 Lot Rd",
+// "12 Room Rd" and "Rue Ste Anne" keep their street words, and "Apt 2" is a unit.
+const idLike = (word: string | undefined): boolean => word !== undefined && (/[0-9]/.test(word) || /^[a-z]$/.test(word))
+
+// Care-of and attention lines name a person, not a dwelling: "c/o Maria Lopez" would otherwise
+// give one house as many keys as its sponsors have names.
+const CARE_OF = /\b(?:in\s+care\s+of|care\s+of|c\s*\/\s*o|attn|attention)\b[^,;]*/gi
 
 // A unit id is everything after its designator, run together, leading zeros off:
 // "Apt 09-Q", "#9q" and "Unit 9 Q" are all "9q".
@@ -101,26 +111,31 @@ export function normaliseStreet (line1: string, line2 = ''): string {
   let unit: string[] | undefined
   const push = (list: string[], isLine2: boolean): void => {
     for (const [i, word] of list.entries()) {
-      if (UNIT_WORDS.has(word)) {
+      const next = list[i + 1]
+      // A designator before an id, or before another designator ("apt no 3", "unit #3").
+      const designator = UNIT_WORDS.has(word) && (idLike(next) || (next !== undefined && UNIT_WORDS.has(next) && idLike(list[i + 2])))
+      if (designator) {
         // "unit #3" and "apt no 3" are one designator, not two.
         if (unit !== undefined && unit.length === 0) continue
         unit = []
         units.push(unit)
       } else if (unit !== undefined) {
         unit.push(word)
-      } else if (isLine2 && i === 0) {
+      } else if (isLine2 && i === 0 && idLike(word)) {
         // A line2 without a designator ("3B") is the unit itself.
         unit = [word]
         units.push(unit)
-      } else {
+      } else if (!isLine2) {
         words.push(mapWord(word))
       }
+      // Other words of line2 ("Rear", "Floor 2" without a designator) are not part of the key.
     }
   }
   push(tokens(line1), false)
   unit = undefined
-  push(tokens(line2), true)
-  const ids = units.map(unitId).filter((id) => id !== '')
+  push(tokens(line2.replace(CARE_OF, ' ')), true)
+  // A unit written in both lines is one unit.
+  const ids = [...new Set(units.map(unitId).filter((id) => id !== ''))]
   return [...words, ...ids.flatMap((id) => ['unit', id])].join(' ')
 }
 

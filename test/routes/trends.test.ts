@@ -138,6 +138,15 @@ for (const adapter of ['memory', 'redis'] as const) {
       expect(res.headers['content-type']).toBe('text/csv; charset=utf-8')
       expect(res.headers['content-disposition']).toBe('attachment; filename="shared-addresses-2026-11-23.csv"')
       expect(res.headers.vary).toContain('Accept')
+      expect(res.headers['cache-control']).toBe('no-store')
+      expect((await report()).headers['cache-control']).toBe('no-store')
+      // Media-type parameters do not stop a match; q values still rank.
+      for (const accept of ['text/csv; charset=utf-8', 'text/csv;header=present', 'application/json;q=0.5, text/csv;charset=utf-8;q=0.9']) {
+        const withParameters = await report('', { accept })
+        expect(withParameters.statusCode, accept).toBe(200)
+        expect(withParameters.body, accept).toBe(res.body)
+      }
+      expect((await report('', { accept: 'text/csv;q=0.1, application/json' })).headers['content-type']).toMatch(/^application\/json/)
       const lines = res.body.split('\r\n')
       expect(lines[0]).toBe(`rank,address_key,address,claimants,distinct_last_names,registrations,${POES.map((p) => `poe_${p}`).join(',')},first_seen,last_seen`)
       const key = json.clusters[0].addressKey as string
@@ -185,6 +194,8 @@ for (const adapter of ['memory', 'redis'] as const) {
         ['?limit=501', '/querystring/limit'],
         ['?since=yesterday', '/querystring/since'],
         ['?since=2026-11-23', '/querystring/since'],
+        // A leap second passes the date-time format, but Date cannot read it.
+        ['?since=2016-12-31T23:59:60Z', '/querystring/since'],
         ['?address=1208', '/querystring/address']
       ]
       for (const [query, field] of cases) {

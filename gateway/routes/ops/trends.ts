@@ -60,12 +60,15 @@ const trends: FastifyPluginAsync = async function (fastify) {
   }, async function (request, reply) {
     const query = request.query as Query
     const filter = filterOf(query, rules)
-    const csv = new Negotiator(request).mediaType(MEDIA_TYPES)
+    const csv = new Negotiator({ headers: { accept: bareMediaTypes(request.headers.accept) } }).mediaType(MEDIA_TYPES)
     if (csv === undefined) throw new GatewayError('GW_ERR_REQUEST_NOT_ACCEPTABLE')
     const report = await fastify.sharedAddresses.report(filter, fastify.clock.now())
     // Who, when (the line's time) and which filter; never an address or a count per address.
     request.log.info({ audit: 'shared-address-report', officer: request.principal?.subject, filter: report.filter, format: csv === 'text/csv' ? 'csv' : 'json', clusters: report.clusters.length, examined: report.examined }, 'shared-address report read')
-    reply.header('vary', 'Accept')
+    const vary = reply.getHeader('vary')
+    reply.header('vary', vary === undefined ? 'Accept' : `${String(vary)}, Accept`)
+    // Officers' answers hold addresses: no cache keeps them.
+    reply.header('cache-control', 'no-store')
     if (csv !== 'text/csv') return report
     const date = report.generatedAt.slice(0, 10)
     return reply
@@ -87,8 +90,22 @@ function filterOf (query: Query, rules: { defaultMinClaimants: number, defaultLi
   const minClaimants = count('minClaimants', rules.defaultMinClaimants, 2, 1_000_000)
   const minDistinctLastNames = count('minDistinctLastNames', 1, 1, 1_000_000)
   const limit = count('limit', rules.defaultLimit, 1, rules.maxLimit)
+  // The date-time format takes what Date cannot read (a leap second, 23:59:60): refused, not a 500.
+  const since = query.since === undefined ? undefined : Date.parse(query.since)
+  if (since !== undefined && !Number.isFinite(since)) fields.push('/querystring/since')
   if (fields.length > 0) throw new GatewayError('GW_ERR_REQUEST_INVALID', { fields })
-  return { minClaimants, minDistinctLastNames, limit, ...(query.since === undefined ? {} : { since: Date.parse(query.since) }) }
+  return { minClaimants, minDistinctLastNames, limit, ...(since === undefined ? {} : { since }) }
+}
+
+// Negotiator matches a type's parameters exactly, so "text/csv; charset=utf-8" would find no
+// type; only q counts here.
+function bareMediaTypes (accept: string | undefined): string | undefined {
+  if (accept === undefined) return undefined
+  return accept.split(',').map((part) => {
+    const [type, ...params] = part.split(';').map((p) => p.trim())
+    const q = params.find((p) => /^q=/i.test(p))
+    return q === undefined ? type : `${type ?? ''};${q}`
+  }).join(',')
 }
 
 function csvOf (report: SharedAddressReport, slugs: readonly string[]): string {
