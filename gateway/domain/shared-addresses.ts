@@ -94,6 +94,9 @@ export class SharedAddressIndex {
   async report (filter: SharedAddressFilter, now: number): Promise<SharedAddressReport> {
     const { addresses } = this.#stores
     const found: AddressCluster[] = []
+    // Pages are read by offset from a ranking whose scores only rise: an address that climbs
+    // between two pages can be read twice. It is listed once.
+    const seen = new Set<string>()
     let examined = 0
     let exhausted = false
     while (found.length < filter.limit && examined < this.#maxExamined) {
@@ -102,7 +105,9 @@ export class SharedAddressIndex {
       examined += page.length
       const clusters = await addresses.clusters(page.map((p) => p.address))
       for (const cluster of clusters) {
-        if (cluster === null || cluster.claimants < filter.minClaimants || cluster.distinctLastNames < filter.minDistinctLastNames) continue
+        if (cluster === null || seen.has(cluster.address)) continue
+        seen.add(cluster.address)
+        if (cluster.claimants < filter.minClaimants || cluster.distinctLastNames < filter.minDistinctLastNames) continue
         if (filter.since !== undefined && cluster.lastSeen < filter.since) continue
         found.push(cluster)
       }
