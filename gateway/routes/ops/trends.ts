@@ -26,6 +26,13 @@ const trends: FastifyPluginAsync = async function (fastify) {
 
   fastify.get('/v1/ops/trends/shared-addresses', {
     config: { roles: ['officer'] },
+    // Every access is audited, refused ones too (a bad filter, a format it cannot give, the store
+    // away): who, the answer's status and which filter fields were named; never their values,
+    // which a refused query may have filled with anything.
+    onResponse: async function (request, reply) {
+      if (reply.statusCode < 400) return
+      request.log.info({ audit: 'shared-address-report', officer: request.principal?.subject, status: reply.statusCode, fields: Object.keys(request.query ?? {}).sort() }, 'shared-address report refused')
+    },
     schema: {
       tags: ['ops'],
       summary: 'Addresses claimed by many people across all ports of entry, most claimants first, with the per-port breakdown; JSON, or CSV with Accept: text/csv',
