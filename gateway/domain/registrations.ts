@@ -92,8 +92,15 @@ export class RegistrationService {
   readonly #identityKey: Buffer
   readonly #signals: RegistrationSignals
   readonly #events: EventPublisher
+  readonly #newId: () => string
 
-  constructor (options: { stores: Stores, clock: Clock, rules: RegistrationRules, identityKey: Buffer, signals: RegistrationSignals, events: EventPublisher }) {
+  /**
+   * `newId` makes registration ids (random, `reg_…`, by default); a simulation that must replay
+   * exactly (npm run report:fairness) numbers them instead, since ids enter the pool digest and so
+   * the draw. Never set in the gateway.
+   */
+  constructor (options: { stores: Stores, clock: Clock, rules: RegistrationRules, identityKey: Buffer, signals: RegistrationSignals, events: EventPublisher, newId?: () => string }) {
+    this.#newId = options.newId ?? (() => randomId('reg'))
     this.#stores = options.stores
     this.#clock = options.clock
     this.#rules = options.rules
@@ -118,7 +125,7 @@ export class RegistrationService {
       throw new GatewayError('GW_ERR_REG_SUBJECT_BLOCKED')
     }
 
-    const registrationId = randomId('reg')
+    const registrationId = this.#newId()
     const undo: Array<() => Promise<unknown>> = []
     const rollback = async (): Promise<void> => {
       for (const step of undo.reverse()) await step().catch(() => {})
