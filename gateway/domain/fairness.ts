@@ -105,25 +105,36 @@ export function fairnessFigures (entrants: readonly EntrantTraits[], atMs: numbe
     count('group_size', String(e.groupSize), e.won)
   }
 
-  const languageOrder = [...rules.languages, OTHER, UNKNOWN]
-  const ageOrder = ageBucketLabels(rules.ageBucketDays)
-  const order: Record<FairnessDimension, (a: [string, { entrants: number }], b: [string, { entrants: number }]) => number> = {
-    language: (a, b) => languageOrder.indexOf(a[0]) - languageOrder.indexOf(b[0]),
-    // Most entrants first; other and unknown last.
-    nationality: (a, b) => Number(a[0].length !== 3) - Number(b[0].length !== 3) || b[1].entrants - a[1].entrants || (a[0] < b[0] ? -1 : 1),
-    age: (a, b) => ageOrder.indexOf(a[0]) - ageOrder.indexOf(b[0]),
-    group_size: (a, b) => Number(a[0]) - Number(b[0])
-  }
+  const compare = rowOrder(rules)
   const rows: FairnessRow[] = []
   for (const dimension of FAIRNESS_DIMENSIONS) {
-    const values = [...(tallies.get(dimension) as Map<string, { entrants: number, winners: number }>)].sort(order[dimension])
-    for (const [value, t] of values) rows.push({ dimension, value, entrants: t.entrants, winners: t.winners, selectionRate: rate(t.winners, t.entrants) })
+    for (const [value, t] of tallies.get(dimension) as Map<string, { entrants: number, winners: number }>) rows.push({ dimension, value, entrants: t.entrants, winners: t.winners, selectionRate: rate(t.winners, t.entrants) })
   }
-  return { at: new Date(atMs).toISOString(), entrants: entrants.length, winners, rows }
+  return { at: new Date(atMs).toISOString(), entrants: entrants.length, winners, rows: rows.sort(compare) }
 }
 
-/** Figures of several draws added up (entrants are registration-draws: one registration in two draws counts twice). */
-export function sumFigures (figures: readonly FairnessFigures[], at: string): FairnessFigures {
+/**
+ * Rows by dimension, then: languages as configured (other, unknown last), nationalities by
+ * entrants (other, unknown last), ages youngest first, group sizes ascending.
+ */
+function rowOrder (rules: FairnessRules): (a: FairnessRow, b: FairnessRow) => number {
+  const languageOrder = [...rules.languages, OTHER, UNKNOWN]
+  const ageOrder = ageBucketLabels(rules.ageBucketDays)
+  const within: Record<FairnessDimension, (a: FairnessRow, b: FairnessRow) => number> = {
+    language: (a, b) => languageOrder.indexOf(a.value) - languageOrder.indexOf(b.value),
+    nationality: (a, b) => Number(a.value.length !== 3) - Number(b.value.length !== 3) || Number(a.value === UNKNOWN) - Number(b.value === UNKNOWN) || b.entrants - a.entrants || (a.value < b.value ? -1 : 1),
+    age: (a, b) => ageOrder.indexOf(a.value) - ageOrder.indexOf(b.value),
+    group_size: (a, b) => Number(a.value) - Number(b.value)
+  }
+  return (a, b) => FAIRNESS_DIMENSIONS.indexOf(a.dimension) - FAIRNESS_DIMENSIONS.indexOf(b.dimension) || within[a.dimension](a, b)
+}
+
+/**
+ * Figures of several draws added up (entrants are registration-draws: one registration in two
+ * draws counts twice). A nationality kept by name in one draw and counted as other in another
+ * is added as it was published.
+ */
+export function sumFigures (figures: readonly FairnessFigures[], at: string, rules: FairnessRules): FairnessFigures {
   const rows = new Map<string, FairnessRow>()
   let entrants = 0
   let winners = 0
@@ -139,9 +150,7 @@ export function sumFigures (figures: readonly FairnessFigures[], at: string): Fa
     }
   }
   const out = [...rows.values()].map((r) => ({ ...r, selectionRate: rate(r.winners, r.entrants) }))
-  // Keep each dimension together, in the order of the first draw that had the value.
-  out.sort((a, b) => FAIRNESS_DIMENSIONS.indexOf(a.dimension) - FAIRNESS_DIMENSIONS.indexOf(b.dimension))
-  return { at, entrants, winners, rows: out }
+  return { at, entrants, winners, rows: out.sort(rowOrder(rules)) }
 }
 
 /** The figures as a Markdown table, one row per value: dimension, value, entrants, winners, selection rate. */

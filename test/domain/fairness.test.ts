@@ -73,7 +73,7 @@ describe('fairness figures', () => {
   it('adds up several draws value by value', () => {
     const a = fairnessFigures([entrant('es', 'VEN', 0, 1, true), entrant('ht', 'HTI', 0, 1, false)], AT, rules)
     const b = fairnessFigures([entrant('es', 'VEN', 2, 1, false)], AT + DAY, rules)
-    const sum = sumFigures([a, b], 'all')
+    const sum = sumFigures([b, a], 'all', rules)
     expect(sum.entrants).toBe(3)
     expect(sum.winners).toBe(1)
     expect(sum.rows.filter((r) => r.dimension === 'language')).toEqual([
