@@ -76,6 +76,7 @@ async function main (): Promise<number> {
   lines.push('| --- | ---: | ---: | ---: |')
   lines.push(`| tried ${MULTI_ATTEMPTS} or more times | ${run.multi.households} | ${run.multi.winners} | ${pct(run.multi.winners, run.multi.households)} |`)
   lines.push(`| tried once | ${run.single.households} | ${run.single.winners} | ${pct(run.single.winners, run.single.households)} |`)
+  lines.push(`| of them at a planted address | ${run.planted.households} | ${run.planted.winners} | ${pct(run.planted.winners, run.planted.households)} |`)
   lines.push('')
   lines.push(`multi-registrant advantage ${formatStat(advantage.ratio, 3)} (SE ${formatStat(advantage.se, 3)}, z ${formatStat(advantage.z, 2)}; significant at z >= 3)`)
   lines.push(`groups given a place ${run.groupsPlaced}, split ${run.groupsSplit}`)

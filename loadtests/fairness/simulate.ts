@@ -65,7 +65,10 @@ export interface SimulationResult {
   /** The draws' figures added up (entrants are registration-draws). */
   figures: FairnessFigures
   multi: WinCounts
+  /** Households that tried once. */
   single: WinCounts
+  /** Of them, the households at a planted address. */
+  planted: WinCounts
   /** Selected requests whose group did not get one slot and consecutive places of its own, its size, as its appointment says. */
   groupsSplit: number
   /** Selected requests checked for that. */
@@ -137,6 +140,7 @@ export async function simulate (options: SimulationOptions): Promise<SimulationR
     // Registrations still waiting for a place, in the order they were made.
     const waiting = new Map<string, { household: number, subject: string, poe: string, size: number }>()
     const attemptsOf = new Map<number, number>()
+    const plantedHouseholds = new Set<number>()
     const won = new Set<number>()
     const refused: Record<string, number> = {}
     const accepted: RegistrationView[] = []
@@ -172,6 +176,7 @@ export async function simulate (options: SimulationOptions): Promise<SimulationR
         const r = next.value
         clock.set(Math.max(clock.now(), at()))
         attemptsOf.set(r.household, (attemptsOf.get(r.household) ?? 0) + 1)
+        if (r.cluster >= 0) plantedHouseholds.add(r.household)
         try {
           const view = await registrations.create(
             { subject: r.account, deviceId: r.device, network: `10.${(r.household >> 16) & 255}.${(r.household >> 8) & 255}.${r.household & 255}` },
@@ -216,16 +221,22 @@ export async function simulate (options: SimulationOptions): Promise<SimulationR
     let afterHorizon = 0
     for (; !next.done; next = attempts.next()) {
       afterHorizon++
+      if (next.value.cluster >= 0) plantedHouseholds.add(next.value.household)
       attemptsOf.set(next.value.household, (attemptsOf.get(next.value.household) ?? 0) + 1)
     }
 
     const multi: WinCounts = { households: 0, winners: 0 }
     const single: WinCounts = { households: 0, winners: 0 }
+    // Planted households all try once; shown apart too, since they are no random sample of the
+    // single registrants (each cluster goes round robin over its first 2 to 8 ports) and in a
+    // small population they are a large share of them (1,176 households).
+    const planted: WinCounts = { households: 0, winners: 0 }
     for (const [household, n] of attemptsOf) {
-      const group = n >= MULTI_ATTEMPTS ? multi : n === 1 ? single : undefined
-      if (group === undefined) continue
-      group.households++
-      if (won.has(household)) group.winners++
+      const groups = n >= MULTI_ATTEMPTS ? [multi] : n !== 1 ? [] : plantedHouseholds.has(household) ? [single, planted] : [single]
+      for (const group of groups) {
+        group.households++
+        if (won.has(household)) group.winners++
+      }
     }
     return {
       truth: pop.truth,
@@ -238,6 +249,7 @@ export async function simulate (options: SimulationOptions): Promise<SimulationR
       figures: sumFigures(figures, `${figures.length} draws from ${FIRST_POOL_DATE}`, { languages: LANGUAGES, ...config.fairness }),
       multi,
       single,
+      planted,
       groupsSplit,
       groupsPlaced,
       registrations: accepted

@@ -88,6 +88,10 @@ describe('npm run report:fairness -- --synthetic', () => {
       expect(r.stdout).toContain('| dimension | value | entrants | winners | selection rate |\n')
       for (const dimension of ['language', 'nationality', 'age', 'group_size']) expect(r.stdout).toMatch(new RegExp(`^\\| ${dimension} \\| \\S+ \\| \\d+ \\| \\d+ \\| \\d+\\.\\d{2}% \\|$`, 'm'))
       expect(r.stdout).toMatch(/^\| tried 10 or more times \| \d+ \| \d+ \| \d+\.\d{2}% \|$/m)
+      // 3,000 households, 1,176 of them planted (one try each), 74 multi-registrants (4% of the rest, and one heavy).
+      expect(r.stdout).toContain('| tried 10 or more times | 74 |')
+      expect(r.stdout).toMatch(/^\| tried once \| 2926 \| \d+ \| \d+\.\d{2}% \|$/m)
+      expect(r.stdout).toMatch(/^\| of them at a planted address \| 1176 \| \d+ \| \d+\.\d{2}% \|$/m)
       expect(r.status).toBe(0)
     }
     // Everything but the time it took.
