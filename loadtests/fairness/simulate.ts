@@ -215,6 +215,12 @@ export async function simulate (options: SimulationOptions): Promise<SimulationR
         waiting.delete(registrationId)
       }
       groupsSplit += overlaps(places)
+      // The backend takes the day's events, as delivery would: the outbox does not grow for the whole run.
+      for (let p = 0; p < stores.outbox.partitions; p++) {
+        for (let batch = await stores.outbox.read(p, 'fairness-run', 5_000); batch.length > 0; batch = await stores.outbox.read(p, 'fairness-run', 5_000)) {
+          await Promise.all(batch.map(async (entry) => stores.outbox.ack(entry)))
+        }
+      }
       progress(`day ${d + 1}/${options.days} (${date}): ${summary.entries ?? 0} entries, ${figures.at(-1)?.winners ?? 0} won; ${created} registrations so far`)
     }
     // Attempts after the last close were never made; they still count as tries of their household.
