@@ -76,6 +76,11 @@ export const defaults: Config = {
     catchUpHours: 6,
     lapseGraceSeconds: 60
   },
+  fairness: {
+    ageBucketDays: [1, 7, 30],
+    // ISO 3166 has 249 codes; a bound keeps the metric's series few however the pool looks.
+    topNationalities: 20
+  },
   workers: {
     // One draw a day: one thread is plenty, and it leaves the other core to the event loop.
     allocationMaxThreads: 1,

@@ -250,6 +250,11 @@ function crossFieldProblems (config: Config): string[] {
     problems.push(`metrics.httpDurationBuckets (GATEWAY_METRICS_HTTP_BUCKETS) must include 1 (the latency SLO's threshold, 1 s), got ${JSON.stringify(buckets)}`)
   }
 
+  const edges = config.fairness.ageBucketDays
+  if (edges.some((b, i) => i > 0 && b <= (edges[i - 1] as number))) {
+    problems.push(`fairness.ageBucketDays (GATEWAY_FAIRNESS_AGE_BUCKET_DAYS) must be ascending, got ${JSON.stringify(edges)}`)
+  }
+
   const rooms = config.waitingRoom.rooms
   const roomNames = new Set<string>()
   rooms.forEach((room, i) => {

@@ -87,6 +87,11 @@ export const ConfigSchema = Type.Object({
     lapseGraceSeconds: Type.Integer({ minimum: 0, maximum: 3600, env: 'GATEWAY_ALLOCATION_LAPSE_GRACE_SECONDS', expected: 'an integer from 0 to 3600', doc: 'an unconfirmed place lapses this long after its confirm-by time, so a confirmation in flight at the deadline is never overwritten' })
   }, { additionalProperties: false }),
 
+  fairness: Type.Object({
+    ageBucketDays: Type.Array(Type.Integer({ minimum: 1, maximum: 3650 }), { minItems: 1, maxItems: 10, env: 'GATEWAY_FAIRNESS_AGE_BUCKET_DAYS', expected: 'a JSON array of 1 to 10 ascending whole numbers of days', doc: 'edges of the registration-age buckets of the draw\'s fairness figures: [1,7,30] makes <1d, 1-7d, 7-30d and 30d+' }),
+    topNationalities: Type.Integer({ minimum: 0, maximum: 300, env: 'GATEWAY_FAIRNESS_TOP_NATIONALITIES', expected: 'an integer from 0 to 300', doc: 'nationalities with figures (and metric labels) of their own, the most frequent in each draw; the rest count as other' })
+  }, { additionalProperties: false }),
+
   workers: Type.Object({
     allocationMaxThreads: Type.Integer({ minimum: 1, maximum: 64, env: 'GATEWAY_WORKERS_ALLOCATION_MAX_THREADS', expected: 'an integer from 1 to 64', doc: 'worker threads for the daily draw (piscina); started on demand' }),
     livenessMaxThreads: Type.Integer({ minimum: 1, maximum: 64, env: 'GATEWAY_WORKERS_LIVENESS_MAX_THREADS', expected: 'an integer from 1 to 64', doc: 'worker threads that decode and check liveness photos (piscina); started on demand' }),

@@ -4,6 +4,8 @@
 //                                                   (REDIS_URL and GATEWAY_* as the gateway runs)
 //   npm run audit:allocation -- --file draw.json    a record exported from
 //                                                   GET /v1/ops/allocations/:date/record
+// It prints the draw's fairness figures as published (entrants and winners by language,
+// nationality, registration age and group size), then the verdict.
 // Exit 0 when it matches, 1 when it does not, 2 when the record cannot be had.
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
@@ -11,7 +13,8 @@ import { ConfigError, loadConfig } from '../config/load.js'
 import { AllocationService } from './domain/allocations.js'
 import { EventPublisher } from './domain/events.js'
 import { auditDraw, type DrawRecord } from './domain/draw-audit.js'
-import { GatewayError } from './errors.js'
+import { fairnessTable } from './domain/fairness.js'
+import { GatewayError, LANGUAGES } from './errors.js'
 import { createStores } from './store/index.js'
 
 function fail (message: string): never {
@@ -36,7 +39,7 @@ async function fromStore (date: string): Promise<DrawRecord> {
     const allocations = new AllocationService({
       stores,
       clock: { now: () => Date.now() },
-      rules: { ...config.allocation, confirmationHours: config.schedule.confirmationHours, sealGraceMs: 0, lapseGraceMs: 0, poes: config.poes, schedule: config.schedule, validationSlots: config.registrations.maxMembers },
+      rules: { ...config.allocation, confirmationHours: config.schedule.confirmationHours, sealGraceMs: 0, lapseGraceMs: 0, poes: config.poes, schedule: config.schedule, validationSlots: config.registrations.maxMembers, fairness: { languages: LANGUAGES, ...config.fairness } },
       // Reading a record never draws nor writes an index.
       draw: async () => { throw new Error('the audit replays the draw itself') },
       dobDigest: () => { throw new Error('the audit writes no index') },
@@ -64,6 +67,8 @@ const { values } = parseArgs({ options: { file: { type: 'string' }, date: { type
 if ((values.file === undefined) === (values.date === undefined)) fail('give one of --date <YYYY-MM-DD> (read from REDIS_URL) or --file <draw record JSON>')
 const record = values.date !== undefined ? await fromStore(values.date) : fromFile(values.file as string)
 const findings = auditDraw(record)
+// The published fairness figures, before the verdict so the verdict stays the last line.
+if (record.fairness !== undefined) process.stdout.write(`fairness of the draw of ${record.date} (registrations; ages at ${record.fairness.at}):\n${fairnessTable(record.fairness.rows)}\n`)
 if (findings.length === 0) {
   process.stdout.write(`draw ${record.date}: matches (commitment, pool digest and ${record.entries.length} entries replayed)\n`)
 } else {

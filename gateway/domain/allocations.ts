@@ -24,6 +24,7 @@ import type { AllocationInput, AllocationResult, PoeCounts, PoolEntry, Slot } fr
 import { poolKey, requestKey, type AppointmentRequestRecord } from './appointment-requests.js'
 import { assignmentsDigest, canonicalPool, commitment, drawSeed, poolDigest, type DrawRecord } from './draw-audit.js'
 import type { DomainEvent, EventPublisher } from './events.js'
+import { fairnessFigures, type FairnessFigures, type FairnessRules } from './fairness.js'
 import { fillerDigest } from './identity.js'
 import { registrationKey, type RegistrationRecord } from './registrations.js'
 import { poolDayTimes, type ScheduleRules } from './schedule.js'
@@ -47,6 +48,8 @@ export interface AllocationSummary {
   serverSeed?: string
   assignmentsDigest?: string
   counts?: Record<string, PoeCounts>
+  /** Entrants and winners by language, nationality, registration age and group size (fairness.ts). */
+  fairness?: FairnessFigures
   ranAt?: string
 }
 
@@ -62,11 +65,12 @@ export interface AllocationRules {
   schedule: ScheduleRules
   /** Date-of-birth digests in every appointment index: the largest group a registration may hold. */
   validationSlots: number
+  fairness: FairnessRules
 }
 
 /** What the draw and the sweep report, for metrics. */
 export interface AllocationSignals {
-  drawn(counts: Record<string, PoeCounts>): void
+  drawn(counts: Record<string, PoeCounts>, fairness: FairnessFigures): void
   lapsed(poe: string): void
 }
 
@@ -75,8 +79,12 @@ export interface AllocationSignals {
  * (a config change after the seal cannot move the draw), and how many chunks hold the pool.
  */
 interface Seal { poolDigest: string, entries: number, sealedAt: string, chunks: number, slots: Record<string, Slot[]>, oldestShare: number }
-/** Part of the sealed pool in canonical order, with each entry's request id. */
-interface SnapshotChunk { entries: PoolEntry[], requests: string[] }
+/**
+ * Part of the sealed pool in canonical order, with each entry's request id and its coarse traits
+ * for the fairness figures: [preferred language, nationality of the first member]. Seals made
+ * before the traits were kept have none; their figures say `unknown`.
+ */
+interface SnapshotChunk { entries: PoolEntry[], requests: string[], traits?: Array<[string, string]> }
 
 /** What the summary shows of a seal. */
 function publicSeal (seal: Seal): Pick<AllocationSummary, 'poolDigest' | 'entries' | 'sealedAt'> {
@@ -133,9 +141,15 @@ export class AllocationService {
   readonly #committed = new Map<string, string>()
 
   readonly #chunkSize: number
+  readonly #newSeed: (date: string) => Buffer
 
-  constructor (options: { stores: Stores, clock: Clock, rules: AllocationRules, draw: (input: AllocationInput) => Promise<AllocationResult>, dobDigest: (dateOfBirth: string) => string, events: EventPublisher, signals?: AllocationSignals, chunkSize?: number }) {
+  /**
+   * `newSeed` draws a date's server seed (32 random bytes by default); a simulation that must
+   * replay exactly (npm run report:fairness) derives it instead. Never set in the gateway.
+   */
+  constructor (options: { stores: Stores, clock: Clock, rules: AllocationRules, draw: (input: AllocationInput) => Promise<AllocationResult>, dobDigest: (dateOfBirth: string) => string, events: EventPublisher, signals?: AllocationSignals, chunkSize?: number, newSeed?: (date: string) => Buffer }) {
     this.#chunkSize = options.chunkSize ?? CHUNK
+    this.#newSeed = options.newSeed ?? (() => randomBytes(32))
     this.#events = options.events
     this.#stores = options.stores
     this.#dobDigest = options.dobDigest
@@ -161,7 +175,7 @@ export class AllocationService {
   async commit (date: string): Promise<{ commitment: string, created: boolean }> {
     const known = this.#committed.get(date)
     if (known !== undefined) return { commitment: known, created: false }
-    const created = await this.#stores.kv.setIfAbsent(seedKey(date), randomBytes(32).toString('hex'), { ttlMs: KEEP_MS })
+    const created = await this.#stores.kv.setIfAbsent(seedKey(date), this.#newSeed(date).toString('hex'), { ttlMs: KEEP_MS })
     const value = commitment(await this.#seed(date))
     this.#committed.set(date, value)
     if (this.#committed.size > 8) this.#committed.delete(this.#committed.keys().next().value as string)
@@ -223,8 +237,20 @@ export class AllocationService {
       oldestShare: seal.oldestShare,
       slots: seal.slots,
       entries,
-      assignmentsDigest: summary.assignmentsDigest
+      assignmentsDigest: summary.assignmentsDigest,
+      ...(summary.fairness === undefined ? {} : { fairness: summary.fairness })
     }
+  }
+
+  // Registration ages are taken at the draw's scheduled time, not when it happened to run, so a
+  // rerun or a late catch-up gives the same figures.
+  #fairness (date: string, snapshot: { entries: PoolEntry[], traits: Array<[string, string]> }, result: AllocationResult): FairnessFigures {
+    const won = new Set(result.assignments.map((a) => a.registrationId))
+    const entrants = snapshot.entries.map((e, i) => {
+      const [language, nationality] = snapshot.traits[i] as [string, string]
+      return { language, nationality, createdAtMs: e.createdAtMs, groupSize: e.groupSize, won: won.has(e.registrationId) }
+    })
+    return fairnessFigures(entrants, poolDayTimes(date, this.#rules.schedule).drawAt, this.#rules.fairness)
   }
 
   /** How many entries wait in a pool date's pools right now (the draw's input before the seal). */
@@ -265,12 +291,12 @@ export class AllocationService {
     const existing = await kv.get(sealKey(date))
     if (existing !== null) return { seal: JSON.parse(existing) as Seal, created: false }
     await this.#seed(date)
-    const { entries, requests } = await this.#readPool(date)
+    const { entries, requests, traits } = await this.#readPool(date)
     const pool = canonicalPool(entries)
     const chunks = Math.ceil(pool.length / this.#chunkSize)
     for (let i = 0; i < chunks; i++) {
       const part = pool.slice(i * this.#chunkSize, (i + 1) * this.#chunkSize)
-      const chunk: SnapshotChunk = { entries: part, requests: part.map((e) => requests.get(e.registrationId) as string) }
+      const chunk: SnapshotChunk = { entries: part, requests: part.map((e) => requests.get(e.registrationId) as string), traits: part.map((e) => traits.get(e.registrationId) as [string, string]) }
       await kv.set(chunkKey(date, i), JSON.stringify(chunk), { ttlMs: KEEP_MS })
     }
     const seal: Seal = { poolDigest: poolDigest(pool), entries: pool.length, sealedAt: new Date(this.#clock.now()).toISOString(), chunks, slots: this.slots(), oldestShare: this.#rules.oldestShare }
@@ -278,9 +304,10 @@ export class AllocationService {
     return { seal, created: true }
   }
 
-  async #snapshot (date: string, seal: Seal): Promise<{ entries: PoolEntry[], requests: Array<[string, string]> }> {
+  async #snapshot (date: string, seal: Seal): Promise<{ entries: PoolEntry[], requests: Array<[string, string]>, traits: Array<[string, string]> }> {
     const entries: PoolEntry[] = []
     const requests: Array<[string, string]> = []
+    const traits: Array<[string, string]> = []
     for (let i = 0; i < seal.chunks; i++) {
       const raw = await this.#stores.kv.get(chunkKey(date, i))
       if (raw === null) throw new Error(`the sealed pool of ${date} lost its chunk ${i}`)
@@ -288,9 +315,10 @@ export class AllocationService {
       chunk.entries.forEach((entry, j) => {
         entries.push(entry)
         requests.push([entry.registrationId, chunk.requests[j] as string])
+        traits.push(chunk.traits?.[j] ?? ['', ''])
       })
     }
-    return { entries, requests }
+    return { entries, requests, traits }
   }
 
   /**
@@ -327,6 +355,7 @@ export class AllocationService {
       const snapshot = await this.#snapshot(date, seal)
       const result = await this.#draw({ entries: snapshot.entries, slots: seal.slots, oldestShare: seal.oldestShare, seed: drawSeed(serverSeed, seal.poolDigest, storedBeacon) })
       const ranAt = this.#clock.now()
+      const fairness = this.#fairness(date, snapshot, result)
       await this.#writeResults(date, snapshot.requests, result, ranAt)
       await this.#closeStragglers(date, new Set(snapshot.requests.map(([, requestId]) => requestId)))
       const summary: AllocationSummary = {
@@ -336,10 +365,11 @@ export class AllocationService {
         serverSeed: serverSeed.toString('hex'),
         assignmentsDigest: assignmentsDigest(result),
         counts: result.counts,
+        fairness,
         ranAt: new Date(ranAt).toISOString()
       }
       await kv.set(summaryKey(date), JSON.stringify(summary), { ttlMs: KEEP_MS })
-      this.#signals.drawn(result.counts)
+      this.#signals.drawn(result.counts, fairness)
       return summary
     })
   }
@@ -384,10 +414,11 @@ export class AllocationService {
 
   // Pages through each port's pool (one ZRANGE of a million members would outlast the command
   // timeout) and reads each entry's request and registration, in batches.
-  async #readPool (date: string): Promise<{ entries: PoolEntry[], requests: Map<string, string> }> {
+  async #readPool (date: string): Promise<{ entries: PoolEntry[], requests: Map<string, string>, traits: Map<string, [string, string]> }> {
     const { kv } = this.#stores
     const entries: PoolEntry[] = []
     const requests = new Map<string, string>()
+    const traits = new Map<string, [string, string]>()
     for (const { slug } of this.#rules.poes) {
       for await (const members of this.#pages(poolKey(slug, date))) {
         await Promise.all(members.map(async (member) => {
@@ -401,11 +432,12 @@ export class AllocationService {
           if (rawRegistration === null) return
           const registration = JSON.parse(rawRegistration) as RegistrationRecord
           requests.set(request.registrationId, request.requestId)
+          traits.set(request.registrationId, [registration.preferredLanguage ?? '', registration.members[0]?.nationality ?? ''])
           entries.push({ registrationId: request.registrationId, createdAtMs: registration.createdAtMs, groupSize: request.groupSize, identities: registration.identities, poe: slug })
         }))
       }
     }
-    return { entries, requests }
+    return { entries, requests, traits }
   }
 
   async * #pages (key: StoreKey): AsyncGenerator<string[]> {

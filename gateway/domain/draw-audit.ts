@@ -10,6 +10,7 @@
 // Pure functions only; the draw itself is workers/allocation.ts.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { allocate, type AllocationResult, type PoolEntry, type Slot } from '../../workers/allocation.js'
+import type { FairnessFigures } from './fairness.js'
 
 export function commitment (serverSeed: Uint8Array): string {
   return createHash('sha256').update(serverSeed).digest('hex')
@@ -51,6 +52,11 @@ export interface DrawRecord {
   slots: Record<string, Slot[]>
   entries: PoolEntry[]
   assignmentsDigest: string
+  /**
+   * The draw's fairness figures as published (fairness.ts); shown by the audit, not replayed: the
+   * language and nationality they count are not in the record.
+   */
+  fairness?: FairnessFigures
 }
 
 export type AuditFinding = 'seed does not match the commitment' | 'pool does not match its digest' | 'assignments do not match the replay'

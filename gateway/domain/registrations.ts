@@ -96,9 +96,16 @@ export class RegistrationService {
   readonly #signals: RegistrationSignals
   readonly #events: EventPublisher
   readonly #addresses: SharedAddressIndex | undefined
+  readonly #newId: () => string
 
-  constructor (options: { stores: Stores, clock: Clock, rules: RegistrationRules, identityKey: Buffer, signals: RegistrationSignals, events: EventPublisher, addresses?: SharedAddressIndex }) {
+  /**
+   * `newId` makes registration ids (random, `reg_…`, by default); a simulation that must replay
+   * exactly (npm run report:fairness) numbers them instead, since ids enter the pool digest and so
+   * the draw. Never set in the gateway.
+   */
+  constructor (options: { stores: Stores, clock: Clock, rules: RegistrationRules, identityKey: Buffer, signals: RegistrationSignals, events: EventPublisher, addresses?: SharedAddressIndex, newId?: () => string }) {
     this.#addresses = options.addresses
+    this.#newId = options.newId ?? (() => randomId('reg'))
     this.#stores = options.stores
     this.#clock = options.clock
     this.#rules = options.rules
@@ -123,7 +130,7 @@ export class RegistrationService {
       throw new GatewayError('GW_ERR_REG_SUBJECT_BLOCKED')
     }
 
-    const registrationId = randomId('reg')
+    const registrationId = this.#newId()
     const undo: Array<() => Promise<unknown>> = []
     const rollback = async (): Promise<void> => {
       for (const step of undo.reverse()) await step().catch(() => {})

@@ -3,6 +3,7 @@
 // only: never a person, a device or an address).
 import fp from 'fastify-plugin'
 import { Counter, Gauge } from 'prom-client'
+import { LANGUAGES } from '../errors.js'
 import { AllocationService } from '../domain/allocations.js'
 import { AppointmentRequestService } from '../domain/appointment-requests.js'
 import { ConfirmationService } from '../domain/confirmations.js'
@@ -72,6 +73,20 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     help: 'When this instance last finished a draw (Unix seconds); 0 before its first.',
     registers: [fastify.metrics]
   })
+  // The last draw's figures, replaced whole at each draw so a value that left the pool (a
+  // nationality out of the top ones) leaves the metric too. Counts of registrations, not people.
+  const fairnessEntrants = new Gauge({
+    name: 'gateway_allocation_fairness_entrants',
+    help: 'Registrations in this instance\'s last draw, by dimension (language, nationality, age, group_size) and value.',
+    labelNames: ['dimension', 'value'] as const,
+    registers: [fastify.metrics]
+  })
+  const fairnessWinners = new Gauge({
+    name: 'gateway_allocation_fairness_winners',
+    help: 'Registrations given a place in this instance\'s last draw, by dimension (language, nationality, age, group_size) and value.',
+    labelNames: ['dimension', 'value'] as const,
+    registers: [fastify.metrics]
+  })
   const { config, clock, stores, events } = fastify
   // Every port's series exist from the start at 0, so a dashboard shows 0 for a port with nothing
   // drawn yet instead of no data, and increase() sees the first draw (Prometheus's advice on
@@ -108,13 +123,20 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
       lapseGraceMs: config.allocation.lapseGraceSeconds * 1000,
       poes: config.poes,
       schedule: config.schedule,
-      validationSlots: config.registrations.maxMembers
+      validationSlots: config.registrations.maxMembers,
+      fairness: { languages: LANGUAGES, ...config.fairness }
     },
     draw: async (input) => fastify.workers.allocate(input),
     dobDigest,
     events,
     signals: {
-      drawn: (counts) => {
+      drawn: (counts, fairness) => {
+        fairnessEntrants.reset()
+        fairnessWinners.reset()
+        for (const row of fairness.rows) {
+          fairnessEntrants.set({ dimension: row.dimension, value: row.value }, row.entrants)
+          fairnessWinners.set({ dimension: row.dimension, value: row.value }, row.winners)
+        }
         for (const [poe, c] of Object.entries(counts)) {
           for (const rule of ['oldest', 'random'] as const) {
             places.inc({ poe, rule }, c[rule].people)

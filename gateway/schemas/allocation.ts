@@ -22,5 +22,17 @@ export const DrawSummarySchema = Type.Object({
     oldest: Type.Object({ groups: Type.Integer(), people: Type.Integer() }),
     random: Type.Object({ groups: Type.Integer(), people: Type.Integer() })
   }))),
+  fairness: Type.Optional(Type.Object({
+    at: Type.String({ description: 'the instant registration ages are measured at: the draw\'s scheduled time' }),
+    entrants: Type.Integer(),
+    winners: Type.Integer(),
+    rows: Type.Array(Type.Object({
+      dimension: Type.Enum(['language', 'nationality', 'age', 'group_size']),
+      value: Type.String(),
+      entrants: Type.Integer({ description: 'registrations in the draw with this value' }),
+      winners: Type.Integer({ description: 'of them, given a place' }),
+      selectionRate: Type.Number()
+    }))
+  }, { description: 'entrants and winners by preferred language, nationality of the first member, registration age and group size: counts of registrations, nothing about a person' })),
   ranAt: Type.Optional(Type.String())
 })

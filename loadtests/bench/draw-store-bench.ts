@@ -14,6 +14,7 @@ import { AllocationService } from '../../gateway/domain/allocations.js'
 import { EventPublisher } from '../../gateway/domain/events.js'
 import { poolKey, requestKey, type AppointmentRequestRecord } from '../../gateway/domain/appointment-requests.js'
 import { registrationKey } from '../../gateway/domain/registrations.js'
+import { LANGUAGES } from '../../gateway/errors.js'
 import { ManualClock } from '../../gateway/store/clock.js'
 import { createRedisStores } from '../../gateway/store/redis/index.js'
 import { allocate } from '../../workers/allocation.js'
@@ -36,7 +37,7 @@ try {
   const allocations = new AllocationService({
     stores,
     clock,
-    rules: { oldestShare: config.allocation.oldestShare, slotTimes: config.allocation.slotTimes, confirmationHours: 23, sealGraceMs: 30_000, lapseGraceMs: 60_000, poes: config.poes, schedule: config.schedule, validationSlots: config.registrations.maxMembers },
+    rules: { oldestShare: config.allocation.oldestShare, slotTimes: config.allocation.slotTimes, confirmationHours: 23, sealGraceMs: 30_000, lapseGraceMs: 60_000, poes: config.poes, schedule: config.schedule, validationSlots: config.registrations.maxMembers, fairness: { languages: LANGUAGES, ...config.fairness } },
     draw: async (input) => allocate(input),
     dobDigest: (dob) => dob.padEnd(43, '.'),
     // The draw appends each outcome to the outbox, as in the gateway.

@@ -22,7 +22,7 @@ function service (stores: Stores, clock: ManualClock, draw: (input: AllocationIn
   return new AllocationService({
     stores,
     clock,
-    rules: { oldestShare: 0.3, slotTimes: ['08:00', '10:00'], confirmationHours: 23, sealGraceMs: 30_000, lapseGraceMs: 60_000, poes: [{ slug: 'laredo', dailyCapacity: 200 }, { slug: 'nogales', dailyCapacity: 50 }], schedule: config.schedule, validationSlots: 2 },
+    rules: { oldestShare: 0.3, slotTimes: ['08:00', '10:00'], confirmationHours: 23, sealGraceMs: 30_000, lapseGraceMs: 60_000, poes: [{ slug: 'laredo', dailyCapacity: 200 }, { slug: 'nogales', dailyCapacity: 50 }], schedule: config.schedule, validationSlots: 2, fairness: { languages: ['en', 'es', 'ht', 'ru'], ageBucketDays: [1, 7, 30], topNationalities: 20 } },
     draw,
     dobDigest: (dob) => `d-${dob}`.padEnd(43, '.'),
     events: new EventPublisher({ outbox: stores.outbox, clock, recoverAfterMs: 60_000 }),

@@ -20,6 +20,17 @@ function replayWinners (record: DrawRecord): Set<string> {
 
 const AUDIT = fileURLToPath(new URL('../../dist/gateway/audit-allocation.js', import.meta.url))
 const MONDAY_1PM_ET = Date.parse('2026-11-23T18:00:00Z')
+// What npm run audit:allocation prints of the draw below before its verdict.
+const FIGURES = [
+  'fairness of the draw of 2026-11-24 (registrations; ages at 2026-11-24T16:00:00.000Z):',
+  '| dimension | value | entrants | winners | selection rate |',
+  '| --- | --- | ---: | ---: | ---: |',
+  '| language | en | 300 | 260 | 86.67% |',
+  '| nationality | HTI | 300 | 260 | 86.67% |',
+  '| age | <1d | 300 | 260 | 86.67% |',
+  '| group_size | 1 | 300 | 260 | 86.67% |',
+  ''
+].join('\n')
 
 for (const adapter of ['memory', 'redis'] as const) {
   describe(`the daily draw (${adapter})`, () => {
@@ -87,6 +98,19 @@ for (const adapter of ['memory', 'redis'] as const) {
       expect(summary.counts['eagle-pass']).toEqual({ capacity: 150, entries: 60, oldest: { groups: 45, people: 45 }, random: { groups: 15, people: 15 } })
       expect(summary.counts.laredo).toEqual({ capacity: 200, entries: 240, oldest: { groups: 60, people: 60 }, random: { groups: 140, people: 140 } })
 
+      // The fairness figures: every entrant registered in English, Haitian, alone, under a day
+      // before the draw; the leaver's entry counts as drawn (it was sealed).
+      const winners = summary.counts['eagle-pass'].oldest.groups + summary.counts['eagle-pass'].random.groups + summary.counts.laredo.oldest.groups + summary.counts.laredo.random.groups
+      expect(winners).toBe(260)
+      const rows = [['language', 'en'], ['nationality', 'HTI'], ['age', '<1d'], ['group_size', '1']].map(([dimension, value]) => ({ dimension, value, entrants: 300, winners: 260, selectionRate: 260 / 300 }))
+      expect(summary.fairness).toEqual({ at: '2026-11-24T16:00:00.000Z', entrants: 300, winners: 260, rows })
+      const metrics = (await gateway.inject({ url: '/metrics' })).body
+      for (const { dimension, value } of rows) {
+        expect(metrics).toContain(`gateway_allocation_fairness_entrants{dimension="${dimension}",value="${value}"} 300\n`)
+        expect(metrics).toContain(`gateway_allocation_fairness_winners{dimension="${dimension}",value="${value}"} 260\n`)
+      }
+      expect(metrics.match(/^gateway_allocation_fairness_entrants\{/gm)).toHaveLength(4)
+
       // A second run, even with another key, returns the first result.
       const again = await gateway.inject({ method: 'POST', url: '/v1/ops/allocations', headers: { ...ops, 'idempotency-key': randomUUID() }, payload: { date: '2026-11-24' } })
       expect(again.json()).toEqual(summary)
@@ -111,7 +135,7 @@ for (const adapter of ['memory', 'redis'] as const) {
       const file = join(mkdtempSync(join(tmpdir(), 'draw-')), 'draw.json')
       writeFileSync(file, JSON.stringify(record))
       const audit = spawnSync(process.execPath, [AUDIT, '--file', file], { encoding: 'utf8' })
-      expect(audit.stdout).toBe('draw 2026-11-24: matches (commitment, pool digest and 300 entries replayed)\n')
+      expect(audit.stdout).toBe(FIGURES + 'draw 2026-11-24: matches (commitment, pool digest and 300 entries replayed)\n')
       expect(audit.status).toBe(0)
       // The newest Laredo entry passed off as the oldest, to win an oldest-share place: the pool
       // no longer matches its digest, and the replay gives other winners.
@@ -121,7 +145,7 @@ for (const adapter of ['memory', 'redis'] as const) {
       writeFileSync(file, JSON.stringify(tampered))
       const caught = spawnSync(process.execPath, [AUDIT, '--file', file], { encoding: 'utf8' })
       expect(caught.status).toBe(1)
-      expect(caught.stdout).toBe('draw 2026-11-24: DOES NOT MATCH\n  - pool does not match its digest\n  - assignments do not match the replay\n')
+      expect(caught.stdout).toBe(FIGURES + 'draw 2026-11-24: DOES NOT MATCH\n  - pool does not match its digest\n  - assignments do not match the replay\n')
       if (adapter === 'redis') {
         // Straight from the store the gateway uses, by date, with the environment the gateway runs with.
         const dir = mkdtempSync(join(tmpdir(), 'audit-env-'))
@@ -130,7 +154,7 @@ for (const adapter of ['memory', 'redis'] as const) {
         const env = { PATH: process.env.PATH, REDIS_URL: inject('redisUrl'), GATEWAY_REDIS_KEY_PREFIX: keyPrefix, GATEWAY_AUTH_PUBLIC_KEY_FILE: join(dir, 'jwt.pem'), GATEWAY_IDENTITY_KEY_FILE: join(dir, 'identity.key') }
         const byDate = spawnSync(process.execPath, [AUDIT, '--date', '2026-11-24'], { encoding: 'utf8', env })
         expect(byDate.stderr).toBe('')
-        expect(byDate.stdout).toBe('draw 2026-11-24: matches (commitment, pool digest and 300 entries replayed)\n')
+        expect(byDate.stdout).toBe(FIGURES + 'draw 2026-11-24: matches (commitment, pool digest and 300 entries replayed)\n')
         expect(spawnSync(process.execPath, [AUDIT, '--date', '2026-11-25'], { encoding: 'utf8', env }).stderr)
           .toBe('audit:allocation: no draw record for 2026-11-25 in this store (not drawn yet, or older than 60 days)\n')
       }
