@@ -20,7 +20,8 @@ import { AppointmentRequestService } from '../../gateway/domain/appointment-requ
 import { canonicalPool, drawSeed, type DrawRecord } from '../../gateway/domain/draw-audit.js'
 import { EventPublisher } from '../../gateway/domain/events.js'
 import { sumFigures, type FairnessFigures } from '../../gateway/domain/fairness.js'
-import { RegistrationService, type RegistrationView } from '../../gateway/domain/registrations.js'
+import { RegistrationService } from '../../gateway/domain/registrations.js'
+import { SharedAddressIndex, type SharedAddressReport } from '../../gateway/domain/shared-addresses.js'
 import { addDays, poolDayTimes } from '../../gateway/domain/schedule.js'
 import { GatewayError, LANGUAGES } from '../../gateway/errors.js'
 import { ManualClock } from '../../gateway/store/clock.js'
@@ -28,7 +29,7 @@ import { createMemoryStores } from '../../gateway/store/memory/index.js'
 import type { Stores } from '../../gateway/store/ports.js'
 import { createRedisStores } from '../../gateway/store/redis/index.js'
 import { allocate, type Assignment } from '../../workers/allocation.js'
-import { population, type PopulationTruth } from '../synth/population.js'
+import { population, type ClusterTruth, type PopulationTruth } from '../synth/population.js'
 import type { WinCounts } from './advantage.js'
 
 /** Registrants in the evaluation's period, against which the daily capacity is scaled. */
@@ -73,8 +74,14 @@ export interface SimulationResult {
   groupsSplit: number
   /** Selected requests checked for that. */
   groupsPlaced: number
-  /** The registrations the store accepted, for the shared-address report. */
-  registrations: RegistrationView[]
+  /** The officers' shared-address report at the end of the run (default floor, the most clusters a query may list). */
+  sharedAddresses: SharedAddressReport
+  /**
+   * The planted clusters as the run made them: only registrations made before the last close
+   * count (claimants, households, one family name each), and per port the people whose
+   * registration asked for it. What the report must find.
+   */
+  plantedMade: ClusterTruth[]
 }
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest()
@@ -98,11 +105,15 @@ export async function simulate (options: SimulationOptions): Promise<SimulationR
   try {
     const events = new EventPublisher({ outbox: stores.outbox, clock, recoverAfterMs: config.delivery.recoverAfterSeconds * 1000 })
     let serial = 0
+    const identityKey = digest(`fairness-identity:${seed}`)
+    // The gateway's own index, kept up as people register and ask for ports, read at the end.
+    const sharedAddresses = new SharedAddressIndex({ stores, identityKey, poes: config.poes.map((p) => p.slug), maxExamined: config.trends.maxExamined })
     const registrations = new RegistrationService({
+      addresses: sharedAddresses,
       stores,
       clock,
       rules: config.registrations,
-      identityKey: digest(`fairness-identity:${seed}`),
+      identityKey,
       events,
       signals: { refused: () => {}, flagged: () => {} },
       newId: () => `reg_${digest(`fairness-registration:${seed}:${serial++}`).toString('base64url').slice(0, 22)}`
@@ -127,6 +138,7 @@ export async function simulate (options: SimulationOptions): Promise<SimulationR
       newSeed: (date) => digest(`fairness-draw:${seed}:${date}`)
     })
     const requests = new AppointmentRequestService({
+      addresses: sharedAddresses,
       stores,
       clock,
       registrations,
@@ -143,16 +155,25 @@ export async function simulate (options: SimulationOptions): Promise<SimulationR
     const plantedHouseholds = new Set<number>()
     const won = new Set<number>()
     const refused: Record<string, number> = {}
-    const accepted: RegistrationView[] = []
     const figures: FairnessFigures[] = []
     let created = 0
     let groupsSplit = 0
     let groupsPlaced = 0
 
+    const made = pop.truth.clusters.map((t): ClusterTruth => ({ ...t, claimants: 0, distinctLastNames: 0, households: 0, claimantsPerPoe: Object.fromEntries(Object.keys(t.claimantsPerPoe).map((p) => [p, 0])), householdsPerPoe: Object.fromEntries(Object.keys(t.householdsPerPoe).map((p) => [p, 0])) }))
+    const plantedBy = new Map<string, number>()
+    const asked = new Set<string>()
     const ask = async (registrationId: string, today: Map<string, string>): Promise<void> => {
-      const w = waiting.get(registrationId) as { subject: string, poe: string }
+      const w = waiting.get(registrationId) as { subject: string, poe: string, size: number }
       const { request } = await requests.request(w.subject, { registrationId, poe: w.poe, location: LOCATION })
       today.set(registrationId, request.requestId)
+      const ci = plantedBy.get(registrationId)
+      if (ci !== undefined && !asked.has(registrationId)) {
+        asked.add(registrationId)
+        const m = made[ci] as ClusterTruth
+        m.claimantsPerPoe[w.poe] = (m.claimantsPerPoe[w.poe] ?? 0) + w.size
+        m.householdsPerPoe[w.poe] = (m.householdsPerPoe[w.poe] ?? 0) + 1
+      }
     }
 
     const attempts = pop.registrations()
@@ -183,7 +204,13 @@ export async function simulate (options: SimulationOptions): Promise<SimulationR
             { members: r.members, preferredLanguage: r.preferredLanguage }
           )
           created++
-          accepted.push(view)
+          if (r.cluster >= 0) {
+            plantedBy.set(view.registrationId, r.cluster)
+            const m = made[r.cluster] as ClusterTruth
+            m.claimants += r.members.length
+            m.households++
+            m.distinctLastNames++
+          }
           waiting.set(view.registrationId, { household: r.household, subject: r.account, poe: r.poe, size: r.members.length })
           if (windowOpen) await ask(view.registrationId, today)
         } catch (err) {
@@ -258,7 +285,8 @@ export async function simulate (options: SimulationOptions): Promise<SimulationR
       planted,
       groupsSplit,
       groupsPlaced,
-      registrations: accepted
+      plantedMade: made,
+      sharedAddresses: await sharedAddresses.report({ minClaimants: config.trends.defaultMinClaimants, minDistinctLastNames: 1, limit: config.trends.maxLimit }, clock.now())
     }
   } finally {
     await stores.close()

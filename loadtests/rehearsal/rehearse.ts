@@ -374,9 +374,11 @@ export async function rehearse (settings: RehearseSettings): Promise<RehearsalOu
   const lagSeries = samples.some((s) => s?.lagSeconds !== null && s !== undefined)
     ? Array.from({ length }, (_, i) => round((samples[i]?.lagSeconds ?? 0) * 1000, 2))
     : null
-  // Over the time the transactions took: the planned duration, or longer when answers (or a
-  // surge's retries and waiting) ran past it.
-  const elapsed = Math.max(seconds, (tally.lastTxAt - start) / 1000)
+  // A constant-rate profile's transactions each belong to an arrival of the planned seconds: its
+  // rate is theirs over those seconds (a straggler answered late does not lower it; the latency
+  // objectives judge it). A surge's journeys and retries run on past its arrivals: its rate is over
+  // the time they took.
+  const elapsed = profile.arrival.kind === 'constant' ? seconds : Math.max(seconds, (tally.lastTxAt - start) / 1000)
   const txPerHour = Math.round(tally.tx / elapsed * 3600)
   const generatorMicros = requests > 0 ? (generatorCpu.user + generatorCpu.system) / requests : null
   const summary: RehearsalSummary = {

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { formatStat, multiRegistrantAdvantage } from '../../loadtests/fairness/advantage.js'
-import { NotWiredError, plantedClustersFound } from '../../loadtests/fairness/clusters.js'
+import type { SharedAddressReport, SharedAddressRow } from '../../gateway/domain/shared-addresses.js'
+import { plantedClustersFound } from '../../loadtests/fairness/clusters.js'
 
 const CLI = fileURLToPath(new URL('../../dist/loadtests/fairness/run.js', import.meta.url))
 const LAST_LINE = /^fairness: multi_registrant_advantage=(\d+\.\d{3}) z=(-?\d+\.\d{2}|-inf|inf|n\/a) planted_clusters_found=(n\/a|\d+\/\d+) groups_split=(\d+)$/
@@ -54,8 +55,21 @@ describe('the multi-registrant advantage', () => {
 })
 
 describe('the planted-cluster count', () => {
-  it('is not wired yet, and says so instead of giving a number', () => {
-    expect(() => plantedClustersFound({ registrations: [], planted: [] })).toThrow(NotWiredError)
+  const poes = { a: 3, b: 2 }
+  const planted = [
+    { claimants: 5, distinctLastNames: 4, poes: 2, address: { line1: '10000 N Elm St', city: 'X', state: 'TX', zip: '78500' }, households: 4, claimantsPerPoe: poes, householdsPerPoe: { a: 2, b: 2 } },
+    { claimants: 12, distinctLastNames: 12, poes: 1, address: { line1: '11111 S Oak Ave', city: 'Y', state: 'TX', zip: '78501' }, households: 12, claimantsPerPoe: { a: 12, b: 0 }, householdsPerPoe: { a: 12, b: 0 } }
+  ]
+  const row = (claimants: number, distinctLastNames: number, registrations: number, perPoe: Record<string, number>): SharedAddressRow =>
+    ({ rank: 1, addressKey: 'k', address: null, claimants, distinctLastNames, registrations, perPoe, firstSeen: '', lastSeen: '' })
+  const report = (clusters: SharedAddressRow[]): SharedAddressReport => ({ generatedAt: '', filter: { minClaimants: 2, minDistinctLastNames: 1, since: null, limit: 100 }, examined: clusters.length, complete: true, clusters })
+
+  it('counts a planted cluster found only with every count right, and any other listed address as flagged', () => {
+    expect(plantedClustersFound({ report: report([row(12, 12, 12, { a: 12, b: 0 }), row(5, 4, 4, poes)]), planted })).toEqual({ found: 2, unplanted: 0, problems: [] })
+    expect(plantedClustersFound({ report: report([row(12, 12, 12, { a: 11, b: 1 }), row(5, 4, 4, poes), row(9, 3, 2, { a: 9, b: 0 })]), planted }))
+      .toEqual({ found: 1, unplanted: 1, problems: ['planted cluster 2: per port {"a":11,"b":1}, planted {"a":12,"b":0}'] })
+    expect(plantedClustersFound({ report: report([row(5, 4, 3, poes)]), planted }))
+      .toEqual({ found: 0, unplanted: 0, problems: ['planted cluster 1: 3 registrations, planted 4', 'planted cluster 2 (12 people, 12 family names) is not in the report'] })
   })
 })
 
@@ -82,9 +96,10 @@ describe('npm run report:fairness -- --synthetic', () => {
       expect(last, lines.at(-1)).not.toBeNull()
       const [, , z, clusters, split] = last as RegExpExecArray
       expect(split).toBe('0')
-      expect(clusters).toBe('n/a')
+      // The run keeps the gateway's shared-address index: every planted house found, nothing else.
+      expect(clusters).toBe('7/7')
       expect(Number(z)).toBeLessThan(3)
-      expect(r.stdout).toContain('7 planted clusters; shared-address report not wired yet\n')
+      expect(r.stdout).toContain('shared-address report (at least 10 claimants): 7 of 7 planted clusters found with every count right (7 planted; counts as registered before the last close), 0 other addresses flagged\n')
       expect(r.stdout).toContain('| dimension | value | entrants | winners | selection rate |\n')
       for (const dimension of ['language', 'nationality', 'age', 'group_size']) expect(r.stdout).toMatch(new RegExp(`^\\| ${dimension} \\| \\S+ \\| \\d+ \\| \\d+ \\| \\d+\\.\\d{2}% \\|$`, 'm'))
       expect(r.stdout).toMatch(/^\| tried 10 or more times \| \d+ \| \d+ \| \d+\.\d{2}% \|$/m)
