@@ -1,7 +1,6 @@
 // The knee search's page: one row per step, linking each step's own rehearsal report, and the
 // knee itself. Self-contained like the rehearsal report (no script, no network).
-import { escapeHtml } from './html.js'
-import { REPORT_CSP } from './render.js'
+import { escapeHtml, reportPage } from './html.js'
 
 export interface KneeStep {
   arrivalsPerSecond: number
@@ -56,27 +55,12 @@ export function renderKnee (s: KneeSummary): string {
   const note = s.limitedBy === 'generator'
     ? '<p class="note">In the failing step the load generator fell behind its schedule by more than 100 ms: on this machine the generator, not necessarily the gateway, set the knee. The gateway CPU per request is the figure that stays fair.</p>'
     : ''
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${REPORT_CSP}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Capacity knee ${escapeHtml(s.profile)}</title>
-<style>${STYLE}</style>
-</head>
-<body>
-<main>
-<h1>Capacity knee: ${escapeHtml(s.profile)}</h1>
+  return reportPage(`Capacity knee ${s.profile}`, STYLE, `<h1>Capacity knee: ${escapeHtml(s.profile)}</h1>
 <p class="meta">${s.client} clients · ${s.stepSeconds} s a step · started ${escapeHtml(s.startedAt)} · target ${escapeHtml(s.target)} · ${escapeHtml(s.machine)}</p>
 ${headline}
 ${note}
 <table id="steps"><thead><tr><th>step</th><th>arrivals/s</th><th>tx/s</th><th>x 480k</th><th>p99 ms</th><th>5xx</th><th>lost</th><th>gateway µs CPU/req</th><th>generator µs CPU/req</th><th>verdict</th><th>failed objectives</th><th></th></tr></thead>
 <tbody>
 ${rows.join('\n')}
-</tbody></table>
-</main>
-</body>
-</html>
-`
+</tbody></table>`)
 }

@@ -3,15 +3,14 @@
 // writeReport; the report can be opened from disk, mailed or attached to an issue as it is.
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { escapeHtml, slug } from './html.js'
+import { escapeHtml, reportPage, slug } from './html.js'
 import { lineChart, type ChartLine } from './line-chart.js'
 import { validateSummary, type RehearsalSummary } from './summary.js'
 
 export { SummaryError, validateSummary } from './summary.js'
 export type { LatencySeries, RehearsalSeries, RehearsalSummary, RehearsalTotals } from './summary.js'
 
-// No script at all: the page only needs its inline style and, in principle, data: images.
-export const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+export { REPORT_CSP } from './html.js'
 
 const STATUS_COLORS: Record<string, string> = { '2xx': '#2e7d32', '3xx': '#0277bd', '4xx': '#f9a825', 429: '#ef6c00', 503: '#6a1b9a', '5xx': '#c62828', other: '#757575' }
 const STATUS_ORDER = ['2xx', '3xx', '4xx', '429', '503', '5xx', 'other']
@@ -149,23 +148,7 @@ function charts (s: RehearsalSummary): string {
 /** The report as a complete HTML document: headline, SLO table and one chart per series. */
 export function renderReport (summary: RehearsalSummary): string {
   const s = validateSummary(summary)
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${REPORT_CSP}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Rehearsal ${escapeHtml(s.profile)} · ${s.verdict}</title>
-<style>${STYLE}</style>
-</head>
-<body>
-<main>
-${headline(s)}
-${charts(s)}
-</main>
-</body>
-</html>
-`
+  return reportPage(`Rehearsal ${s.profile} · ${s.verdict}`, STYLE, `${headline(s)}\n${charts(s)}`)
 }
 
 /** Writes summary.json and report.html into `dir` (created if missing); returns their paths. */
