@@ -21,7 +21,10 @@ interface Query {
 }
 
 const trends: FastifyPluginAsync = async function (fastify) {
-  const { trends: rules, poes } = fastify.config
+  const { trends: rules, poes, registrations } = fastify.config
+  // One registration holds at most maxMembers people: at or below that, an address is a family
+  // at home unless their last names differ, and a report of such addresses would be a directory.
+  const familyFloor = registrations.maxMembers + 1
   const slugs = poes.map((p) => p.slug)
 
   fastify.get('/v1/ops/trends/shared-addresses', {
@@ -38,7 +41,7 @@ const trends: FastifyPluginAsync = async function (fastify) {
       summary: 'Addresses claimed by many people across all ports of entry, most claimants first, with the per-port breakdown; JSON, or CSV with Accept: text/csv',
       security: [{ bearer: [] }],
       querystring: Type.Object({
-        minClaimants: COUNT(`least claimants (people) an address needs, at least 2; default ${rules.defaultMinClaimants}`),
+        minClaimants: COUNT(`least claimants (people) an address needs, at least 2, and above ${registrations.maxMembers} (a registration's largest group) unless minDistinctLastNames is 2 or more; default ${rules.defaultMinClaimants}`),
         minDistinctLastNames: COUNT('least distinct last names among them, at least 1; default 1'),
         since: Type.Optional(Type.String({ format: 'date-time', description: 'only addresses claimed or asked for at or after this instant (ISO 8601 with offset)' })),
         limit: COUNT(`most clusters listed, 1 to ${rules.maxLimit}; default ${rules.defaultLimit}`)
@@ -66,7 +69,7 @@ const trends: FastifyPluginAsync = async function (fastify) {
     }
   }, async function (request, reply) {
     const query = request.query as Query
-    const filter = filterOf(query, rules)
+    const filter = filterOf(query, rules, familyFloor)
     const csv = new Negotiator({ headers: { accept: bareMediaTypes(request.headers.accept) } }).mediaType(MEDIA_TYPES)
     if (csv === undefined) throw new GatewayError('GW_ERR_REQUEST_NOT_ACCEPTABLE')
     const report = await fastify.sharedAddresses.report(filter, fastify.clock.now())
@@ -85,7 +88,7 @@ const trends: FastifyPluginAsync = async function (fastify) {
   })
 }
 
-function filterOf (query: Query, rules: { defaultMinClaimants: number, defaultLimit: number, maxLimit: number }): SharedAddressFilter {
+function filterOf (query: Query, rules: { defaultMinClaimants: number, defaultLimit: number, maxLimit: number }, familyFloor: number): SharedAddressFilter {
   const fields: string[] = []
   const count = (name: keyof Query, fallback: number, min: number, max: number): number => {
     const raw = query[name]
@@ -97,6 +100,8 @@ function filterOf (query: Query, rules: { defaultMinClaimants: number, defaultLi
   const minClaimants = count('minClaimants', rules.defaultMinClaimants, 2, 1_000_000)
   const minDistinctLastNames = count('minDistinctLastNames', 1, 1, 1_000_000)
   const limit = count('limit', rules.defaultLimit, 1, rules.maxLimit)
+  // Fewer claimants than one registration can hold only with unrelated names among them.
+  if (minClaimants < familyFloor && minDistinctLastNames < 2 && !fields.includes('/querystring/minClaimants')) fields.push('/querystring/minClaimants')
   // The date-time format takes what Date cannot read (a leap second, 23:59:60): refused, not a 500.
   const since = query.since === undefined ? undefined : Date.parse(query.since)
   if (since !== undefined && !Number.isFinite(since)) fields.push('/querystring/since')
