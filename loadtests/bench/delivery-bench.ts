@@ -34,7 +34,7 @@ import { eventId } from '../../gateway/domain/events.js'
 import { pacedRate } from '../../gateway/vendor/contract-limiter.js'
 import { askBackend, startBackendProcess, stopBackendProcess } from '../lib/backend-process.js'
 import { startChildServer, type ChildServer } from '../lib/child-server.js'
-import { runBench } from '../lib/run-bench.js'
+import { cleanupSteps, runBench } from '../lib/run-bench.js'
 import { gatewayKeys } from '../lib/gateway-env.js'
 import { startRedis, stopRedis } from '../lib/redis-server.js'
 
@@ -177,14 +177,7 @@ async function counters (url: string, names: readonly string[]): Promise<Record<
 }
 
 // Stopped in reverse order of starting, once, whether the run ends, fails or is interrupted.
-const cleanups: Array<() => Promise<void>> = []
-let cleaning: Promise<void> | undefined
-async function cleanUp (): Promise<void> {
-  cleaning ??= (async () => {
-    for (const step of cleanups.reverse()) await step().catch((err: unknown) => say(`cleaning up: ${(err as Error).message}`))
-  })()
-  return cleaning
-}
+const { cleanups, cleanUp } = cleanupSteps(say)
 
 async function main (): Promise<number> {
   const { events, rate, instances, failShare, concurrency } = options()

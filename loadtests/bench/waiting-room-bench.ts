@@ -35,7 +35,7 @@ import WebSocket from 'ws'
 import { defaults } from '../../config/defaults.js'
 import { startChildServer, type ChildServer } from '../lib/child-server.js'
 import { gatewayKeys } from '../lib/gateway-env.js'
-import { runBench } from '../lib/run-bench.js'
+import { cleanupSteps, runBench } from '../lib/run-bench.js'
 import { startRedis, stopRedis } from '../lib/redis-server.js'
 import { maxInAnyWindow } from '../lib/sliding-window.js'
 import { quantile } from '../lib/stats.js'
@@ -356,14 +356,7 @@ async function metrics (baseUrl: string): Promise<Map<string, number>> {
 }
 
 // Stopped in reverse order of starting, once, whether the run ends, fails or is interrupted.
-const cleanups: Array<() => Promise<void>> = []
-let cleaning: Promise<void> | undefined
-async function cleanUp (): Promise<void> {
-  cleaning ??= (async () => {
-    for (const step of cleanups.reverse()) await step().catch((err: unknown) => say(`cleaning up: ${(err as Error).message}`))
-  })()
-  return cleaning
-}
+const { cleanups, cleanUp } = cleanupSteps(say)
 
 const mb = (kb: number): number => kb / 1024
 const ms1 = (ms: number): string => String(Math.round(ms * 10) / 10)

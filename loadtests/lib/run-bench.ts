@@ -23,3 +23,19 @@ export async function runBench (main: () => Promise<number>, options: { say: (li
   }
   process.exit(code)
 }
+
+/**
+ * What a bench started, stopped in reverse order of starting, once, whether the run ends, fails
+ * or is interrupted: push a step as each thing starts, hand cleanUp to runBench.
+ */
+export function cleanupSteps (say: (line: string) => void): { cleanups: Array<() => Promise<void>>, cleanUp: () => Promise<void> } {
+  const cleanups: Array<() => Promise<void>> = []
+  let cleaning: Promise<void> | undefined
+  const cleanUp = async (): Promise<void> => {
+    cleaning ??= (async () => {
+      for (const step of cleanups.reverse()) await step().catch((err: unknown) => say(`cleaning up: ${(err as Error).message}`))
+    })()
+    return cleaning
+  }
+  return { cleanups, cleanUp }
+}
