@@ -66,8 +66,10 @@ export interface AppointmentRequestView {
   appointment?: Appointment
 }
 
+export const REQUEST_REFUSALS = ['window_closed', 'geo_outside', 'geo_imprecise'] as const
+
 export interface AppointmentRequestSignals {
-  refused(reason: 'window_closed' | 'geo_outside' | 'geo_imprecise'): void
+  refused(reason: typeof REQUEST_REFUSALS[number]): void
 }
 
 // Long enough to outlive the draw and the confirmation window that follow a pool day.

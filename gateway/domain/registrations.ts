@@ -72,10 +72,13 @@ export interface RegistrationRules {
   ttlDays: number
 }
 
+export const REGISTRATION_REFUSALS = ['device_limit', 'velocity', 'subject_limit', 'ip_limit', 'duplicate_identity', 'subject_blocked'] as const
+export const REGISTRATION_FLAGS = ['velocity', 'device_many_subjects', 'identity_enumeration'] as const
+
 /** What the service tells the outside (metrics): why it refused, and what looked suspicious. */
 export interface RegistrationSignals {
-  refused(reason: 'device_limit' | 'velocity' | 'subject_limit' | 'ip_limit' | 'duplicate_identity' | 'subject_blocked'): void
-  flagged(reason: 'velocity' | 'device_many_subjects' | 'identity_enumeration'): void
+  refused(reason: typeof REGISTRATION_REFUSALS[number]): void
+  flagged(reason: typeof REGISTRATION_FLAGS[number]): void
 }
 
 const DAY_MS = 24 * 3600_000

@@ -5,11 +5,11 @@ import fp from 'fastify-plugin'
 import { Counter, Gauge } from 'prom-client'
 import { LANGUAGES } from '../errors.js'
 import { AllocationService } from '../domain/allocations.js'
-import { AppointmentRequestService } from '../domain/appointment-requests.js'
+import { AppointmentRequestService, REQUEST_REFUSALS } from '../domain/appointment-requests.js'
 import { ConfirmationService } from '../domain/confirmations.js'
 import { dateOfBirthDigest } from '../domain/identity.js'
 import { PartnerValidationService } from '../domain/partner-validation.js'
-import { RegistrationService } from '../domain/registrations.js'
+import { REGISTRATION_FLAGS, REGISTRATION_REFUSALS, RegistrationService } from '../domain/registrations.js'
 import { SharedAddressIndex } from '../domain/shared-addresses.js'
 import { perScrape } from '../lib/scrape-cache.js'
 
@@ -88,6 +88,11 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     registers: [fastify.metrics]
   })
   const { config, clock, stores, events } = fastify
+  // Every reason's series exists from the start at 0 too: the integrity dashboard shows 0 for a
+  // limit nobody has hit, and increase() sees the first refusal. Bounded: the reasons are fixed.
+  for (const reason of REGISTRATION_REFUSALS) refusals.inc({ reason }, 0)
+  for (const reason of [...REGISTRATION_FLAGS, 'photo_reused']) flags.inc({ reason }, 0)
+  for (const reason of REQUEST_REFUSALS) requestRefusals.inc({ reason }, 0)
   // Every port's series exist from the start at 0, so a dashboard shows 0 for a port with nothing
   // drawn yet instead of no data, and increase() sees the first draw (Prometheus's advice on
   // missing metrics). Bounded: ports of entry from config times two rules or three events.
@@ -170,6 +175,30 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     events,
     signals: { refused: (reason) => requestRefusals.inc({ reason }) }
   }))
+  // The shared-address ranking as the dashboards see it, across instances: how many addresses
+  // are at the report's default floor and the largest count on one address. Counts only: no
+  // address, name or person reaches a label.
+  const extent = perScrape(async () => stores.addresses.extent(config.trends.defaultMinClaimants))
+  // eslint-disable-next-line no-new -- registered in the registry by the constructor
+  new Gauge({
+    name: 'gateway_shared_addresses',
+    help: `Addresses claimed by at least the shared-address report's default floor of people (trends.defaultMinClaimants, here ${config.trends.defaultMinClaimants}), across instances.`,
+    registers: [fastify.metrics],
+    async collect () {
+      const now = await extent()
+      if (now !== undefined) this.set(now.atOrAbove)
+    }
+  })
+  // eslint-disable-next-line no-new -- registered in the registry by the constructor
+  new Gauge({
+    name: 'gateway_shared_address_max_claimants',
+    help: 'People claiming the most-claimed address, across instances (0 before the first registration).',
+    registers: [fastify.metrics],
+    async collect () {
+      const now = await extent()
+      if (now !== undefined) this.set(now.most)
+    }
+  })
   const requests = fastify.appointmentRequests
   const poes = config.poes.map((p) => p.slug)
   const sizes = perScrape(async () => requests.poolSizes(poes))

@@ -292,6 +292,8 @@ export interface AddressIndexStore {
   requested(address: string, poe: string, people: string[], at: number): Promise<void>
   /** Addresses with at least `minClaimants`, most claimants first (ties: address descending), from position `offset`, at most `count`. */
   top(minClaimants: number, offset: number, count: number): Promise<Array<{ address: string, claimants: number }>>
+  /** How many addresses have at least `minClaimants`, and the most claimants any one has (0 when none), for the dashboards: two reads of the ranking, no scan. */
+  extent(minClaimants: number): Promise<{ atOrAbove: number, most: number }>
   /** The clusters of these addresses, in order; null for an address never claimed. */
   clusters(addresses: readonly string[]): Promise<Array<AddressCluster | null>>
 }

@@ -5,6 +5,9 @@
 // a 429, 503s from shedding and from a fail-closed route, the vendor budget's 503, a Redis
 // fallback), then every panel's every expression is evaluated through Prometheus's HTTP API and
 // must be valid and return series; every metric and label it names must be on the gateways'.
+// A fourth gateway, in this process on a clock the test moves, meets every integrity signal (each
+// registration limit, duplicate identities and photos, a shared address) and runs a draw, so the
+// Integrity dashboard's figures are checked against what the traffic made and the draw's summary.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { once } from 'node:events'
@@ -15,23 +18,29 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { parse, stringify } from 'yaml'
+import type { FastifyInstance } from 'fastify'
 import { defaults } from '../../config/defaults.js'
+import { ManualClock } from '../../gateway/store/clock.js'
+import { createMemoryStores } from '../../gateway/store/memory/index.js'
 import { freePort, startRedis, stopRedis } from '../../loadtests/lib/redis-server.js'
 import { startBackend, type BackendSimulator } from '../../loadtests/simulators/backend.js'
 import { startLivenessVendor, type LivenessVendorSimulator } from '../../loadtests/simulators/liveness-vendor.js'
 import { PORTRAITS, portraitJpeg } from '../fixtures/photos.js'
 import { buildApp, testConfig } from '../helpers/app.js'
 import { startGateway, stopGateway, type GatewayProcess } from '../helpers/process.js'
-import { applicant, publicKeyPem } from '../helpers/tokens.js'
+import { applicant, publicKeyPem, token } from '../helpers/tokens.js'
 import { PROMETHEUS_DIR, SCRAPE_SERIES, dashboards, exportedLabels, exportedNames, metricNames, rules, substitute, unknownLabels, type Dashboard, type MetricDefinition } from './promql.js'
 
 // Grafana 12's dashboard schema.
 const SCHEMA_VERSION = 41
-const UIDS = ['gateway-edge', 'gateway-pipeline', 'gateway-slo', 'gateway-surge']
+const UIDS = ['gateway-edge', 'gateway-integrity', 'gateway-pipeline', 'gateway-slo', 'gateway-surge']
 // Grafana's reference to the dashboard's datasource variable, written as Grafana writes it.
 const DATASOURCE_VARIABLE = '$' + '{datasource}'
 
 const scratch = mkdtempSync(join(tmpdir(), 'gateway-grafana-'))
+// The in-process gateway's clock: Monday 23 November 2026, 1 p.m. in New York, with the request
+// window for Tuesday's draw open (as in test/routes/allocations.test.ts).
+const integrityClock = new ManualClock(Date.parse('2026-11-23T18:00:00Z'))
 const publicKeyFile = join(scratch, 'jwt.pem')
 writeFileSync(publicKeyFile, publicKeyPem)
 const identityKeyFile = join(scratch, 'identity.key')
@@ -82,6 +91,9 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
   let memoryBase = ''
   let redisBase = ''
   let shedBase = ''
+  let integrity: FastifyInstance | undefined
+  let integrityBase = ''
+  let drawn: { fairness: { rows: Array<{ dimension: string, value: string, entrants: number, winners: number }> } } | undefined
   const sockets: WebSocket[] = []
   let exported = new Set<string>()
   let labels = new Map<string, Set<string>>()
@@ -127,9 +139,22 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
       startGateway({ ...common, GATEWAY_SHED_MAX_RSS_BYTES: '1' })
     )
     ;[memoryBase, redisBase, shedBase] = await Promise.all(gateways.map(async (g) => g.listening))
+    // Laredo takes 6 people a day, so the draw below leaves some out and its rates are not all 1.
+    integrity = await buildApp({
+      clock: integrityClock,
+      stores: createMemoryStores({ clock: integrityClock }),
+      config: testConfig({
+        GATEWAY_RATE_LIMIT_RULES: '[]',
+        GATEWAY_VENDOR_URL: vendor.url,
+        GATEWAY_REGISTRATION_PER_IP_MAX: '3',
+        GATEWAY_REGISTRATION_DEVICE_SUBJECTS_FLAG: '2',
+        GATEWAY_POES: JSON.stringify([{ slug: 'laredo', name: 'Laredo', state: 'TX', dailyCapacity: 6 }])
+      })
+    })
+    integrityBase = await integrity.listen({ host: '127.0.0.1', port: 0 })
 
     const promPort = await freePort()
-    const targets = [memoryBase, redisBase, shedBase].map((b) => new URL(b).host)
+    const targets = [memoryBase, redisBase, shedBase, integrityBase].map((b) => new URL(b).host)
     // The rules as they are, every group evaluated every second: a group's first evaluation
     // comes up to its interval after the start, 5 minutes for the 30-day windows.
     const ruleFile = parse(readFileSync(join(PROMETHEUS_DIR, 'alerts.yml'), 'utf8')) as { groups: Array<{ interval?: string }> }
@@ -162,7 +187,7 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
       return (await fetch(`${promBase}/-/ready`).then((r) => r.status, () => 0)) === 200 ? true : undefined
     })
 
-    const pages = await Promise.all([memoryBase, redisBase, shedBase].map(async (b) => await (await fetch(`${b}/metrics`)).text()))
+    const pages = await Promise.all([memoryBase, redisBase, shedBase, integrityBase].map(async (b) => await (await fetch(`${b}/metrics`)).text()))
     exported = new Set([...pages.flatMap((page) => [...exportedNames(page)]), ...SCRAPE_SERIES.keys()])
     // The labels of the series the gateways have now, and of those they define but have not
     // counted yet (a refusal counter before the first refusal), from an app of the same code.
@@ -192,7 +217,7 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
       await g.exited
       clearTimeout(timer)
     }))
-    await Promise.all([vendor?.close(), backend?.close(), refusing?.close()])
+    await Promise.all([vendor?.close(), backend?.close(), refusing?.close(), integrity?.close()])
     if (redis !== undefined) await stopRedis(redis.child)
     rmSync(scratch, { recursive: true, force: true })
   })
@@ -202,9 +227,9 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
   const expressions = () => all().flatMap(({ dashboard }) => panelsOf(dashboard).flatMap((panel) => (panel.targets ?? []).map((t) => ({ dashboard: dashboard.title, panel: panel.title, refId: t.refId, expr: t.expr }))))
 
   describe('lint', () => {
-    it('has the four dashboards with stable, unique uids and the current schema version', () => {
+    it('has the five dashboards with stable, unique uids and the current schema version', () => {
       expect(all().map((d) => d.dashboard.uid).sort()).toEqual(UIDS)
-      expect(all().map((d) => d.file)).toEqual(['edge.json', 'pipeline.json', 'slo.json', 'surge.json'])
+      expect(all().map((d) => d.file)).toEqual(['edge.json', 'integrity.json', 'pipeline.json', 'slo.json', 'surge.json'])
       for (const { dashboard } of all()) expect(dashboard.schemaVersion, dashboard.uid).toBe(SCHEMA_VERSION)
     })
 
@@ -277,6 +302,7 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
 
     it('drives traffic of every kind through the gateways', async () => {
       await Promise.all([memoryBase, redisBase].map(async (base) => { await drive(base) }))
+      drawn = await meetIntegritySignals()
 
       // Shedding: 503 with Retry-After, the route still labelled. Twice, a scrape apart, so the
       // series exists before the second and rate() sees it.
@@ -316,12 +342,12 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
     }, 40_000)
 
     it('evaluates every panel\'s every expression without error and with series', async () => {
-      const up = await eventually('three targets up', async () => {
+      const up = await eventually('four targets up', async () => {
         const r = await query('sum(up{job="gateway"})')
         const value = (r.data?.result[0] as { value?: [number, string] } | undefined)?.value?.[1]
-        return value === '3' ? value : undefined
+        return value === '4' ? value : undefined
       })
-      expect(up).toBe('3')
+      expect(up).toBe('4')
 
       // Counters need two scrapes, recording rules an evaluation, the pipeline a little time:
       // ask again until every expression has series or the time is up, then name the rest.
@@ -380,6 +406,54 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
       expect(windows).toEqual(['5m', '30m', '1h', '2h', '6h', '1d', '3d', '30d'].map((w) => `gateway:slo_availability_errors:ratio_rate${w}`).sort())
     }, 30_000)
 
+    it('shows on the Integrity dashboard what the integrity traffic made, and the draw\'s own selection rates', async () => {
+      const host = new URL(integrityBase).host
+      const panels = (dashboards().find((d) => d.file === 'integrity.json')?.dashboard.panels ?? []).filter((p) => p.type !== 'row')
+      const exprOf = (title: string, refId = 'A') => {
+        const expr = panels.find((p) => p.title === title)?.targets?.find((t) => t.refId === refId)?.expr
+        if (expr === undefined) throw new Error(`no panel ${title} / ${refId}`)
+        return substitute(expr)
+      }
+      // One instant query's series as "labels => value", asked until it equals what is expected
+      // (the last scrape may still be on its way) or 15 s have passed.
+      const shows = async (expr: string, expected: Record<string, number>, by: (m: Record<string, string>) => string) => {
+        const end = Date.now() + 15_000
+        for (;;) {
+          const result = (await query(expr)).data?.result as Array<{ metric: Record<string, string>, value: [number, string] }> | undefined
+          const found = Object.fromEntries((result ?? []).map((s) => [by(s.metric), Number(s.value[1])]))
+          if (JSON.stringify(Object.entries(found).sort()) === JSON.stringify(Object.entries(expected).sort()) || Date.now() > end) return expect(found, expr).toEqual(expected)
+          await sleep(500)
+        }
+      }
+      const onIntegrity = (expr: string) => expr.replaceAll('instance=~".*"', `instance="${host}"`)
+      const reason = (m: Record<string, string>) => m.reason ?? ''
+      // Counted from the start (every reason at 0 before its first), so max_over_time of the
+      // counter is what the traffic made; the panels' own selectors pick the reasons.
+      await shows(`sum by (reason) (max_over_time(gateway_registration_refusals_total{instance="${host}"}[5m]))`, { device_limit: 1, velocity: 1, subject_limit: 1, ip_limit: 1, duplicate_identity: 3, subject_blocked: 2 }, reason)
+      await shows(`sum by (reason) (max_over_time(gateway_fraud_flags_total{instance="${host}"}[5m]))`, { velocity: 1, device_many_subjects: 2, identity_enumeration: 1, photo_reused: 1 }, reason)
+      // Each panel selects the reasons its title names, on the integrity instance.
+      const selectedBy = async (title: string, refId = 'A') => ((await query(onIntegrity(exprOf(title, refId)))).data?.result ?? []).map((s) => s.metric.reason ?? '(sum)').sort()
+      expect(await selectedBy('Limit refusals (24 h)')).toEqual(['device_limit', 'ip_limit', 'subject_limit', 'velocity'])
+      expect(await selectedBy('Duplicate identities and conflicts')).toEqual(['duplicate_identity', 'subject_blocked'])
+      expect(await selectedBy('Fraud flags, by reason')).toEqual(['device_many_subjects', 'identity_enumeration', 'photo_reused', 'velocity'])
+      await shows(onIntegrity(exprOf('Duplicate photos (24 h)')).replace('increase(', 'max_over_time(').replace('[1d]', '[5m]'), { '': 1 }, () => '')
+      // The shared address: 12 people at one house, spelled three ways; the report floor is 10.
+      await shows(onIntegrity(exprOf('Addresses at the report floor')), { '': 1 }, () => '')
+      await shows(onIntegrity(exprOf('Most claimants on one address')), { '': 12 }, () => '')
+      // Selection rates as the panels compute them from the last draw equal the draw's own.
+      const rows = drawn?.fairness.rows ?? []
+      expect(rows.length).toBeGreaterThan(4)
+      expect(rows.some((r) => r.winners < r.entrants && r.winners > 0)).toBe(true)
+      for (const [dimension, title] of [['language', 'Selection rate by preferred language'], ['nationality', 'Selection rate by nationality'], ['age', 'Selection rate by registration age'], ['group_size', 'Selection rate by group size']] as const) {
+        const expected = Object.fromEntries(rows.filter((r) => r.dimension === dimension).map((r) => [r.value, r.winners / r.entrants]))
+        expect(Object.keys(expected).length, dimension).toBeGreaterThan(0)
+        await shows(exprOf(title), expected, (m) => m.value ?? '')
+      }
+      const counts = async (refId: string) => Object.fromEntries((((await query(exprOf('Entrants and winners, last draw', refId))).data?.result ?? []) as Array<{ metric: Record<string, string>, value: [number, string] }>).map((s) => [`${s.metric.dimension ?? ''}/${s.metric.value ?? ''}`, Number(s.value[1])]))
+      expect(await counts('A')).toEqual(Object.fromEntries(rows.map((r) => [`${r.dimension}/${r.value}`, r.entrants])))
+      expect(await counts('B')).toEqual(Object.fromEntries(rows.map((r) => [`${r.dimension}/${r.value}`, r.winners])))
+    }, 60_000)
+
     it('evaluates every rule of alerts.yml without error', async () => {
       const res = await (await fetch(`${promBase}/api/v1/rules`)).json() as { data: { groups: Array<{ rules: Array<{ name: string, health: string, lastError?: string }> }> } }
       const loaded = res.data.groups.flatMap((g) => g.rules)
@@ -387,6 +461,83 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
       expect(loaded.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`)).toEqual([])
     })
   })
+
+  /**
+   * On the in-process gateway, every integrity signal once or a counted few times, registrations
+   * at one shared address asking for Laredo, and the draw of their pool date; returns its summary.
+   */
+  async function meetIntegritySignals (): Promise<{ fairness: { rows: Array<{ dimension: string, value: string, entrants: number, winners: number }> } }> {
+    const app = integrity as FastifyInstance
+    let ip = 0
+    // Past the 30 s a device must wait between registrations, unless a test wants velocity.
+    const register = async (who: Record<string, string>, members: unknown[], language = 'es', remoteAddress = `10.7.${++ip >> 8}.${ip & 255}`) => {
+      integrityClock.advance(31_000)
+      const res = await app.inject({ method: 'POST', url: '/v1/registrations', remoteAddress, headers: { ...who, 'idempotency-key': randomUUID() }, payload: { members, preferredLanguage: language } })
+      return { status: res.statusCode, code: res.json<{ code?: string }>().code, registrationId: res.json<{ registrationId?: string }>().registrationId }
+    }
+    // Everyone but the house's lives at an address of their own.
+    let street = 0
+    const person = (first: string, last: string, line1 = `${++street} Elm St`, dateOfBirth = '1988-03-04', nationality = 'VEN') => ({ firstName: first, lastName: last, dateOfBirth, nationality, usAddress: { line1, city: 'Houston', state: 'TX', zip: '77002' } })
+    const id = (prefix: string) => `${prefix}-${randomUUID()}`
+
+    // One house, twelve people of twelve families, written three ways, in four languages, one
+    // group of two; each asks for Laredo.
+    const spellings = ['742 Evergreen Terrace', '742 EVERGREEN TER.', '742 evergreen ter']
+    const languages = ['es', 'ht', 'ru', 'en']
+    const nationalities = ['VEN', 'HTI', 'RUS', 'COL']
+    for (let i = 0; i < 11; i++) {
+      const who = applicant(randomUUID(), { sub: id('house') })
+      const members = [person(`H${i}`, `Family${i}`, spellings[i % 3], `19${70 + i}-01-0${1 + (i % 9)}`, nationalities[i % 4])]
+      if (i === 10) members.push(person('H11', 'Family11', spellings[2], '2015-06-07', 'VEN'))
+      const made = await register(who, members, languages[i % 4])
+      expect(made.status, made.code).toBe(201)
+      const asked = await app.inject({ method: 'POST', url: '/v1/appointment-requests', headers: { ...who, 'idempotency-key': randomUUID() }, payload: { registrationId: made.registrationId, poe: 'laredo', location: { latitude: 27.5, longitude: -99.5, accuracyMeters: 10 } } })
+      expect(asked.statusCode, asked.body).toBe(202)
+    }
+
+    // Velocity: one device, a second registration at once.
+    const quick = applicant(randomUUID(), { sub: id('quick') })
+    expect((await register(quick, [person('V', 'One')])).status).toBe(201)
+    const velocity = await app.inject({ method: 'POST', url: '/v1/registrations', remoteAddress: '10.8.0.1', headers: { ...quick, 'idempotency-key': randomUUID() }, payload: { members: [person('V', 'Two')], preferredLanguage: 'es' } })
+    expect(velocity.json<{ code: string }>().code).toBe('GW_ERR_REG_VELOCITY')
+    // A device over its 3 a day, for four accounts: a device_limit refusal, and the device
+    // flagged as seen with many accounts at its 2nd and 3rd.
+    const device = randomUUID()
+    for (let i = 0; i < 3; i++) expect((await register(applicant(device, { sub: id('phone') }), [person(`D${i}`, 'Phone')])).status).toBe(201)
+    expect((await register(applicant(device, { sub: id('phone') }), [person('D3', 'Phone')])).code).toBe('GW_ERR_REG_DEVICE_LIMIT')
+    // An account over its 3 a day, from four devices.
+    const account = id('account')
+    for (let i = 0; i < 3; i++) expect((await register(applicant(randomUUID(), { sub: account }), [person(`S${i}`, 'Subject')])).status).toBe(201)
+    expect((await register(applicant(randomUUID(), { sub: account }), [person('S3', 'Subject')])).code).toBe('GW_ERR_REG_SUBJECT_LIMIT')
+    // A network over its 3 (GATEWAY_REGISTRATION_PER_IP_MAX here).
+    for (let i = 0; i < 3; i++) expect((await register(applicant(randomUUID(), { sub: id('net') }), [person(`N${i}`, 'Network')], 'es', '10.9.9.9')).status).toBe(201)
+    expect((await register(applicant(randomUUID(), { sub: id('net') }), [person('N3', 'Network')], 'es', '10.9.9.9')).code).toBe('GW_ERR_REG_IP_LIMIT')
+    // Duplicate identities: one person registered, then named again by another account three
+    // times (409 each), then a fourth (the account is blocked for probing) and a fifth (blocked).
+    const known = person('Known', 'Person', '5 Oak Ave', '1979-09-09')
+    const holder = applicant(randomUUID(), { sub: id('holder') })
+    const held = await register(holder, [known])
+    expect(held.status).toBe(201)
+    const prober = id('prober')
+    const probes = []
+    for (let i = 0; i < 5; i++) probes.push((await register(applicant(randomUUID(), { sub: prober }), [known])).code)
+    expect(probes).toEqual([...Array(3).fill('GW_ERR_REG_DUPLICATE_IDENTITY'), 'GW_ERR_REG_SUBJECT_BLOCKED', 'GW_ERR_REG_SUBJECT_BLOCKED'])
+    // One photo on two registrations: the second upload is flagged.
+    const photo = (await portraitJpeg({ ...PORTRAITS['medium-well-lit'], width: 640, height: 640 })).toString('base64')
+    const other = applicant(randomUUID(), { sub: id('other') })
+    const otherRegistration = await register(other, [person('Other', 'Photo')])
+    for (const [who, registrationId] of [[holder, held.registrationId], [other, otherRegistration.registrationId]] as const) {
+      const upload = await app.inject({ method: 'POST', url: '/v1/liveness', headers: { ...who, 'idempotency-key': randomUUID() }, payload: { registrationId, memberIndex: 0, photo } })
+      expect(upload.statusCode, upload.body).toBe(202)
+    }
+
+    // The pool of 2026-11-24 closes at 11:00 ET; drawn a minute after the seal grace.
+    integrityClock.set(Date.parse('2026-11-24T16:01:00Z'))
+    const ops = { authorization: `Bearer ${token({ role: 'ops', sub: 'ops-dash' })}` }
+    const draw = await app.inject({ method: 'POST', url: '/v1/ops/allocations', headers: { ...ops, 'idempotency-key': randomUUID() }, payload: { date: '2026-11-24' } })
+    expect(draw.statusCode, draw.body).toBe(200)
+    return draw.json()
+  }
 
   /** A registration, a schedule read, an appointment request through the waiting room, a WebSocket, a liveness upload and a 429. */
   async function drive (base: string): Promise<void> {

@@ -430,6 +430,14 @@ export function storeContract (name: string, create: () => Promise<ContractSubje
         expect(await addresses.top(8, 0, 5)).toEqual([])
         await addresses.claim('E', claim('r6', people(3, 'e'), ['n'], 1))
         expect(await addresses.top(3, 2, 5)).toEqual([{ address: 'E', claimants: 3 }, { address: 'D', claimants: 3 }])
+        // The dashboards' figures: addresses at a floor (inclusive) and the largest count.
+        expect(await addresses.extent(3)).toEqual({ atOrAbove: 4, most: 7 })
+        expect(await addresses.extent(6)).toEqual({ atOrAbove: 1, most: 7 })
+        expect(await addresses.extent(8)).toEqual({ atOrAbove: 0, most: 7 })
+      })
+
+      it('has no extent before the first claim', async () => {
+        expect(await subject.stores.addresses.extent(1)).toEqual({ atOrAbove: 0, most: 0 })
       })
     })
 

@@ -82,6 +82,11 @@ export class MemoryAddressIndexStore implements AddressIndexStore {
     return out
   }
 
+  async extent (minClaimants: number): Promise<{ atOrAbove: number, most: number }> {
+    const floor = lowerBound(this.#ranking, { claimants: minClaimants, address: '' })
+    return { atOrAbove: this.#ranking.length - floor, most: this.#ranking.at(-1)?.claimants ?? 0 }
+  }
+
   async clusters (addresses: readonly string[]): Promise<Array<AddressCluster | null>> {
     return addresses.map((address) => {
       const entry = this.#entries.get(address)

@@ -45,6 +45,15 @@ export class RedisAddressIndexStore implements AddressIndexStore {
     return out
   }
 
+  // One key, so one slot: a pipeline is legal on a Cluster too.
+  async extent (minClaimants: number): Promise<{ atOrAbove: number, most: number }> {
+    const replies = await guard(this.#redis.pipeline().zcount(RANKING, minClaimants, '+inf').zrevrange(RANKING, 0, 0, 'WITHSCORES').exec())
+    if (replies === null) throw new Error('address ranking pipeline was discarded')
+    for (const [err] of replies) if (err !== null) throw err
+    const [[, atOrAbove], [, best]] = replies as [[null, number], [null, string[]]]
+    return { atOrAbove: Number(atOrAbove), most: best.length === 2 ? Number(best[1]) : 0 }
+  }
+
   // One script per address, all sent at once: a Cluster pipeline could not span their slots.
   async clusters (addresses: readonly string[]): Promise<Array<AddressCluster | null>> {
     return Promise.all(addresses.map(async (address) => {
