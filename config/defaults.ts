@@ -156,7 +156,9 @@ export const defaults: Config = {
     defaultMinClaimants: 10,
     defaultLimit: 100,
     maxLimit: 1_000,
-    maxExamined: 10_000
+    maxExamined: 10_000,
+    // As long as a registration without activity is kept (registrations.ttlDays).
+    retentionDays: 90
   },
   liveness: {
     maxPhotoBytes: 5 * 1024 * 1024,

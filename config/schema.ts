@@ -155,7 +155,8 @@ export const ConfigSchema = Type.Object({
     defaultMinClaimants: Type.Integer({ minimum: 2, maximum: 100000, env: 'GATEWAY_TRENDS_DEFAULT_MIN_CLAIMANTS', expected: 'an integer from 2 to 100000', doc: 'shared-address report: least claimants (people) an address needs to be listed when the query names no minClaimants; above the largest group, so one family is never a cluster' }),
     defaultLimit: Type.Integer({ minimum: 1, maximum: 10000, env: 'GATEWAY_TRENDS_DEFAULT_LIMIT', expected: 'an integer from 1 to 10000', doc: 'shared-address report: clusters listed when the query names no limit' }),
     maxLimit: Type.Integer({ minimum: 1, maximum: 10000, env: 'GATEWAY_TRENDS_MAX_LIMIT', expected: 'an integer from 1 to 10000', doc: 'shared-address report: most clusters one query may ask for' }),
-    maxExamined: Type.Integer({ minimum: 1, maximum: 1000000, env: 'GATEWAY_TRENDS_MAX_EXAMINED', expected: 'an integer from 1 to 1000000', doc: 'shared-address report: most addresses one query reads from the ranking (its cost bound); past it the answer says complete: false' })
+    maxExamined: Type.Integer({ minimum: 1, maximum: 1000000, env: 'GATEWAY_TRENDS_MAX_EXAMINED', expected: 'an integer from 1 to 1000000', doc: 'shared-address report: most addresses one query reads from the ranking (its cost bound); past it the answer says complete: false' }),
+    retentionDays: Type.Integer({ minimum: 1, maximum: 3650, env: 'GATEWAY_TRENDS_RETENTION_DAYS', expected: 'an integer from 1 to 3650', doc: 'shared-address index: an address nobody has claimed or asked a port for in this long leaves the index and the report (its keys expire; the ranking forgets it on a later write)' })
   }, { additionalProperties: false }),
 
   liveness: Type.Object({

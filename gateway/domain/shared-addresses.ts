@@ -55,6 +55,8 @@ export interface SharedAddressOptions {
   poes: readonly string[]
   /** Most addresses one report reads from the ranking (its cost bound). */
   maxExamined: number
+  /** An address unclaimed and unasked for this long leaves the index, ms. */
+  retentionMs: number
 }
 
 // Candidates are read from the ranking in pages of this many, each page's clusters in one round trip.
@@ -65,12 +67,14 @@ export class SharedAddressIndex {
   readonly #key: Buffer
   readonly #poes: readonly string[]
   readonly #maxExamined: number
+  readonly #retentionMs: number
 
   constructor (options: SharedAddressOptions) {
     this.#stores = options.stores
     this.#key = options.identityKey
     this.#poes = options.poes
     this.#maxExamined = options.maxExamined
+    this.#retentionMs = options.retentionMs
   }
 
   /** Records a registration's claims: one per address its members named. */
@@ -81,14 +85,15 @@ export class SharedAddressIndex {
         people: group.people,
         lastNames: [...new Set(group.lastNames)],
         sealedDisplay: sealAddress(this.#key, group.display),
-        at: record.createdAtMs
+        at: record.createdAtMs,
+        retentionMs: this.#retentionMs
       })
     }
   }
 
   /** Records that a registration asked for a port: its claimants count once for that port. */
   async recordRequest (record: RegistrationRecord, poe: string, at: number): Promise<void> {
-    for (const [address, group] of this.#byAddress(record)) await this.#stores.addresses.requested(address, poe, group.people, at)
+    for (const [address, group] of this.#byAddress(record)) await this.#stores.addresses.requested(address, poe, group.people, at, this.#retentionMs)
   }
 
   async report (filter: SharedAddressFilter, now: number): Promise<SharedAddressReport> {

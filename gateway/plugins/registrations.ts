@@ -104,7 +104,7 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     for (const event of ['confirmed', 'extended', 'lapsed']) appointments.inc({ poe, event }, 0)
   }
   const dobDigest = (dateOfBirth: string) => dateOfBirthDigest(opts.identityKey, dateOfBirth)
-  const sharedAddresses = new SharedAddressIndex({ stores, identityKey: opts.identityKey, poes: config.poes.map((p) => p.slug), maxExamined: config.trends.maxExamined })
+  const sharedAddresses = new SharedAddressIndex({ stores, identityKey: opts.identityKey, poes: config.poes.map((p) => p.slug), maxExamined: config.trends.maxExamined, retentionMs: config.trends.retentionDays * 86_400_000 })
   fastify.decorate('sharedAddresses', sharedAddresses)
   const service = new RegistrationService({
     addresses: sharedAddresses,

@@ -255,6 +255,8 @@ export interface AddressClaim {
   sealedDisplay: string
   /** When, epoch ms. */
   at: number
+  /** How long the address is kept after its last claim or request, ms: then it leaves the index. */
+  retentionMs: number
 }
 
 /** What the index knows of one address. */
@@ -288,8 +290,8 @@ export interface AddressIndexStore {
    * count). Returns the claimant count.
    */
   claim(address: string, claim: AddressClaim): Promise<number>
-  /** These people (claimants of the address) asked for `poe`: each counts once per port. */
-  requested(address: string, poe: string, people: string[], at: number): Promise<void>
+  /** These people (claimants of the address) asked for `poe`: each counts once per port. Keeps the address `retentionMs` longer. */
+  requested(address: string, poe: string, people: string[], at: number, retentionMs: number): Promise<void>
   /** Addresses with at least `minClaimants`, most claimants first (ties: address descending), from position `offset`, at most `count`. */
   top(minClaimants: number, offset: number, count: number): Promise<Array<{ address: string, claimants: number }>>
   /** How many addresses have at least `minClaimants`, and the most claimants any one has (0 when none), for the dashboards: two reads of the ranking, no scan. */

@@ -72,7 +72,7 @@ async function main (): Promise<number> {
   const identityKey = randomBytes(32)
   try {
     const stores = await createRedisStores({ url: `redis://127.0.0.1:${redis.port}`, keyPrefix: 'bench', commandTimeoutMs: 5_000, connectTimeoutMs: 1_000 })
-    const index = new SharedAddressIndex({ stores, identityKey, poes: POES, maxExamined: defaults.trends.maxExamined })
+    const index = new SharedAddressIndex({ stores, identityKey, poes: POES, maxExamined: defaults.trends.maxExamined, retentionMs: defaults.trends.retentionDays * 86_400_000 })
     const results: Array<{ size: number, p50: number, p99: number, mb: number, found: number, planted: number, problems: string[] }> = []
     for (const size of o.sizes) {
       await stores.redisClient?.flushall()

@@ -107,7 +107,7 @@ export async function simulate (options: SimulationOptions): Promise<SimulationR
     let serial = 0
     const identityKey = digest(`fairness-identity:${seed}`)
     // The gateway's own index, kept up as people register and ask for ports, read at the end.
-    const sharedAddresses = new SharedAddressIndex({ stores, identityKey, poes: config.poes.map((p) => p.slug), maxExamined: config.trends.maxExamined })
+    const sharedAddresses = new SharedAddressIndex({ stores, identityKey, poes: config.poes.map((p) => p.slug), maxExamined: config.trends.maxExamined, retentionMs: config.trends.retentionDays * 86_400_000 })
     const registrations = new RegistrationService({
       addresses: sharedAddresses,
       stores,

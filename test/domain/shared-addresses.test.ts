@@ -20,7 +20,7 @@ function registration (people: Array<{ lastName: string, line1: string }>, at = 
 describe('SharedAddressIndex', () => {
   it('pages through addresses the last-name filter drops, and says when the examination cap cut it short', async () => {
     stores = createMemoryStores()
-    const build = (maxExamined: number) => new SharedAddressIndex({ stores, identityKey: key, poes: POES, maxExamined })
+    const build = (maxExamined: number) => new SharedAddressIndex({ stores, identityKey: key, poes: POES, maxExamined, retentionMs: 90 * 86_400_000 })
     const index = build(10_000)
     // 450 families of four at their own addresses (one last name each), then one house of three strangers.
     for (let i = 0; i < 450; i++) await index.recordRegistration(registration([0, 1, 2, 3].map(() => ({ lastName: `Fam${i}`, line1: `${i} Family St` }))))

@@ -380,7 +380,8 @@ export function storeContract (name: string, create: () => Promise<ContractSubje
     })
 
     describe('shared-address index', () => {
-      const claim = (registrationId: string, people: string[], lastNames: string[], at: number, sealedDisplay = `sealed-${registrationId}`) => ({ registrationId, people, lastNames, at, sealedDisplay })
+      const DAY = 86_400_000
+      const claim = (registrationId: string, people: string[], lastNames: string[], at: number, sealedDisplay = `sealed-${registrationId}`, retentionMs = 90 * DAY) => ({ registrationId, people, lastNames, at, sealedDisplay, retentionMs })
 
       it('counts each person, last name and registration once, however often claimed, and keeps the first display and both ends of time', async () => {
         const { addresses } = subject.stores
@@ -398,11 +399,11 @@ export function storeContract (name: string, create: () => Promise<ContractSubje
         const { addresses } = subject.stores
         await addresses.claim('A', claim('r1', ['p1', 'p2'], ['n1'], 1_000))
         await addresses.claim('A', claim('r2', ['p3'], ['n2'], 1_000))
-        await addresses.requested('A', 'laredo', ['p1', 'p2'], 3_000)
-        await addresses.requested('A', 'laredo', ['p1', 'p2'], 4_000)
-        await addresses.requested('A', 'nogales', ['p3'], 2_000)
-        await addresses.requested('A', 'laredo', ['p3'], 2_500)
-        await addresses.requested('B', 'laredo', ['p9'], 2_500)
+        await addresses.requested('A', 'laredo', ['p1', 'p2'], 3_000, 90 * DAY)
+        await addresses.requested('A', 'laredo', ['p1', 'p2'], 4_000, 90 * DAY)
+        await addresses.requested('A', 'nogales', ['p3'], 2_000, 90 * DAY)
+        await addresses.requested('A', 'laredo', ['p3'], 2_500, 90 * DAY)
+        await addresses.requested('B', 'laredo', ['p9'], 2_500, 90 * DAY)
         const [a, b] = await addresses.clusters(['A', 'B'])
         expect(a?.perPoe).toEqual({ laredo: 3, nogales: 1 })
         expect(a?.lastSeen).toBe(4_000)
@@ -434,6 +435,22 @@ export function storeContract (name: string, create: () => Promise<ContractSubje
         expect(await addresses.extent(3)).toEqual({ atOrAbove: 4, most: 7 })
         expect(await addresses.extent(6)).toEqual({ atOrAbove: 1, most: 7 })
         expect(await addresses.extent(8)).toEqual({ atOrAbove: 0, most: 7 })
+      })
+
+      it('forgets an address unseen for longer than its retention, and a request keeps one', async () => {
+        const { addresses } = subject.stores
+        const RETAIN = 10_000
+        await addresses.claim('old', claim('r1', ['p1', 'p2'], ['n'], 1_000, 's1', RETAIN))
+        await addresses.claim('kept', claim('r2', ['p3'], ['n'], 2_000, 's2', RETAIN))
+        await addresses.requested('kept', 'laredo', ['p3'], 9_000, RETAIN)
+        expect(await addresses.top(1, 0, 10)).toEqual([{ address: 'old', claimants: 2 }, { address: 'kept', claimants: 1 }])
+        // At 11,001 'old' was last seen more than 10 s before; 'kept' was asked for at 9,000.
+        await addresses.claim('new', claim('r3', ['p4'], ['n'], 11_001, 's3', RETAIN))
+        expect(await addresses.top(1, 0, 10)).toEqual([{ address: 'new', claimants: 1 }, { address: 'kept', claimants: 1 }])
+        expect(await addresses.extent(1)).toEqual({ atOrAbove: 2, most: 1 })
+        // A request naming a forgotten address does not bring it back.
+        await addresses.requested('old', 'laredo', ['p1'], 11_002, RETAIN)
+        expect(await addresses.top(1, 0, 10)).toEqual([{ address: 'new', claimants: 1 }, { address: 'kept', claimants: 1 }])
       })
 
       it('has no extent before the first claim', async () => {

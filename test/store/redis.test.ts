@@ -26,3 +26,24 @@ describe('redis store when Redis is away', () => {
     }
   })
 })
+
+describe('redis shared-address index retention', () => {
+  it('gives every key of an address its retention, renewed by a request', async () => {
+    const stores = await redisStores()
+    try {
+      const redis = stores.redisClient
+      if (redis === undefined) throw new Error('the Redis adapter exposes its client')
+      const retentionMs = 60_000
+      await stores.addresses.claim('A', { registrationId: 'r1', people: ['p1'], lastNames: ['n1'], sealedDisplay: 's', at: 1_000, retentionMs })
+      const parts = ['people', 'names', 'regs', 'meta']
+      const ttls = async (names: string[]) => Promise.all(names.map(async (part) => redis.pttl(storeKey('addr.A', part))))
+      for (const ttl of await ttls(parts)) expect(ttl).toBeGreaterThan(retentionMs - 5_000)
+      for (const ttl of await ttls(parts)) expect(ttl).toBeLessThanOrEqual(retentionMs)
+      // A request with a longer retention renews every key, the request set's included.
+      await stores.addresses.requested('A', 'laredo', ['p1'], 2_000, 10 * retentionMs)
+      for (const ttl of await ttls([...parts, 'poes'])) expect(ttl).toBeGreaterThan(9 * retentionMs)
+    } finally {
+      await stores.close()
+    }
+  })
+})

@@ -35,14 +35,21 @@ function lowerBound (order: Ranked[], probe: Ranked): number {
   return lo
 }
 
+// Addresses forgotten per claim or request at most, as in the Redis adapter.
+const FORGET_PER_STEP = 64
+
 /**
  * The embedded index: a map of addresses beside a sorted array of their claimant counts, so the
  * top is a binary search and a walk (O(log n + read)); a claim that changes a count moves one
  * entry (O(n) in the array, fine for a developer's machine; Redis' skip list serves production).
+ * An address unseen for longer than its retention is forgotten by a later claim or request:
+ * `#bySeen` holds addresses in the order they were last seen (re-inserted when seen again), so
+ * the stale ones are at its start.
  */
 export class MemoryAddressIndexStore implements AddressIndexStore {
   readonly #entries = new Map<string, Entry>()
   readonly #ranking: Ranked[] = []
+  readonly #bySeen = new Map<string, number>()
 
   async claim (address: string, claim: AddressClaim): Promise<number> {
     let entry = this.#entries.get(address)
@@ -57,10 +64,11 @@ export class MemoryAddressIndexStore implements AddressIndexStore {
     this.#seen(entry, claim.at)
     const claimants = entry.people.size
     if (claimants > before) this.#rank(address, before, claimants)
+    this.#touch(address, claim.at, claim.retentionMs)
     return claimants
   }
 
-  async requested (address: string, poe: string, people: string[], at: number): Promise<void> {
+  async requested (address: string, poe: string, people: string[], at: number, retentionMs: number): Promise<void> {
     const entry = this.#entries.get(address)
     if (entry === undefined || people.length === 0) return
     let added = 0
@@ -73,6 +81,7 @@ export class MemoryAddressIndexStore implements AddressIndexStore {
     }
     if (added > 0) entry.perPoe.set(poe, (entry.perPoe.get(poe) ?? 0) + added)
     this.#seen(entry, at)
+    this.#touch(address, at, retentionMs)
   }
 
   async top (minClaimants: number, offset: number, count: number): Promise<Array<{ address: string, claimants: number }>> {
@@ -107,6 +116,26 @@ export class MemoryAddressIndexStore implements AddressIndexStore {
   #seen (entry: Entry, at: number): void {
     entry.firstSeen = Math.min(entry.firstSeen, at)
     entry.lastSeen = Math.max(entry.lastSeen, at)
+  }
+
+  // Seen at `at` (never earlier than it was), then up to FORGET_PER_STEP addresses unseen since
+  // before at - retention leave the index.
+  #touch (address: string, at: number, retentionMs: number): void {
+    const last = Math.max(at, this.#bySeen.get(address) ?? -Infinity)
+    this.#bySeen.delete(address)
+    this.#bySeen.set(address, last)
+    let forgotten = 0
+    for (const [stale, seenAt] of this.#bySeen) {
+      if (seenAt >= at - retentionMs || forgotten >= FORGET_PER_STEP) break
+      this.#bySeen.delete(stale)
+      const entry = this.#entries.get(stale)
+      if (entry !== undefined) {
+        this.#entries.delete(stale)
+        const at = lowerBound(this.#ranking, { address: stale, claimants: entry.people.size })
+        if (this.#ranking[at]?.address === stale) this.#ranking.splice(at, 1)
+      }
+      forgotten += 1
+    }
   }
 
   #rank (address: string, before: number, claimants: number): void {

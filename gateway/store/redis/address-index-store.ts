@@ -7,7 +7,12 @@ import { guard } from './guard.js'
 //   {addr.<hash>}:people  set of identity hashes      {addr.<hash>}:names  set of last-name hashes
 //   {addr.<hash>}:regs    set of registration ids     {addr.<hash>}:poes   set of "<poe>:<person>"
 //   {addr.<hash>}:meta    hash: display (sealed), firstSeen, lastSeen, poe:<slug> counts
-// and one ranking of addresses scored by claimants: {trends}:addresses.
+// and one ranking of addresses scored by claimants, {trends}:addresses, beside the time each was
+// last claimed or asked for, {trends}:addresses:seen.
+//
+// Retention: every key of an address expires its retention after its last claim or request
+// (PEXPIRE, Redis' own clock), and each ranking step forgets up to FORGET_PER_STEP addresses
+// unseen for longer (by the writers' clock), so neither the index nor the ranking grows forever.
 //
 // A claim is two steps on two slots: the address's script, then ZADD GT of the count it returned.
 // If the second never happens (the process dies, Redis is away), the registration fails and
@@ -17,8 +22,9 @@ import { guard } from './guard.js'
 // count (or not at all, on its first claim): the next claim on it repairs that too.
 const addressKeys = (address: string): StoreKey[] => ['people', 'names', 'regs', 'meta'].map((part) => storeKey(`addr.${address}`, part))
 const requestsKey = (address: string): StoreKey => storeKey(`addr.${address}`, 'poes')
-const metaKey = (address: string): StoreKey => storeKey(`addr.${address}`, 'meta')
 const RANKING = storeKey('trends', 'addresses')
+const SEEN = storeKey('trends', 'addresses', 'seen')
+const FORGET_PER_STEP = 64
 
 export class RedisAddressIndexStore implements AddressIndexStore {
   readonly #redis: ScriptedRedis
@@ -28,14 +34,16 @@ export class RedisAddressIndexStore implements AddressIndexStore {
   }
 
   async claim (address: string, claim: AddressClaim): Promise<number> {
-    const claimants = Number(await guard(this.#redis.gwAddressClaim(...addressKeys(address), claim.at, claim.sealedDisplay, claim.registrationId, claim.people.length, ...claim.people, ...claim.lastNames)))
-    if (claimants > 0) await guard(this.#redis.zadd(RANKING, 'GT', claimants, address))
+    const claimants = Number(await guard(this.#redis.gwAddressClaim(...addressKeys(address), requestsKey(address), claim.at, claim.sealedDisplay, claim.registrationId, claim.retentionMs, claim.people.length, ...claim.people, ...claim.lastNames)))
+    if (claimants > 0) await guard(this.#redis.gwAddressRank(RANKING, SEEN, address, claimants, claim.at, claim.retentionMs, FORGET_PER_STEP))
     return claimants
   }
 
-  async requested (address: string, poe: string, people: string[], at: number): Promise<void> {
+  async requested (address: string, poe: string, people: string[], at: number, retentionMs: number): Promise<void> {
     if (people.length === 0) return
-    await guard(this.#redis.gwAddressRequest(requestsKey(address), metaKey(address), poe, at, ...people))
+    const [claimants, names, regs, meta] = addressKeys(address) as [StoreKey, StoreKey, StoreKey, StoreKey]
+    await guard(this.#redis.gwAddressRequest(requestsKey(address), meta, claimants, names, regs, poe, at, retentionMs, ...people))
+    await guard(this.#redis.gwAddressRank(RANKING, SEEN, address, 0, at, retentionMs, FORGET_PER_STEP))
   }
 
   async top (minClaimants: number, offset: number, count: number): Promise<Array<{ address: string, claimants: number }>> {

@@ -22,6 +22,7 @@ export interface ScriptedRedis extends Redis {
   gwAddressClaim(...keysAndArgs: Array<string | number>): Promise<number>
   gwAddressRequest(...keysAndArgs: Array<string | number>): Promise<number>
   gwAddressRead(...keys: string[]): Promise<[number, number, number, string[]]>
+  gwAddressRank(...keysAndArgs: Array<string | number>): Promise<number>
 }
 
 function lua (name: string): string {
@@ -50,8 +51,9 @@ export function createRedisClient (options: RedisClientOptions): ScriptedRedis {
   client.defineCommand('gwReplaceIfEquals', { numberOfKeys: 1, lua: lua('replace-if-equals') })
   client.defineCommand('gwOutboxIntend', { numberOfKeys: 2, lua: lua('outbox-intend') })
   client.defineCommand('gwOutboxAppend', { numberOfKeys: 3, lua: lua('outbox-append') })
-  client.defineCommand('gwAddressClaim', { numberOfKeys: 4, lua: lua('address-claim') })
-  client.defineCommand('gwAddressRequest', { numberOfKeys: 2, lua: lua('address-request') })
+  client.defineCommand('gwAddressClaim', { numberOfKeys: 5, lua: lua('address-claim') })
+  client.defineCommand('gwAddressRequest', { numberOfKeys: 5, lua: lua('address-request') })
+  client.defineCommand('gwAddressRank', { numberOfKeys: 2, lua: lua('address-rank') })
   client.defineCommand('gwAddressRead', { numberOfKeys: 4, lua: lua('address-read') })
   return client as ScriptedRedis
 }
