@@ -158,7 +158,7 @@ function main (): void {
       const ranMs = Date.now() - instance.startedAt
       const fields = { instance: instance.index, instancePid: child.pid, code, signal, ranMs }
       if (stopping) {
-        if (code !== 0) exitCode = 1
+        if (code !== 0 && exitCode === 0) exitCode = 1
         log('info', fields, `instance ${instance.index} exited`)
       } else if (code === EXIT_CONFIG) {
         log('error', fields, `instance ${instance.index} refused its configuration (exit ${EXIT_CONFIG}); stopping every instance`)
