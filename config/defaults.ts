@@ -14,6 +14,12 @@ export const defaults: Config = {
     trustedProxies: [],
     docs: true
   },
+  // One process, as `npm start`; `npm run start:cluster -- --instances N` runs N (README, Operations).
+  cluster: {
+    instances: 1,
+    restartDelayMs: 1_000,
+    restartMaxDelayMs: 30_000
+  },
   log: {
     level: 'info',
     accessLog: true

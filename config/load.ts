@@ -234,6 +234,26 @@ function crossFieldProblems (config: Config): string[] {
     problems.push('registrations.identityKeyFile (GATEWAY_IDENTITY_KEY_FILE) must be set when REDIS_URL is set: a development identity key serves the embedded store only')
   }
 
+  const { instances, restartDelayMs, restartMaxDelayMs } = config.cluster
+  if (instances > 1 && url === '') {
+    problems.push(`cluster.instances (GATEWAY_INSTANCES) must be 1 when REDIS_URL is not set: the embedded memory store is per process, so ${instances} instances would each keep their own rate limits, vendor and delivery pacing and waiting room; set REDIS_URL, got ${instances}`)
+  }
+  // Instance i listens on port + i: the last one must still be a port.
+  for (const [key, env, port] of [['server.port', 'GATEWAY_PORT', config.server.port], ['waitingRoom.wsPort', 'GATEWAY_WS_PORT', config.waitingRoom.wsPort]] as const) {
+    if (port !== 0 && port + instances - 1 > 65535) problems.push(`${key} (${env}) must be at most ${65536 - instances} with cluster.instances (GATEWAY_INSTANCES) ${instances}: instance i listens on ${env} + i, got ${port}`)
+  }
+  // The WebSocket server runs with a room or GATEWAY_WS_ENABLED (gateway/plugins/waiting-room.ts):
+  // then the two port ranges must not overlap, as they do by default (8080 + 1 is 8081).
+  const { port } = config.server
+  const { wsPort } = config.waitingRoom
+  const wsRuns = config.waitingRoom.rooms.length > 0 || config.waitingRoom.wsEnabled
+  if (instances > 1 && wsRuns && port !== 0 && wsPort !== 0 && port < wsPort + instances && wsPort < port + instances) {
+    problems.push(`waitingRoom.wsPort (GATEWAY_WS_PORT) must be outside ${port} to ${port + instances - 1} (and server.port outside ${wsPort} to ${wsPort + instances - 1}) with cluster.instances (GATEWAY_INSTANCES) ${instances}: instance i listens on GATEWAY_PORT + i and GATEWAY_WS_PORT + i; for example GATEWAY_WS_PORT=${port + 100}, got ${wsPort}`)
+  }
+  if (restartMaxDelayMs < restartDelayMs) {
+    problems.push(`cluster.restartMaxDelayMs (GATEWAY_INSTANCE_RESTART_MAX_DELAY_MS) must be at least cluster.restartDelayMs (GATEWAY_INSTANCE_RESTART_DELAY_MS, ${restartDelayMs}), got ${restartMaxDelayMs}`)
+  }
+
   const ruleNames = new Set<string>()
   config.rateLimit.rules.forEach((rule, i) => {
     if (ruleNames.has(rule.name)) problems.push(`rateLimit.rules[${i}].name (GATEWAY_RATE_LIMIT_RULES) must be unique, got "${rule.name}" twice`)

@@ -30,6 +30,12 @@ export const ConfigSchema = Type.Object({
     docs: Type.Boolean({ env: 'GATEWAY_DOCS_ENABLED', expected: 'true or false', doc: 'serve the OpenAPI document and UI at /docs' })
   }, { additionalProperties: false }),
 
+  cluster: Type.Object({
+    instances: Type.Integer({ minimum: 1, maximum: 64, env: 'GATEWAY_INSTANCES', expected: 'an integer from 1 to 64', doc: 'gateway processes `npm run start:cluster` runs, sharing one Redis (its --instances overrides this; more than 1 needs REDIS_URL); instance i listens on GATEWAY_PORT + i and GATEWAY_WS_PORT + i. `npm start` always runs one' }),
+    restartDelayMs: Type.Integer({ minimum: 100, maximum: 60000, env: 'GATEWAY_INSTANCE_RESTART_DELAY_MS', expected: 'an integer from 100 to 60000', doc: 'start:cluster restarts an instance that crashed after this long, doubling for each crash in a row' }),
+    restartMaxDelayMs: Type.Integer({ minimum: 1000, maximum: 600000, env: 'GATEWAY_INSTANCE_RESTART_MAX_DELAY_MS', expected: 'an integer from 1000 to 600000', doc: 'longest wait before such a restart; an instance that ran this long before crashing starts over from GATEWAY_INSTANCE_RESTART_DELAY_MS' })
+  }, { additionalProperties: false }),
+
   log: Type.Object({
     level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { env: 'GATEWAY_LOG_LEVEL', expected: 'one of fatal, error, warn, info, debug, trace, silent', doc: 'pino log level' }),
     accessLog: Type.Boolean({ env: 'GATEWAY_ACCESS_LOG', expected: 'true or false', doc: 'one log line per completed request (route template, status, duration)' })

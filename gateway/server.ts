@@ -11,6 +11,14 @@ import { KeyLoadError, loadVerificationKeys } from './auth/keys.js'
 import { serverOptions } from './server-options.js'
 import { createStores } from './store/index.js'
 
+/** What an instance started by gateway/cluster.ts tells it over IPC once it listens. */
+export interface InstanceListening {
+  type: 'listening'
+  url: string
+  /** The WebSocket server's port; null when it does not run. */
+  wsPort: number | null
+}
+
 // sysexits.h EX_CONFIG: the process was started with a configuration it cannot run.
 const EXIT_CONFIG = 78
 
@@ -72,6 +80,10 @@ async function main (): Promise<void> {
     log.info('closed')
   })
 
+  // Started by `npm run start:cluster` (gateway/cluster.ts, over IPC): if the supervisor goes away
+  // without stopping us, drain and exit as on SIGTERM rather than run on unsupervised.
+  if (process.send !== undefined) process.once('disconnect', () => { process.kill(process.pid, 'SIGTERM') })
+
   const address = await fastify.listen({ host: config.server.host, port: config.server.port })
   log.info({
     api: `${address}/v1`,
@@ -81,6 +93,8 @@ async function main (): Promise<void> {
     readyz: `${address}/readyz`,
     store: stores.kind
   }, `gateway listening on ${address}: API ${address}/v1, metrics ${address}/metrics, docs ${address}/docs, health ${address}/healthz`)
+  // The supervisor learns the ports chosen (GATEWAY_PORT=0 or GATEWAY_WS_PORT=0) from this.
+  process.send?.({ type: 'listening', url: address, wsPort: fastify.pushPort ?? null } satisfies InstanceListening)
 }
 
 await main()

@@ -135,9 +135,24 @@ describe('loadConfig', () => {
     [{ GATEWAY_WAITING_ROOMS: '[{"name":"a","routes":["GET /v1/schedule"],"openings":["09:00"],"preOpenMinutes":15,"activeMinutes":30,"admitPerSecond":2.5,"maxActive":100}]' }, 'waitingRoom.rooms[0].admitPerSecond (GATEWAY_WAITING_ROOMS) must be an integer from 1 to 100000, got 2.5'],
     [{ GATEWAY_WS_PUBLIC_URL: 'http://gw.example/ws' }, 'waitingRoom.wsPublicUrl (GATEWAY_WS_PUBLIC_URL) must be empty or a ws:// or wss:// URL'],
     [{ REDIS_URL: 'redis://127.0.0.1:6379', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k', GATEWAY_WAITING_ROOMS: '[{"name":"r","routes":["GET /v1/schedule"],"openings":["09:00"],"preOpenMinutes":15,"activeMinutes":30,"admitPerSecond":10,"maxActive":100}]' }, 'waitingRoom.signingKeyFile (GATEWAY_WAITING_ROOM_SIGNING_KEY_FILE) must be set when REDIS_URL is set and a waiting room is configured: every instance must verify the admission tokens the others sign'],
+    [{ GATEWAY_INSTANCES: '0' }, 'cluster.instances (GATEWAY_INSTANCES) must be an integer from 1 to 64, got 0'],
+    [{ GATEWAY_INSTANCES: '65' }, 'cluster.instances (GATEWAY_INSTANCES) must be an integer from 1 to 64, got 65'],
+    [{ GATEWAY_INSTANCES: '2.5' }, 'cluster.instances (GATEWAY_INSTANCES) must be an integer from 1 to 64, got 2.5'],
+    // The memory store is per process: two instances on it would each admit the whole limit.
+    [{ GATEWAY_INSTANCES: '3' }, 'cluster.instances (GATEWAY_INSTANCES) must be 1 when REDIS_URL is not set: the embedded memory store is per process, so 3 instances would each keep their own rate limits, vendor and delivery pacing and waiting room; set REDIS_URL, got 3'],
+    [{ REDIS_URL: 'redis://127.0.0.1:6379', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k', GATEWAY_INSTANCES: '4', GATEWAY_PORT: '65533' }, 'server.port (GATEWAY_PORT) must be at most 65532 with cluster.instances (GATEWAY_INSTANCES) 4: instance i listens on GATEWAY_PORT + i, got 65533'],
+    [{ REDIS_URL: 'redis://127.0.0.1:6379', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k', GATEWAY_INSTANCES: '2', GATEWAY_WS_PORT: '65535' }, 'waitingRoom.wsPort (GATEWAY_WS_PORT) must be at most 65534 with cluster.instances (GATEWAY_INSTANCES) 2: instance i listens on GATEWAY_WS_PORT + i, got 65535'],
+    // 8081 is instance 1's HTTP port and instance 0's WebSocket port at once.
+    [{ REDIS_URL: 'redis://127.0.0.1:6379', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k', GATEWAY_INSTANCES: '2', GATEWAY_WS_ENABLED: 'true' }, 'waitingRoom.wsPort (GATEWAY_WS_PORT) must be outside 8080 to 8081 (and server.port outside 8081 to 8082) with cluster.instances (GATEWAY_INSTANCES) 2: instance i listens on GATEWAY_PORT + i and GATEWAY_WS_PORT + i; for example GATEWAY_WS_PORT=8180, got 8081'],
+    [{ GATEWAY_INSTANCE_RESTART_DELAY_MS: '5000', GATEWAY_INSTANCE_RESTART_MAX_DELAY_MS: '2000' }, 'cluster.restartMaxDelayMs (GATEWAY_INSTANCE_RESTART_MAX_DELAY_MS) must be at least cluster.restartDelayMs (GATEWAY_INSTANCE_RESTART_DELAY_MS, 5000), got 2000'],
     [{ GATEWAY_METRICS_HTTP_BUCKETS: '[0]' }, 'metrics.httpDurationBuckets[0] (GATEWAY_METRICS_HTTP_BUCKETS) must be a JSON array of 1 to 30 ascending positive numbers of seconds, got 0']
   ])('refuses %j with an exact message', (env, message) => {
     expect(problemsOf(env)).toEqual([message])
+  })
+
+  it('takes several instances on Redis, their port ranges apart', () => {
+    const env = { REDIS_URL: 'redis://127.0.0.1:6379', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k', GATEWAY_INSTANCES: '64', GATEWAY_WS_ENABLED: 'true', GATEWAY_WS_PORT: '8144' }
+    expect(loadConfig({ env }).cluster).toEqual({ instances: 64, restartDelayMs: 1000, restartMaxDelayMs: 30000 })
   })
 
   it('never echoes a secret value back', () => {
