@@ -8,6 +8,8 @@
 // A fourth gateway, in this process on a clock the test moves, meets every integrity signal (each
 // registration limit, duplicate identities and photos, a shared address) and runs a draw, so the
 // Integrity dashboard's figures are checked against what the traffic made and the draw's summary.
+// A fifth shares its store and ran an older draw: the panels must show the newest draw alone, and
+// the store's figures once, not once per instance.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { once } from 'node:events'
@@ -41,6 +43,8 @@ const scratch = mkdtempSync(join(tmpdir(), 'gateway-grafana-'))
 // The in-process gateway's clock: Monday 23 November 2026, 1 p.m. in New York, with the request
 // window for Tuesday's draw open (as in test/routes/allocations.test.ts).
 const integrityClock = new ManualClock(Date.parse('2026-11-23T18:00:00Z'))
+// The fifth's: a day earlier, for the draw of Monday 23 November.
+const olderClock = new ManualClock(Date.parse('2026-11-22T18:00:00Z'))
 const publicKeyFile = join(scratch, 'jwt.pem')
 writeFileSync(publicKeyFile, publicKeyPem)
 const identityKeyFile = join(scratch, 'identity.key')
@@ -93,6 +97,8 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
   let shedBase = ''
   let integrity: FastifyInstance | undefined
   let integrityBase = ''
+  let older: FastifyInstance | undefined
+  let olderBase = ''
   let drawn: { fairness: { rows: Array<{ dimension: string, value: string, entrants: number, winners: number }> } } | undefined
   const sockets: WebSocket[] = []
   let exported = new Set<string>()
@@ -140,21 +146,21 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
     )
     ;[memoryBase, redisBase, shedBase] = await Promise.all(gateways.map(async (g) => g.listening))
     // Laredo takes 6 people a day, so the draw below leaves some out and its rates are not all 1.
-    integrity = await buildApp({
-      clock: integrityClock,
-      stores: createMemoryStores({ clock: integrityClock }),
-      config: testConfig({
-        GATEWAY_RATE_LIMIT_RULES: '[]',
-        GATEWAY_VENDOR_URL: vendor.url,
-        GATEWAY_REGISTRATION_PER_IP_MAX: '3',
-        GATEWAY_REGISTRATION_DEVICE_SUBJECTS_FLAG: '2',
-        GATEWAY_POES: JSON.stringify([{ slug: 'laredo', name: 'Laredo', state: 'TX', dailyCapacity: 6 }])
-      })
+    const integrityConfig = testConfig({
+      GATEWAY_RATE_LIMIT_RULES: '[]',
+      GATEWAY_VENDOR_URL: vendor.url,
+      GATEWAY_REGISTRATION_PER_IP_MAX: '3',
+      GATEWAY_REGISTRATION_DEVICE_SUBJECTS_FLAG: '2',
+      GATEWAY_POES: JSON.stringify([{ slug: 'laredo', name: 'Laredo', state: 'TX', dailyCapacity: 6 }])
     })
+    const shared = createMemoryStores({ clock: integrityClock })
+    integrity = await buildApp({ clock: integrityClock, stores: shared, config: integrityConfig })
     integrityBase = await integrity.listen({ host: '127.0.0.1', port: 0 })
+    older = await buildApp({ clock: olderClock, stores: shared, config: integrityConfig })
+    olderBase = await older.listen({ host: '127.0.0.1', port: 0 })
 
     const promPort = await freePort()
-    const targets = [memoryBase, redisBase, shedBase, integrityBase].map((b) => new URL(b).host)
+    const targets = [memoryBase, redisBase, shedBase, integrityBase, olderBase].map((b) => new URL(b).host)
     // The rules as they are, every group evaluated every second: a group's first evaluation
     // comes up to its interval after the start, 5 minutes for the 30-day windows.
     const ruleFile = parse(readFileSync(join(PROMETHEUS_DIR, 'alerts.yml'), 'utf8')) as { groups: Array<{ interval?: string }> }
@@ -187,7 +193,7 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
       return (await fetch(`${promBase}/-/ready`).then((r) => r.status, () => 0)) === 200 ? true : undefined
     })
 
-    const pages = await Promise.all([memoryBase, redisBase, shedBase, integrityBase].map(async (b) => await (await fetch(`${b}/metrics`)).text()))
+    const pages = await Promise.all([memoryBase, redisBase, shedBase, integrityBase, olderBase].map(async (b) => await (await fetch(`${b}/metrics`)).text()))
     exported = new Set([...pages.flatMap((page) => [...exportedNames(page)]), ...SCRAPE_SERIES.keys()])
     // The labels of the series the gateways have now, and of those they define but have not
     // counted yet (a refusal counter before the first refusal), from an app of the same code.
@@ -217,7 +223,7 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
       await g.exited
       clearTimeout(timer)
     }))
-    await Promise.all([vendor?.close(), backend?.close(), refusing?.close(), integrity?.close()])
+    await Promise.all([vendor?.close(), backend?.close(), refusing?.close(), integrity?.close(), older?.close()])
     if (redis !== undefined) await stopRedis(redis.child)
     rmSync(scratch, { recursive: true, force: true })
   })
@@ -303,6 +309,7 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
     it('drives traffic of every kind through the gateways', async () => {
       await Promise.all([memoryBase, redisBase].map(async (base) => { await drive(base) }))
       drawn = await meetIntegritySignals()
+      await drawEarlier()
 
       // Shedding: 503 with Retry-After, the route still labelled. Twice, a scrape apart, so the
       // series exists before the second and rate() sees it.
@@ -342,12 +349,12 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
     }, 40_000)
 
     it('evaluates every panel\'s every expression without error and with series', async () => {
-      const up = await eventually('four targets up', async () => {
+      const up = await eventually('five targets up', async () => {
         const r = await query('sum(up{job="gateway"})')
         const value = (r.data?.result[0] as { value?: [number, string] } | undefined)?.value?.[1]
-        return value === '4' ? value : undefined
+        return value === '5' ? value : undefined
       })
-      expect(up).toBe('4')
+      expect(up).toBe('5')
 
       // Counters need two scrapes, recording rules an evaluation, the pipeline a little time:
       // ask again until every expression has series or the time is up, then name the rest.
@@ -426,6 +433,8 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
         }
       }
       const onIntegrity = (expr: string) => expr.replaceAll('instance=~".*"', `instance="${host}"`)
+      // A 24 h panel's count over what the test made: the counters began at 0 within 5 minutes.
+      const counted = (expr: string) => expr.replaceAll('increase(', 'max_over_time(').replaceAll('[1d]', '[5m]')
       const reason = (m: Record<string, string>) => m.reason ?? ''
       // Counted from the start (every reason at 0 before its first), so max_over_time of the
       // counter is what the traffic made; the panels' own selectors pick the reasons.
@@ -436,10 +445,15 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
       expect(await selectedBy('Limit refusals (24 h)')).toEqual(['device_limit', 'ip_limit', 'subject_limit', 'velocity'])
       expect(await selectedBy('Duplicate identities and conflicts')).toEqual(['duplicate_identity', 'subject_blocked'])
       expect(await selectedBy('Fraud flags, by reason')).toEqual(['device_many_subjects', 'identity_enumeration', 'photo_reused', 'velocity'])
-      await shows(onIntegrity(exprOf('Duplicate photos (24 h)')).replace('increase(', 'max_over_time(').replace('[1d]', '[5m]'), { '': 1 }, () => '')
+      await shows(counted(onIntegrity(exprOf('Limit refusals (24 h)'))), { device_limit: 1, velocity: 1, subject_limit: 1, ip_limit: 1 }, reason)
+      await shows(counted(onIntegrity(exprOf('Duplicate photos (24 h)'))), { '': 1 }, () => '')
+      await shows(counted(onIntegrity(exprOf('Duplicate identities (24 h)'))), { '': 3 }, () => '')
+      await shows(counted(onIntegrity(exprOf('Registrations from devices with many accounts (24 h)'))), { '': 2 }, () => '')
       // The shared address: 12 people at one house, spelled three ways; the report floor is 10.
-      await shows(onIntegrity(exprOf('Addresses at the report floor')), { '': 1 }, () => '')
-      await shows(onIntegrity(exprOf('Most claimants on one address')), { '': 12 }, () => '')
+      // Every instance on the store reports the same figures: shown once, over all instances.
+      await shows(exprOf('Addresses at the report floor'), { '': 1 }, () => '')
+      await shows(exprOf('Most claimants on one address'), { '': 12 }, () => '')
+      await shows(exprOf('Last draw'), { '': Date.parse('2026-11-24T16:01:00Z') }, () => '')
       // Selection rates as the panels compute them from the last draw equal the draw's own.
       const rows = drawn?.fairness.rows ?? []
       expect(rows.length).toBeGreaterThan(4)
@@ -537,6 +551,26 @@ describe('Grafana dashboards against a real Prometheus and real gateways', () =>
     const draw = await app.inject({ method: 'POST', url: '/v1/ops/allocations', headers: { ...ops, 'idempotency-key': randomUUID() }, payload: { date: '2026-11-24' } })
     expect(draw.statusCode, draw.body).toBe(200)
     return draw.json()
+  }
+
+  /**
+   * On the fifth gateway: a draw of Monday's pool, finished a day before the fourth's, of one
+   * registration (English, Russian, alone) that wins its place, so its rates (all 1) differ
+   * from the newer draw's wherever both have a value.
+   */
+  async function drawEarlier (): Promise<void> {
+    const app = older as FastifyInstance
+    const who = applicant(randomUUID(), { sub: `older-${randomUUID()}` })
+    const members = [{ firstName: 'Earlier', lastName: 'Draw', dateOfBirth: '1990-02-02', nationality: 'RUS', usAddress: { line1: '1 Birch Rd', city: 'Austin', state: 'TX', zip: '78701' } }]
+    const made = await app.inject({ method: 'POST', url: '/v1/registrations', remoteAddress: '10.6.0.1', headers: { ...who, 'idempotency-key': randomUUID() }, payload: { members, preferredLanguage: 'ru' } })
+    expect(made.statusCode, made.body).toBe(201)
+    const asked = await app.inject({ method: 'POST', url: '/v1/appointment-requests', headers: { ...who, 'idempotency-key': randomUUID() }, payload: { registrationId: made.json<{ registrationId: string }>().registrationId, poe: 'laredo', location: { latitude: 27.5, longitude: -99.5, accuracyMeters: 10 } } })
+    expect(asked.statusCode, asked.body).toBe(202)
+    olderClock.set(Date.parse('2026-11-23T16:01:00Z'))
+    const ops = { authorization: `Bearer ${token({ role: 'ops', sub: 'ops-dash' })}` }
+    const draw = await app.inject({ method: 'POST', url: '/v1/ops/allocations', headers: { ...ops, 'idempotency-key': randomUUID() }, payload: { date: '2026-11-23' } })
+    expect(draw.statusCode, draw.body).toBe(200)
+    expect(draw.json<{ fairness: { rows: Array<{ dimension: string, value: string, winners: number }> } }>().fairness.rows).toContainEqual(expect.objectContaining({ dimension: 'language', value: 'ru', winners: 1 }))
   }
 
   /** A registration, a schedule read, an appointment request through the waiting room, a WebSocket, a liveness upload and a 429. */

@@ -77,7 +77,12 @@ export interface BuildOptions {
 }
 
 export async function buildApp (options: BuildOptions = {}): Promise<FastifyInstance> {
-  const config = options.config ?? testConfig()
+  const given = options.config ?? testConfig()
+  // Tokens are signed and their exp checked on real time (fast-jwt), but the longest-lifetime
+  // check compares exp with the app's clock: a test clock set days before today (a fixed Monday)
+  // would refuse every token as too long-lived once the real date moves on. On a test clock the
+  // check allows a year; test/plugins/auth.test.ts tests it on real time.
+  const config = options.clock === undefined ? given : { ...given, auth: { ...given.auth, maxTokenLifetimeSeconds: Math.max(given.auth.maxTokenLifetimeSeconds, 365 * 86_400) } }
   const fastify = Fastify(serverOptions(config, options.logs === undefined ? {} : { logStream: options.logs }))
   await fastify.register(app, {
     config,

@@ -453,6 +453,25 @@ export function storeContract (name: string, create: () => Promise<ContractSubje
         expect(await addresses.top(1, 0, 10)).toEqual([{ address: 'new', claimants: 1 }, { address: 'kept', claimants: 1 }])
       })
 
+      it('counts an address claimed again after its retention anew, and leaves a forgotten one out of the ranking', async () => {
+        const { addresses } = subject.stores
+        const RETAIN = 100
+        const twelve = Array.from({ length: 12 }, (_, i) => `x${i}`)
+        await addresses.claim('X', claim('r1', twelve, ['n1', 'n2'], subject.clock.now(), 'sx1', RETAIN))
+        await addresses.claim('Y', claim('r2', ['y1'], ['n'], subject.clock.now(), 'sy', RETAIN))
+        // Past the retention (on Redis its keys expire by Redis' clock, here in real time too).
+        await subject.elapse(150)
+        await addresses.claim('X', claim('r3', ['x-new'], ['n3'], subject.clock.now(), 'sx2', RETAIN))
+        // X counts its one new claimant, not 13, and that write forgot Y.
+        expect(await addresses.top(1, 0, 10)).toEqual([{ address: 'X', claimants: 1 }])
+        expect(await addresses.extent(1)).toEqual({ atOrAbove: 1, most: 1 })
+        expect((await addresses.clusters(['X']))[0]).toMatchObject({ claimants: 1, distinctLastNames: 1, registrations: 1, sealedDisplay: 'sx2' })
+        // A request naming the forgotten Y neither revives it nor puts it back in the ranking.
+        await addresses.requested('Y', 'laredo', ['y1'], subject.clock.now(), RETAIN)
+        expect(await addresses.top(1, 0, 10)).toEqual([{ address: 'X', claimants: 1 }])
+        expect(await addresses.clusters(['Y'])).toEqual([null])
+      })
+
       it('has no extent before the first claim', async () => {
         expect(await subject.stores.addresses.extent(1)).toEqual({ atOrAbove: 0, most: 0 })
       })

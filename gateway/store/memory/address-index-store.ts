@@ -52,6 +52,8 @@ export class MemoryAddressIndexStore implements AddressIndexStore {
   readonly #bySeen = new Map<string, number>()
 
   async claim (address: string, claim: AddressClaim): Promise<number> {
+    // An address past its retention is gone, as its keys would be on Redis: this claim starts it anew.
+    this.#forgetIfStale(address, claim.at, claim.retentionMs)
     let entry = this.#entries.get(address)
     if (entry === undefined) {
       entry = { people: new Set(), names: new Set(), registrations: new Set(), requests: new Set(), perPoe: new Map(), firstSeen: claim.at, lastSeen: claim.at, sealedDisplay: claim.sealedDisplay }
@@ -69,6 +71,7 @@ export class MemoryAddressIndexStore implements AddressIndexStore {
   }
 
   async requested (address: string, poe: string, people: string[], at: number, retentionMs: number): Promise<void> {
+    this.#forgetIfStale(address, at, retentionMs)
     const entry = this.#entries.get(address)
     if (entry === undefined || people.length === 0) return
     let added = 0
@@ -127,15 +130,23 @@ export class MemoryAddressIndexStore implements AddressIndexStore {
     let forgotten = 0
     for (const [stale, seenAt] of this.#bySeen) {
       if (seenAt >= at - retentionMs || forgotten >= FORGET_PER_STEP) break
-      this.#bySeen.delete(stale)
-      const entry = this.#entries.get(stale)
-      if (entry !== undefined) {
-        this.#entries.delete(stale)
-        const at = lowerBound(this.#ranking, { address: stale, claimants: entry.people.size })
-        if (this.#ranking[at]?.address === stale) this.#ranking.splice(at, 1)
-      }
+      this.#forget(stale)
       forgotten += 1
     }
+  }
+
+  #forgetIfStale (address: string, at: number, retentionMs: number): void {
+    const seenAt = this.#bySeen.get(address)
+    if (seenAt !== undefined && seenAt < at - retentionMs) this.#forget(address)
+  }
+
+  #forget (address: string): void {
+    this.#bySeen.delete(address)
+    const entry = this.#entries.get(address)
+    if (entry === undefined) return
+    this.#entries.delete(address)
+    const i = lowerBound(this.#ranking, { address, claimants: entry.people.size })
+    if (this.#ranking[i]?.address === address) this.#ranking.splice(i, 1)
   }
 
   #rank (address: string, before: number, claimants: number): void {

@@ -42,8 +42,9 @@ export class RedisAddressIndexStore implements AddressIndexStore {
   async requested (address: string, poe: string, people: string[], at: number, retentionMs: number): Promise<void> {
     if (people.length === 0) return
     const [claimants, names, regs, meta] = addressKeys(address) as [StoreKey, StoreKey, StoreKey, StoreKey]
-    await guard(this.#redis.gwAddressRequest(requestsKey(address), meta, claimants, names, regs, poe, at, retentionMs, ...people))
-    await guard(this.#redis.gwAddressRank(RANKING, SEEN, address, 0, at, retentionMs, FORGET_PER_STEP))
+    const added = Number(await guard(this.#redis.gwAddressRequest(requestsKey(address), meta, claimants, names, regs, poe, at, retentionMs, ...people)))
+    // An address never claimed or already forgotten is not kept in (or put back in) the ranking.
+    if (added >= 0) await guard(this.#redis.gwAddressRank(RANKING, SEEN, address, 0, at, retentionMs, FORGET_PER_STEP))
   }
 
   async top (minClaimants: number, offset: number, count: number): Promise<Array<{ address: string, claimants: number }>> {
