@@ -73,16 +73,40 @@ async function main (): Promise<void> {
 
   await fastify.register(app, { config, stores, keys, identityKey, admissionKey })
 
-  closeWithGrace({ delay: config.server.shutdownTimeoutMs }, async ({ signal, err }) => {
+  // Started by `npm run start:cluster` (gateway/cluster.ts, over IPC), or by `npm start`.
+  const supervised = process.send !== undefined
+  const closer = closeWithGrace({
+    delay: config.server.shutdownTimeoutMs,
+    // Under the supervisor this process handles SIGTERM and SIGINT itself (below): close-with-grace
+    // exits 1 at once on a second one, and there a second one is routine, not an operator's hurry.
+    skip: supervised ? ['SIGTERM', 'SIGINT'] : []
+  }, async ({ signal, err }) => {
     if (err !== undefined) log.error({ err }, 'closing after an uncaught error')
-    else log.info({ signal }, 'closing: finishing in-flight requests')
+    else if (signal !== undefined) log.info({ signal }, 'closing: finishing in-flight requests')
     await fastify.close()
     log.info('closed')
   })
 
-  // Started by `npm run start:cluster` (gateway/cluster.ts, over IPC): if the supervisor goes away
-  // without stopping us, drain and exit as on SIGTERM rather than run on unsupervised.
-  if (process.send !== undefined) process.once('disconnect', () => { process.kill(process.pid, 'SIGTERM') })
+  if (supervised) {
+    // Under systemd's default KillMode=control-group every process of the unit gets SIGTERM, and
+    // the supervisor forwards one more: a second signal must not abandon the requests in flight.
+    // The supervisor kills with SIGKILL after GATEWAY_SHUTDOWN_TIMEOUT_MS + 5 s if it must.
+    let draining = false
+    const drain = (why: NodeJS.Signals | 'disconnect'): void => {
+      if (draining) {
+        log.info({ signal: why }, `${why} while draining: ignored; still finishing in-flight requests`)
+        return
+      }
+      draining = true
+      log.info({ signal: why }, 'closing: finishing in-flight requests')
+      closer.close()
+    }
+    process.on('SIGTERM', drain)
+    process.on('SIGINT', drain)
+    // If the supervisor goes away without stopping us, drain and exit as on SIGTERM rather than
+    // run on unsupervised.
+    process.once('disconnect', () => { drain('disconnect') })
+  }
 
   const address = await fastify.listen({ host: config.server.host, port: config.server.port })
   log.info({

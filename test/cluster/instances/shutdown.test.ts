@@ -1,0 +1,75 @@
+// How instances under `npm run start:cluster` stop: on more than one SIGTERM (systemd's default
+// KillMode=control-group signals every process of the unit, and the supervisor forwards one more).
+import { randomUUID } from 'node:crypto'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest'
+import { alive, member, startBench, startCluster, stopCluster, waitFor, type Bench, type ClusterProcess, type InstanceInfo } from './fixture.js'
+
+/** The JSON log lines process `pid` wrote (instances and supervisor share the stdout). */
+function linesOf (cluster: ClusterProcess, pid: number): Array<Record<string, unknown>> {
+  const lines: Array<Record<string, unknown>> = []
+  for (const line of cluster.stdout().split('\n')) {
+    if (!line.includes(`"pid":${pid},`)) continue
+    try {
+      lines.push(JSON.parse(line) as Record<string, unknown>)
+    } catch {}
+  }
+  return lines
+}
+
+describe('start:cluster: stopping instances', () => {
+  let bench: Bench
+  let cluster: ClusterProcess | undefined
+  beforeAll(async () => { bench = await startBench() })
+  afterEach(async () => {
+    await stopCluster(cluster)
+    cluster = undefined
+  })
+  afterAll(async () => { await bench.close() })
+
+  it('an instance signalled twice (SIGTERM to it and to the supervisor) still finishes the request in flight, then exits 0', async () => {
+    cluster = startCluster(1, bench.env)
+    const [instance] = await cluster.listening as [InstanceInfo]
+    const pid = instance.instancePid
+    const body = Buffer.from(JSON.stringify({ members: [member(900)], preferredLanguage: 'ht' }))
+    // A registration whose body the client is still sending: Expect: 100-continue has the server
+    // say it took the request (Node answers 100 and hands it to Fastify in the same turn, and the
+    // draining check runs synchronously there), so it is in flight before any signal.
+    const req = httpRequest(`${instance.url}/v1/registrations`, {
+      method: 'POST',
+      headers: { ...bench.applicant(), 'idempotency-key': randomUUID(), 'content-type': 'application/json', 'content-length': String(body.length), expect: '100-continue' }
+    })
+    const answered = new Promise<{ status: number, body: Record<string, unknown> }>((resolve, reject) => {
+      req.once('response', (res: IncomingMessage) => {
+        let text = ''
+        res.setEncoding('utf8').on('data', (chunk: string) => { text += chunk }).once('end', () => {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> })
+        })
+      })
+      req.once('error', reject)
+    })
+    answered.catch(() => {})
+    const continued = new Promise<void>((resolve) => req.once('continue', resolve))
+    req.flushHeaders()
+    await continued
+    req.write(body.subarray(0, 20))
+
+    // What systemd does with KillMode=control-group: SIGTERM to every process, the supervisor's
+    // forwarded one on top.
+    process.kill(pid, 'SIGTERM')
+    cluster.child.kill('SIGTERM')
+    const why = (): string => `${cluster?.stdout().slice(-3000) ?? ''}\n${cluster?.stderr() ?? ''}`
+    await waitFor(() => linesOf(cluster as ClusterProcess, pid).some((l) => l.msg === 'SIGTERM while draining: ignored; still finishing in-flight requests') || !alive(pid), 20_000, why)
+    expect(alive(pid), why()).toBe(true)
+    expect(linesOf(cluster, pid).filter((l) => l.msg === 'closing: finishing in-flight requests')).toHaveLength(1)
+
+    req.end(body.subarray(20))
+    const answer = await answered
+    expect(answer.status, JSON.stringify(answer.body)).toBe(201)
+    expect(answer.body.registrationId).toEqual(expect.any(String))
+    expect(await cluster.exited).toBe(0)
+    expect(alive(pid)).toBe(false)
+    expect(cluster.lines().find((l) => l.instancePid === pid && l.msg === 'instance 0 exited')?.code).toBe(0)
+    expect(linesOf(cluster, pid).some((l) => l.msg === 'closed')).toBe(true)
+  })
+})
