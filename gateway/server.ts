@@ -87,11 +87,11 @@ async function main (): Promise<void> {
     log.info('closed')
   })
 
+  let draining = false
   if (supervised) {
     // Under systemd's default KillMode=control-group every process of the unit gets SIGTERM, and
     // the supervisor forwards one more: a second signal must not abandon the requests in flight.
     // The supervisor kills with SIGKILL after GATEWAY_SHUTDOWN_TIMEOUT_MS + 5 s if it must.
-    let draining = false
     const drain = (why: NodeJS.Signals | 'disconnect'): void => {
       if (draining) {
         log.info({ signal: why }, `${why} while draining: ignored; still finishing in-flight requests`)
@@ -106,7 +106,11 @@ async function main (): Promise<void> {
     // If the supervisor goes away without stopping us, drain and exit as on SIGTERM rather than
     // run on unsupervised.
     process.once('disconnect', () => { drain('disconnect') })
+    // It may have gone already, before that handler was there (killed while this one started).
+    if (!process.connected) drain('disconnect')
   }
+  // Closing before it listened: nothing to serve, and close-with-grace exits when closed.
+  if (draining) return
 
   const address = await fastify.listen({ host: config.server.host, port: config.server.port })
   log.info({
@@ -117,8 +121,12 @@ async function main (): Promise<void> {
     readyz: `${address}/readyz`,
     store: stores.kind
   }, `gateway listening on ${address}: API ${address}/v1, metrics ${address}/metrics, docs ${address}/docs, health ${address}/healthz`)
-  // The supervisor learns the ports chosen (GATEWAY_PORT=0 or GATEWAY_WS_PORT=0) from this.
-  process.send?.({ type: 'listening', url: address, wsPort: fastify.pushPort ?? null } satisfies InstanceListening)
+  // The supervisor learns the ports chosen (GATEWAY_PORT=0 or GATEWAY_WS_PORT=0) from this, if it
+  // is still there: otherwise 'disconnect' has started the drain. The callback takes a send that
+  // fails on the way (the channel closing meanwhile) instead of an uncaught 'error'.
+  if (process.send !== undefined && process.connected) {
+    process.send({ type: 'listening', url: address, wsPort: fastify.pushPort ?? null } satisfies InstanceListening, undefined, undefined, () => {})
+  }
 }
 
 await main()

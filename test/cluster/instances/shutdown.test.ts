@@ -1,5 +1,6 @@
 // How instances under `npm run start:cluster` stop: on more than one SIGTERM (systemd's default
-// KillMode=control-group signals every process of the unit, and the supervisor forwards one more).
+// KillMode=control-group signals every process of the unit, and the supervisor forwards one more),
+// and when the supervisor is killed, early or late (each instance drains by itself, no orphan).
 import { randomUUID } from 'node:crypto'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest'
@@ -55,10 +56,12 @@ describe('start:cluster: stopping instances', () => {
     req.write(body.subarray(0, 20))
 
     // What systemd does with KillMode=control-group: SIGTERM to every process, the supervisor's
-    // forwarded one on top.
-    process.kill(pid, 'SIGTERM')
-    cluster.child.kill('SIGTERM')
+    // forwarded one on top. One after the other, each once the previous was taken: two sent at
+    // once can arrive as one (a pending signal is not queued twice).
     const why = (): string => `${cluster?.stdout().slice(-3000) ?? ''}\n${cluster?.stderr() ?? ''}`
+    process.kill(pid, 'SIGTERM')
+    await waitFor(() => linesOf(cluster as ClusterProcess, pid).some((l) => l.msg === 'closing: finishing in-flight requests'), 20_000, why)
+    cluster.child.kill('SIGTERM')
     await waitFor(() => linesOf(cluster as ClusterProcess, pid).some((l) => l.msg === 'SIGTERM while draining: ignored; still finishing in-flight requests') || !alive(pid), 20_000, why)
     expect(alive(pid), why()).toBe(true)
     expect(linesOf(cluster, pid).filter((l) => l.msg === 'closing: finishing in-flight requests')).toHaveLength(1)
@@ -71,5 +74,41 @@ describe('start:cluster: stopping instances', () => {
     expect(alive(pid)).toBe(false)
     expect(cluster.lines().find((l) => l.instancePid === pid && l.msg === 'instance 0 exited')?.code).toBe(0)
     expect(linesOf(cluster, pid).some((l) => l.msg === 'closed')).toBe(true)
+  })
+
+  /** Waits for every instance PID to be gone, then checks each drained rather than crashed. */
+  async function expectAllDrainedAlone (c: ClusterProcess, pids: number[]): Promise<void> {
+    const why = (): string => `alive: ${pids.filter(alive).join(', ')}\n${c.stdout().slice(-3000)}\n${c.stderr()}`
+    // Each drains within GATEWAY_SHUTDOWN_TIMEOUT_MS (10 s by default) or exits 1 at its end.
+    await waitFor(() => pids.every((pid) => !alive(pid)), 20_000, why)
+    for (const pid of pids) {
+      const lines = linesOf(c, pid)
+      expect(lines.some((l) => l.msg === 'closed'), `pid ${pid}: ${why()}`).toBe(true)
+      expect(lines.filter((l) => typeof l.level === 'number' && l.level >= 50), `pid ${pid}`).toEqual([])
+    }
+    expect(c.stderr()).not.toMatch(/ERR_IPC_CHANNEL_CLOSED|Uncaught|Unhandled/i)
+  }
+
+  it('the supervisor SIGKILLed once its instances listen: each instance drains and exits by itself', async () => {
+    const c = cluster = startCluster(2, bench.env)
+    const pids = (await c.listening).map((i) => i.instancePid)
+    expect(pids).toHaveLength(2)
+    c.child.kill('SIGKILL')
+    expect(await c.exited).toBe('SIGKILL')
+    await expectAllDrainedAlone(c, pids)
+    for (const pid of pids) expect(linesOf(c, pid).some((l) => l.msg === 'closing: finishing in-flight requests' && l.signal === 'disconnect')).toBe(true)
+  })
+
+  it('the supervisor SIGKILLed while its instances start (before they listen): each notices at start, drains and exits by itself', async () => {
+    const c = cluster = startCluster(2, bench.env)
+    // Both forked: the supervisor says so before either instance has loaded its modules.
+    await waitFor(() => c.lines().filter((l) => l.msg.startsWith('starting instance')).length === 2, 20_000, () => c.stdout().slice(-3000))
+    c.child.kill('SIGKILL')
+    expect(await c.exited).toBe('SIGKILL')
+    const pids = c.pids()
+    expect(pids).toHaveLength(2)
+    await expectAllDrainedAlone(c, pids)
+    // Gone before it listened: it never serves, unsupervised.
+    for (const pid of pids) expect(linesOf(c, pid).some((l) => typeof l.msg === 'string' && l.msg.startsWith('gateway listening'))).toBe(false)
   })
 })
