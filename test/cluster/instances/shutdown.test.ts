@@ -72,6 +72,7 @@ describe('start:cluster: stopping instances', () => {
     expect(answer.body.registrationId).toEqual(expect.any(String))
     expect(await cluster.exited).toBe(0)
     expect(alive(pid)).toBe(false)
+    expect((await stopCluster(cluster)).swept).toEqual([])
     expect(cluster.lines().find((l) => l.instancePid === pid && l.msg === 'instance 0 exited')?.code).toBe(0)
     expect(linesOf(cluster, pid).some((l) => l.msg === 'closed')).toBe(true)
   })
@@ -81,6 +82,7 @@ describe('start:cluster: stopping instances', () => {
     const why = (): string => `alive: ${pids.filter(alive).join(', ')}\n${c.stdout().slice(-3000)}\n${c.stderr()}`
     // Each drains within GATEWAY_SHUTDOWN_TIMEOUT_MS (10 s by default) or exits 1 at its end.
     await waitFor(() => pids.every((pid) => !alive(pid)), 20_000, why)
+    c.markExited(pids)
     for (const pid of pids) {
       const lines = linesOf(c, pid)
       expect(lines.some((l) => l.msg === 'closed'), `pid ${pid}: ${why()}`).toBe(true)
