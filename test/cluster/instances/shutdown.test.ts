@@ -113,4 +113,21 @@ describe('start:cluster: stopping instances', () => {
     // Gone before it listened: it never serves, unsupervised.
     for (const pid of pids) expect(linesOf(c, pid).some((l) => typeof l.msg === 'string' && l.msg.startsWith('gateway listening'))).toBe(false)
   })
+
+  it('stopped while an instance is down, awaiting its restart: the others drain, none is restarted, and the supervisor exits 1', async () => {
+    // A restart far off (60 s), so the stop certainly comes while it waits.
+    const c = cluster = startCluster(2, { ...bench.env, GATEWAY_INSTANCE_RESTART_DELAY_MS: '60000', GATEWAY_INSTANCE_RESTART_MAX_DELAY_MS: '60000' })
+    const [first, second] = await c.listening as [InstanceInfo, InstanceInfo]
+    process.kill(second.instancePid, 'SIGKILL')
+    await waitFor(() => c.lines().some((l) => l.msg === 'instance 1 crashed (SIGKILL); restarting in 60000 ms'), 20_000, () => c.stdout().slice(-3000))
+    const { code, swept } = await stopCluster(c)
+    cluster = undefined
+    expect(code).toBe(1)
+    expect(swept).toEqual([])
+    expect(c.lines().some((l) => l.msg === 'instance 1 was down, awaiting a restart: not restarted')).toBe(true)
+    expect(c.lines().find((l) => l.instancePid === first.instancePid && l.msg === 'instance 0 exited')?.code).toBe(0)
+    // Started twice in all: no restart of instance 1.
+    expect(c.pids()).toEqual([first.instancePid, second.instancePid])
+    expect(alive(first.instancePid)).toBe(false)
+  })
 })
