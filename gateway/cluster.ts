@@ -20,7 +20,8 @@
 //   that could not be started at all) after
 //   GATEWAY_INSTANCE_RESTART_DELAY_MS, doubling for each crash in a row up to
 //   GATEWAY_INSTANCE_RESTART_MAX_DELAY_MS; an instance that exits 0 by itself was stopped on
-//   purpose and is not restarted; one that refuses its configuration (exit 78) stops them all;
+//   purpose and is not restarted; one that refuses its configuration or cannot listen on its
+//   ports (exit 78: EADDRINUSE on a fixed port would fail again on every restart) stops them all;
 // - on SIGTERM or SIGINT sends each instance SIGTERM (each drains as `npm start` does) and exits
 //   when all have, with 0 if every one exited 0, 1 if one did not or was down awaiting a restart;
 //   a second signal kills them (SIGKILL); so does GATEWAY_SHUTDOWN_TIMEOUT_MS + 5 s;
@@ -138,7 +139,8 @@ function main (): void {
       if (code !== 0 && exitCode === 0) exitCode = 1
       log('info', fields, `instance ${instance.index} exited`)
     } else if (code === EXIT_CONFIG) {
-      log('error', fields, `instance ${instance.index} refused its configuration (exit ${EXIT_CONFIG}); stopping every instance`)
+      // Its configuration, or an address it cannot listen on: it would fail the same way again.
+      log('error', fields, `instance ${instance.index} refused its configuration or could not listen (exit ${EXIT_CONFIG}); stopping every instance`)
       exitCode = EXIT_CONFIG
       stop()
     } else if (code === 0) {

@@ -8,6 +8,7 @@ import app from './app.js'
 import { loadIdentityKey } from './auth/identity-key.js'
 import { loadAdmissionKey } from './auth/admission-tokens.js'
 import { KeyLoadError, loadVerificationKeys } from './auth/keys.js'
+import { PushListenError } from './push/ws-server.js'
 import { serverOptions } from './server-options.js'
 import { createStores } from './store/index.js'
 
@@ -19,8 +20,11 @@ export interface InstanceListening {
   wsPort: number | null
 }
 
-// sysexits.h EX_CONFIG: the process was started with a configuration it cannot run.
+// sysexits.h EX_CONFIG: the process was started with a configuration it cannot run, or on an
+// address it cannot listen on (taken, or not ours): trying again the same way would fail again,
+// so start:cluster stops rather than restart it in a loop.
 const EXIT_CONFIG = 78
+const LISTEN_ERRORS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'])
 
 function readConfig (): Readonly<Config> {
   try {
@@ -112,7 +116,21 @@ async function main (): Promise<void> {
   // Closing before it listened: nothing to serve, and close-with-grace exits when closed.
   if (draining) return
 
-  const address = await fastify.listen({ host: config.server.host, port: config.server.port })
+  let address: string
+  try {
+    address = await fastify.listen({ host: config.server.host, port: config.server.port })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (err instanceof PushListenError) {
+      process.stderr.write(`gateway: the WebSocket ${err.message.replace(/^push server /, 'server ')} (GATEWAY_WS_HOST, GATEWAY_WS_PORT)\n`)
+    } else if (code !== undefined && LISTEN_ERRORS.has(code)) {
+      process.stderr.write(`gateway: could not listen on ${config.server.host} port ${config.server.port}: ${code} (GATEWAY_HOST, GATEWAY_PORT)\n`)
+    } else {
+      throw err
+    }
+    await fastify.close().catch(() => {})
+    process.exit(EXIT_CONFIG)
+  }
   log.info({
     api: `${address}/v1`,
     metrics: `${address}/metrics`,

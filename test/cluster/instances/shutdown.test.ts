@@ -3,6 +3,7 @@
 // and when the supervisor is killed, early or late (each instance drains by itself, no orphan).
 import { randomUUID } from 'node:crypto'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { createServer, type AddressInfo } from 'node:net'
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest'
 import { alive, member, startBench, startCluster, stopCluster, waitFor, type Bench, type ClusterProcess, type InstanceInfo } from './fixture.js'
 
@@ -129,5 +130,29 @@ describe('start:cluster: stopping instances', () => {
     // Started twice in all: no restart of instance 1.
     expect(c.pids()).toEqual([first.instancePid, second.instancePid])
     expect(alive(first.instancePid)).toBe(false)
+  })
+
+  it('an instance that cannot listen on its fixed port (taken) stops them all, with exit 78, rather than restart in a loop', async () => {
+    // The test holds the port instance 0 is given (GATEWAY_PORT + 0).
+    const holder = createServer()
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (holder.address() as AddressInfo).port
+      const c = cluster = startCluster(2, { ...bench.env, GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(port), GATEWAY_INSTANCE_RESTART_DELAY_MS: '200' })
+      // Bounded: a restart loop would never end by itself.
+      await waitFor(() => c.child.exitCode !== null || c.child.signalCode !== null, 30_000, () => c.stdout().slice(-3000))
+      const { code, swept } = await stopCluster(c)
+      cluster = undefined
+      expect(code).toBe(78)
+      expect(swept).toEqual([])
+      expect(c.stderr()).toContain(`gateway: could not listen on 127.0.0.1 port ${port}: EADDRINUSE (GATEWAY_HOST, GATEWAY_PORT)`)
+      expect(c.lines().some((l) => l.msg === 'instance 0 refused its configuration or could not listen (exit 78); stopping every instance')).toBe(true)
+      // Started once each, never again.
+      expect(c.pids()).toHaveLength(2)
+      expect(c.lines().some((l) => l.msg.includes('restarting in'))).toBe(false)
+      for (const pid of c.pids()) expect(alive(pid), `pid ${pid}`).toBe(false)
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()))
+    }
   })
 })
