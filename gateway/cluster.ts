@@ -16,12 +16,15 @@
 // store they would not: more than one instance needs REDIS_URL (config/load.ts refuses it).
 //
 // The supervisor:
-// - restarts an instance that crashed (exit code other than 0, or killed by a signal) after
+// - restarts an instance that crashed (exit code other than 0, or killed by a signal, or a process
+//   that could not be started at all) after
 //   GATEWAY_INSTANCE_RESTART_DELAY_MS, doubling for each crash in a row up to
 //   GATEWAY_INSTANCE_RESTART_MAX_DELAY_MS; an instance that exits 0 by itself was stopped on
-//   purpose and is not restarted; one that refuses its configuration (exit 78) stops them all;
+//   purpose and is not restarted; one that refuses its configuration or cannot listen on its
+//   ports (exit 78: EADDRINUSE on a fixed port would fail again on every restart) stops them all;
 // - on SIGTERM or SIGINT sends each instance SIGTERM (each drains as `npm start` does) and exits
-//   when all have; a second signal kills them (SIGKILL); so does GATEWAY_SHUTDOWN_TIMEOUT_MS + 5 s;
+//   when all have, with 0 if every one exited 0, 1 if one did not or was down awaiting a restart;
+//   a second signal kills them (SIGKILL); so does GATEWAY_SHUTDOWN_TIMEOUT_MS + 5 s;
 // - exits when every instance has exited and none is due a restart;
 // - logs one JSON line per event (no personal data: instance numbers, PIDs, ports, exit codes).
 // The instances run detached (their own process group), so a Ctrl-C in a terminal reaches only the
@@ -127,17 +130,61 @@ function main (): void {
     process.exit(exitCode)
   }
 
+  // An instance's process is gone (or never came): decide what next.
+  const ended = (instance: Instance, pid: number | undefined, code: number | null, signal: NodeJS.Signals | null, startFailed: boolean): void => {
+    instance.child = undefined
+    const ranMs = Date.now() - instance.startedAt
+    const fields = { instance: instance.index, instancePid: pid, code, signal, ranMs }
+    if (stopping) {
+      if (code !== 0 && exitCode === 0) exitCode = 1
+      log('info', fields, `instance ${instance.index} exited`)
+    } else if (code === EXIT_CONFIG) {
+      // Its configuration, or an address it cannot listen on: it would fail the same way again.
+      log('error', fields, `instance ${instance.index} refused its configuration or could not listen (exit ${EXIT_CONFIG}); stopping every instance`)
+      exitCode = EXIT_CONFIG
+      stop()
+    } else if (code === 0) {
+      instance.done = true
+      log('info', fields, `instance ${instance.index} exited by itself (code 0); not restarted`)
+    } else {
+      // A crash: again after a backoff, shorter again once an instance has run a while.
+      if (ranMs >= restartMaxDelayMs) instance.crashes = 0
+      const delay = Math.min(restartMaxDelayMs, restartDelayMs * 2 ** instance.crashes)
+      instance.crashes++
+      const what = startFailed ? 'could not be started' : `crashed (${signal ?? `exit ${String(code)}`})`
+      log('warn', { ...fields, restartInMs: delay, crashesInARow: instance.crashes }, `instance ${instance.index} ${what}; restarting in ${delay} ms`)
+      instance.restart = setTimeout(() => { start(instance) }, delay)
+    }
+    finishIfAllExited()
+  }
+
   const start = (instance: Instance): void => {
     instance.restart = undefined
     instance.listening = undefined
     instance.startedAt = Date.now()
-    const child = fork(SERVER_ENTRY, [], {
-      // One instance each: its ports are already its own.
-      env: { ...process.env, GATEWAY_INSTANCES: '1', GATEWAY_PORT: String(instance.port), GATEWAY_WS_PORT: String(instance.wsPort) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      detached: true
-    })
+    let child: ChildProcess
+    try {
+      child = fork(SERVER_ENTRY, [], {
+        // One instance each: its ports are already its own.
+        env: { ...process.env, GATEWAY_INSTANCES: '1', GATEWAY_PORT: String(instance.port), GATEWAY_WS_PORT: String(instance.wsPort) },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        detached: true
+      })
+    } catch (err) {
+      // A failure fork throws rather than reports (see 'error' below): a crash all the same.
+      log('error', { instance: instance.index, err: { type: (err as Error).name, message: (err as Error).message } }, `instance ${instance.index} could not be started`)
+      ended(instance, undefined, null, null, true)
+      return
+    }
     instance.child = child
+    // Once per process: 'exit', or an 'error' of a process that never started (no PID), after
+    // which Node may emit no 'exit' at all; the supervisor would wait for it forever.
+    let gone = false
+    const end = (code: number | null, signal: NodeJS.Signals | null, startFailed: boolean): void => {
+      if (gone) return
+      gone = true
+      ended(instance, child.pid, code, signal, startFailed)
+    }
     log('info', { instance: instance.index, instancePid: child.pid, port: instance.port, wsPort: instance.wsPort }, `starting instance ${instance.index} (pid ${child.pid ?? '?'})`)
     child.on('message', (message: InstanceListening) => {
       if (message?.type !== 'listening') return
@@ -151,39 +198,22 @@ function main (): void {
       }
     })
     child.on('error', (err) => {
-      log('error', { instance: instance.index, err: { type: err.name, message: err.message } }, `instance ${instance.index} could not be started or signalled`)
+      log('error', { instance: instance.index, instancePid: child.pid, err: { type: err.name, message: err.message } }, `instance ${instance.index} could not be started or signalled`)
+      if (child.pid === undefined) end(null, null, true)
     })
-    child.once('exit', (code, signal) => {
-      instance.child = undefined
-      const ranMs = Date.now() - instance.startedAt
-      const fields = { instance: instance.index, instancePid: child.pid, code, signal, ranMs }
-      if (stopping) {
-        if (code !== 0 && exitCode === 0) exitCode = 1
-        log('info', fields, `instance ${instance.index} exited`)
-      } else if (code === EXIT_CONFIG) {
-        log('error', fields, `instance ${instance.index} refused its configuration (exit ${EXIT_CONFIG}); stopping every instance`)
-        exitCode = EXIT_CONFIG
-        stop()
-      } else if (code === 0) {
-        instance.done = true
-        log('info', fields, `instance ${instance.index} exited by itself (code 0); not restarted`)
-      } else {
-        // A crash: again after a backoff, shorter again once an instance has run a while.
-        if (ranMs >= restartMaxDelayMs) instance.crashes = 0
-        const delay = Math.min(restartMaxDelayMs, restartDelayMs * 2 ** instance.crashes)
-        instance.crashes++
-        log('warn', { ...fields, restartInMs: delay, crashesInARow: instance.crashes }, `instance ${instance.index} crashed (${signal ?? `exit ${String(code)}`}); restarting in ${delay} ms`)
-        instance.restart = setTimeout(() => { start(instance) }, delay)
-      }
-      finishIfAllExited()
-    })
+    child.once('exit', (code, signal) => { end(code, signal, false) })
   }
 
   const stop = (): void => {
     stopping = true
     for (const instance of instances) {
-      if (instance.restart !== undefined) clearTimeout(instance.restart)
-      instance.restart = undefined
+      if (instance.restart !== undefined) {
+        // Down, awaiting its restart: the service was not whole, and the exit code says so.
+        clearTimeout(instance.restart)
+        instance.restart = undefined
+        if (exitCode === 0) exitCode = 1
+        log('warn', { instance: instance.index }, `instance ${instance.index} was down, awaiting a restart: not restarted`)
+      }
       instance.child?.kill('SIGTERM')
     }
     killTimer ??= setTimeout(() => {

@@ -8,6 +8,7 @@ import app from './app.js'
 import { loadIdentityKey } from './auth/identity-key.js'
 import { loadAdmissionKey } from './auth/admission-tokens.js'
 import { KeyLoadError, loadVerificationKeys } from './auth/keys.js'
+import { PushListenError } from './push/ws-server.js'
 import { serverOptions } from './server-options.js'
 import { createStores } from './store/index.js'
 
@@ -19,8 +20,11 @@ export interface InstanceListening {
   wsPort: number | null
 }
 
-// sysexits.h EX_CONFIG: the process was started with a configuration it cannot run.
+// sysexits.h EX_CONFIG: the process was started with a configuration it cannot run, or on an
+// address it cannot listen on (taken, or not ours): trying again the same way would fail again,
+// so start:cluster stops rather than restart it in a loop.
 const EXIT_CONFIG = 78
+const LISTEN_ERRORS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'])
 
 function readConfig (): Readonly<Config> {
   try {
@@ -73,18 +77,60 @@ async function main (): Promise<void> {
 
   await fastify.register(app, { config, stores, keys, identityKey, admissionKey })
 
-  closeWithGrace({ delay: config.server.shutdownTimeoutMs }, async ({ signal, err }) => {
+  // Started by `npm run start:cluster` (gateway/cluster.ts, over IPC), or by `npm start`.
+  const supervised = process.send !== undefined
+  const closer = closeWithGrace({
+    delay: config.server.shutdownTimeoutMs,
+    // Under the supervisor this process handles SIGTERM and SIGINT itself (below): close-with-grace
+    // exits 1 at once on a second one, and there a second one is routine, not an operator's hurry.
+    skip: supervised ? ['SIGTERM', 'SIGINT'] : []
+  }, async ({ signal, err }) => {
     if (err !== undefined) log.error({ err }, 'closing after an uncaught error')
-    else log.info({ signal }, 'closing: finishing in-flight requests')
+    else if (signal !== undefined) log.info({ signal }, 'closing: finishing in-flight requests')
     await fastify.close()
     log.info('closed')
   })
 
-  // Started by `npm run start:cluster` (gateway/cluster.ts, over IPC): if the supervisor goes away
-  // without stopping us, drain and exit as on SIGTERM rather than run on unsupervised.
-  if (process.send !== undefined) process.once('disconnect', () => { process.kill(process.pid, 'SIGTERM') })
+  let draining = false
+  if (supervised) {
+    // Under systemd's default KillMode=control-group every process of the unit gets SIGTERM, and
+    // the supervisor forwards one more: a second signal must not abandon the requests in flight.
+    // The supervisor kills with SIGKILL after GATEWAY_SHUTDOWN_TIMEOUT_MS + 5 s if it must.
+    const drain = (why: NodeJS.Signals | 'disconnect'): void => {
+      if (draining) {
+        log.info({ signal: why }, `${why} while draining: ignored; still finishing in-flight requests`)
+        return
+      }
+      draining = true
+      log.info({ signal: why }, 'closing: finishing in-flight requests')
+      closer.close()
+    }
+    process.on('SIGTERM', drain)
+    process.on('SIGINT', drain)
+    // If the supervisor goes away without stopping us, drain and exit as on SIGTERM rather than
+    // run on unsupervised.
+    process.once('disconnect', () => { drain('disconnect') })
+    // It may have gone already, before that handler was there (killed while this one started).
+    if (!process.connected) drain('disconnect')
+  }
+  // Closing before it listened: nothing to serve, and close-with-grace exits when closed.
+  if (draining) return
 
-  const address = await fastify.listen({ host: config.server.host, port: config.server.port })
+  let address: string
+  try {
+    address = await fastify.listen({ host: config.server.host, port: config.server.port })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (err instanceof PushListenError) {
+      process.stderr.write(`gateway: the WebSocket ${err.message.replace(/^push server /, 'server ')} (GATEWAY_WS_HOST, GATEWAY_WS_PORT)\n`)
+    } else if (code !== undefined && LISTEN_ERRORS.has(code)) {
+      process.stderr.write(`gateway: could not listen on ${config.server.host} port ${config.server.port}: ${code} (GATEWAY_HOST, GATEWAY_PORT)\n`)
+    } else {
+      throw err
+    }
+    await fastify.close().catch(() => {})
+    process.exit(EXIT_CONFIG)
+  }
   log.info({
     api: `${address}/v1`,
     metrics: `${address}/metrics`,
@@ -93,8 +139,12 @@ async function main (): Promise<void> {
     readyz: `${address}/readyz`,
     store: stores.kind
   }, `gateway listening on ${address}: API ${address}/v1, metrics ${address}/metrics, docs ${address}/docs, health ${address}/healthz`)
-  // The supervisor learns the ports chosen (GATEWAY_PORT=0 or GATEWAY_WS_PORT=0) from this.
-  process.send?.({ type: 'listening', url: address, wsPort: fastify.pushPort ?? null } satisfies InstanceListening)
+  // The supervisor learns the ports chosen (GATEWAY_PORT=0 or GATEWAY_WS_PORT=0) from this, if it
+  // is still there: otherwise 'disconnect' has started the drain. The callback takes a send that
+  // fails on the way (the channel closing meanwhile) instead of an uncaught 'error'.
+  if (process.send !== undefined && process.connected) {
+    process.send({ type: 'listening', url: address, wsPort: fastify.pushPort ?? null } satisfies InstanceListening, undefined, undefined, () => {})
+  }
 }
 
 await main()

@@ -149,6 +149,11 @@ interface ValidOptions extends PushServerOptions {
 }
 
 /** A WebSocket push server; start() it, close() it once. */
+/** The push server's address could not be bound (taken, or not ours to bind). */
+export class PushListenError extends Error {
+  override name = 'PushListenError'
+}
+
 export class PushServer {
   readonly #options: ValidOptions
   readonly #app: TemplatedApp
@@ -190,7 +195,7 @@ export class PushServer {
     })
     this.#app.listen(options.host, options.port, (socket) => { if (socket !== false) this.#listenSocket = socket })
     // uWS listens synchronously; false when the address is taken or cannot be bound.
-    if (this.#listenSocket === undefined) throw new Error(`push server could not listen on ${options.host} port ${options.port}`)
+    if (this.#listenSocket === undefined) throw new PushListenError(`push server could not listen on ${options.host} port ${options.port}`)
     this.port = uWS.us_socket_local_port(this.#listenSocket)
   }
 

@@ -40,6 +40,10 @@ export interface ClusterProcess {
   listening: Promise<InstanceInfo[]>
   /** Every instance PID the supervisor said it started. */
   pids: () => number[]
+  /** The instance PIDs whose exit the supervisor logged, or the test saw (markExited). */
+  exitedPids: () => number[]
+  /** Instance PIDs the test saw gone itself (after killing the supervisor, which logs no exit). */
+  markExited: (pids: readonly number[]) => void
 }
 
 /** Runs the start:cluster entry with `--instances n` and exactly `env` (plus PATH). */
@@ -86,7 +90,11 @@ export function startCluster (n: number, env: Record<string, string>): ClusterPr
   })
   listening.catch(() => {})
   const pids = (): number[] => [...new Set(lines.flatMap((l) => typeof l.instancePid === 'number' ? [l.instancePid] : []))]
-  return { child, stdout: () => out, stderr: () => err, lines: () => lines, exited, listening, pids }
+  const seenExited = new Set<number>()
+  // The supervisor's exit lines carry how long the instance ran (exited, crashed, refused ...).
+  const exitedPids = (): number[] => [...new Set([...seenExited, ...lines.flatMap((l) => typeof l.instancePid === 'number' && typeof l.ranMs === 'number' ? [l.instancePid] : [])])]
+  const markExited = (gone: readonly number[]): void => { for (const pid of gone) seenExited.add(pid) }
+  return { child, stdout: () => out, stderr: () => err, lines: () => lines, exited, listening, pids, exitedPids, markExited }
 }
 
 /** Whether a process of this PID exists (signal 0 probes without signalling). */
@@ -99,17 +107,24 @@ export function alive (pid: number): boolean {
   }
 }
 
-/** SIGTERM to the supervisor (it drains every instance) and its exit; SIGKILL for anything left after 20 s. */
-export async function stopCluster (cluster: ClusterProcess | undefined): Promise<number | string | undefined> {
-  if (cluster === undefined) return undefined
+/**
+ * SIGTERM to the supervisor (it drains every instance) and its exit; SIGKILL for it after 20 s.
+ * Then SIGKILL to any instance still alive whose exit nobody saw: `swept`, empty when the
+ * supervisor stopped them all as it should.
+ */
+export async function stopCluster (cluster: ClusterProcess | undefined): Promise<{ code: number | string | undefined, swept: number[] }> {
+  if (cluster === undefined) return { code: undefined, swept: [] }
   if (cluster.child.exitCode === null && cluster.child.signalCode === null) cluster.child.kill('SIGTERM')
   const timer = setTimeout(() => { cluster.child.kill('SIGKILL') }, 20_000)
   const code = await cluster.exited
   clearTimeout(timer)
   // Instances drain on their own once their supervisor is gone; one that a failed test left
-  // behind is still this test's own process, by PID.
-  for (const pid of cluster.pids()) if (alive(pid)) process.kill(pid, 'SIGKILL')
-  return code
+  // behind is still this test's own process, by PID. Only those with no exit on record: the PID
+  // of one that exited (a crashed, restarted instance) may belong to a stranger by now.
+  const exited = new Set(cluster.exitedPids())
+  const swept = cluster.pids().filter((pid) => !exited.has(pid) && alive(pid))
+  for (const pid of swept) process.kill(pid, 'SIGKILL')
+  return { code, swept }
 }
 
 export const sleep = async (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))

@@ -83,8 +83,10 @@ describe('start:cluster: the supervisor', () => {
       const pids = cluster?.pids() ?? []
       // Three started, one crashed and started again.
       expect(pids).toHaveLength(4)
-      const code = await stopCluster(cluster)
+      const { code, swept } = await stopCluster(cluster)
       expect(code).toBe(0)
+      // The supervisor stopped them all: the fixture had none left to kill.
+      expect(swept).toEqual([])
       for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false)
       const exits = cluster?.lines().filter((l) => l.msg.endsWith(' exited') && l.code === 0).map((l) => l.instance)
       expect(exits?.sort()).toEqual([0, 1, 2])

@@ -34,6 +34,9 @@ describe('vendor pacing across three instances on one Redis', () => {
       GATEWAY_VENDOR_URL: vendor.url,
       GATEWAY_VENDOR_RATE_PER_SECOND: String(CONTRACT_RATE),
       GATEWAY_VENDOR_TOTAL_SCANS: String(TOTAL_SCANS),
+      // One check in hand per instance (claimed, waiting for its slot, or with the vendor), so
+      // that every instance scans, not one taking the whole queue: see the end of the test.
+      GATEWAY_VENDOR_MAX_CONCURRENT: '1',
       GATEWAY_REDIS_COMMAND_TIMEOUT_MS: '2000'
     })
     instances = await cluster.listening
@@ -94,5 +97,17 @@ describe('vendor pacing across three instances on one Redis', () => {
       expect(await metric(url, 'gateway_vendor_budget_used')).toBe(TOTAL_SCANS)
       expect(await metric(url, 'gateway_vendor_budget_remaining')).toBe(0)
     }
+    // Every instance called the vendor, so the pace held above is one they shared, not one
+    // instance's own (the queue is shared: one instance taking every scan would hide a limiter
+    // per instance). It holds by the set-up: with GATEWAY_VENDOR_MAX_CONCURRENT=1 the other two
+    // hold at most 2 checks at any time, and an accepted upload wakes the dispatcher of the
+    // instance it came in by right after queueing it, which then claims an unheld one of the
+    // first 4 in the queue (its own among them); each instance had at least one upload accepted
+    // (16 uploads, 5 or 6 through each, 4 refused). An idle dispatcher also looks again at least
+    // every 2.5 s (10 × 250 ms), and the shared pace spreads the 12 scans over more than 6 s.
+    const perInstance = await Promise.all(instances.map(async ({ url }) => metric(url, 'gateway_vendor_calls_total').catch(() => 0)))
+    for (const [i, calls] of perInstance.entries()) expect(calls, `instance ${i}: ${perInstance.join(', ')}`).toBeGreaterThan(0)
+    const passes = await Promise.all(instances.map(async ({ url }) => metric(url, 'gateway_vendor_calls_total', 'outcome="pass"').catch(() => 0)))
+    expect(passes.reduce((a, b) => a + b, 0)).toBe(TOTAL_SCANS)
   })
 })
