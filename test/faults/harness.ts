@@ -64,8 +64,8 @@ export interface NamedGateway {
   pid: number
 }
 
-export async function gateway (s: Scratch, name: string, env: Record<string, string>): Promise<NamedGateway> {
-  const process = startGateway({ ...s.env, ...env })
+export async function gateway (s: Scratch, name: string, env: Record<string, string>, entry?: string): Promise<NamedGateway> {
+  const process = startGateway({ ...s.env, ...env }, entry)
   const url = await process.listening
   return { name, process, url, pid: process.child.pid as number }
 }
