@@ -108,6 +108,8 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     rules: config.registrations,
     identityKey: opts.identityKey,
     events,
+    // An attempt names its registration as long as its Idempotency-Key's answer is kept.
+    attemptTtlMs: config.idempotency.ttlHours * 3600_000,
     signals: { refused: (reason) => refusals.inc({ reason }), flagged: (reason) => flags.inc({ reason }) }
   })
   fastify.decorate('registrations', service)
