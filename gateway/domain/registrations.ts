@@ -16,11 +16,12 @@
 // If the process dies between steps, claims and entries expire by themselves (registration TTL,
 // window length); a claim left without a record blocks that person until then, and an officer
 // can release it.
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { GatewayError } from '../errors.js'
 import type { Clock } from '../store/clock.js'
 import { storeKey, type StoreKey } from '../store/keys.js'
 import type { Stores, WindowAdmission } from '../store/ports.js'
+import { attemptId } from './attempts.js'
 import type { DomainEvent, EventPublisher } from './events.js'
 import { identityHash, type PersonIdentity } from './identity.js'
 import type { SharedAddressIndex } from './shared-addresses.js'
@@ -140,7 +141,7 @@ export class RegistrationService {
       throw new GatewayError('GW_ERR_REG_SUBJECT_BLOCKED')
     }
 
-    const { registrationId, resumed } = attempt === undefined ? { registrationId: this.#newId(), resumed: false } : await this.#attempt(actor.subject, attempt)
+    const { id: registrationId, resumed } = attempt === undefined ? { id: this.#newId(), resumed: false } : await attemptId(kv, actor.subject, 'reg', attempt, this.#newId(), this.#attemptTtlMs)
     if (resumed) {
       // Cut off after the record was written: it is the answer, once its event is surely appended.
       const raw = await kv.get(registrationKey(registrationId))
@@ -296,16 +297,6 @@ export class RegistrationService {
     if (raw !== null) await this.#remove(JSON.parse(raw) as RegistrationRecord, 'released')
     await this.#stores.kv.deleteIfEquals(claim, holder)
     return true
-  }
-
-  // The id an attempt started with, or a new one it now names. Per subject: another account's
-  // Idempotency-Key never reaches this registration.
-  async #attempt (subject: string, attempt: string): Promise<{ registrationId: string, resumed: boolean }> {
-    const key = storeKey(`sub.${subject}`, 'reg-attempt', createHash('sha256').update(attempt).digest('base64url'))
-    const fresh = this.#newId()
-    if (await this.#stores.kv.setIfAbsent(key, fresh, { ttlMs: this.#attemptTtlMs })) return { registrationId: fresh, resumed: false }
-    const earlier = await this.#stores.kv.get(key)
-    return earlier === null ? { registrationId: fresh, resumed: false } : { registrationId: earlier, resumed: true }
   }
 
   async #admit (undo: Array<() => Promise<unknown>>, key: StoreKey, member: string, rule: { windowMs: number, max: number, minIntervalMs?: number }, refuse: (a: WindowAdmission) => GatewayError): Promise<void> {

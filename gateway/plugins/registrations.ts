@@ -170,6 +170,7 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     schedule: config.schedule,
     geofence: config.geofence,
     events,
+    attemptTtlMs: config.idempotency.ttlHours * 3600_000,
     signals: { refused: (reason) => requestRefusals.inc({ reason }) }
   }))
   const requests = fastify.appointmentRequests

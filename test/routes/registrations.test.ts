@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
-import { poolKey } from '../../gateway/domain/appointment-requests.js'
+import { poolKey, requestKey } from '../../gateway/domain/appointment-requests.js'
 import { registrationKey } from '../../gateway/domain/registrations.js'
 import { ERRORS } from '../../gateway/errors.js'
 import { ManualClock } from '../../gateway/store/clock.js'
@@ -332,6 +332,28 @@ for (const adapter of ['memory', 'redis'] as const) {
       expect(await stores.sortedSets.rangeByRank(poolKey('brownsville', '2026-11-24'), 0, -1)).toEqual([
         { member: `${first.json().requestId as string}:2`, score: MONDAY_1PM_ET }
       ])
+    })
+
+    it('takes up a request cut off after it claimed the day, before its record: the same request, pooled once', async () => {
+      await start()
+      const owner = person()
+      const { registrationId } = (await register(owner)).json()
+      const key = randomUUID()
+      const first = await ask(owner, registrationId, {}, { 'idempotency-key': key })
+      expect(first.statusCode).toBe(202)
+      const requestId = first.json().requestId as string
+      // What a kill between the day's claim and the record leaves: the claim, no record, no pool entry, no answer.
+      await stores.kv.delete(requestKey(requestId))
+      await stores.sortedSets.remove(poolKey('brownsville', '2026-11-24'), `${requestId}:2`)
+      await stores.kv.delete(storeKey(`idem.${owner.sub}`, '/v1/appointment-requests', key))
+      const retry = await ask(owner, registrationId, {}, { 'idempotency-key': key })
+      expect(retry.statusCode, retry.body).toBe(202)
+      expect(retry.json()).toEqual(first.json())
+      expect(await stores.sortedSets.rangeByRank(poolKey('brownsville', '2026-11-24'), 0, -1)).toEqual([{ member: `${requestId}:2`, score: MONDAY_1PM_ET }])
+      // Another try (another key) gets that request, as any repeat does.
+      const repeat = await ask(owner, registrationId)
+      expect(repeat.statusCode).toBe(200)
+      expect(repeat.json()).toEqual(first.json())
     })
 
     it('exports the size of each port\'s pool for the next draw, every port from the start', async () => {
