@@ -114,7 +114,8 @@ export class AppointmentRequestService {
    * created: false when this registration already asked for this pool day (the same request comes
    * back). `attempt` (the Idempotency-Key) lets a retry take up a try that was cut off after it
    * claimed the day (its instance killed): under the same id it finishes the steps, where any other
-   * try would be told, for as long as the claim lasts, that the first is still in progress.
+   * try would be told, for as long as the claim lasts, that the first is still in progress. The
+   * id is per registration, so a key reused for another registration never names this request.
    */
   async request (subject: string, input: NewAppointmentRequest, attempt?: string): Promise<{ created: boolean, request: AppointmentRequestView }> {
     const registration = await this.#registrations.get(subject, input.registrationId)
@@ -146,7 +147,7 @@ export class AppointmentRequestService {
     // The day's seed is committed before its first entry is pooled (see allocations.ts).
     await this.#commit(poolDate)
     const perDay = storeKey(`reg.${registration.registrationId}`, 'req', poolDate)
-    const { id: requestId } = attempt === undefined ? { id: randomId('apr') } : await attemptId(kv, subject, 'apr', attempt, randomId('apr'), this.#attemptTtlMs)
+    const { id: requestId } = attempt === undefined ? { id: randomId('apr') } : await attemptId(kv, subject, `apr.${registration.registrationId}`, attempt, randomId('apr'), this.#attemptTtlMs)
     if (!await kv.setIfAbsent(perDay, requestId, { ttlMs: CLAIM_TTL_MS })) {
       const existing = await kv.get(perDay)
       // Null only if the first request just failed and let its claim go: the client retries.
