@@ -238,7 +238,7 @@ export class AppointmentRequestService {
   }
 }
 
-/** What the applicant sees of a request: its appointment only while it is selected or confirmed. */
+/** The event of a pooled request, for the backend: the same for every append of it. */
 function requestedEvent (record: AppointmentRequestRecord): DomainEvent {
   return {
     type: 'appointment.requested',
@@ -249,6 +249,7 @@ function requestedEvent (record: AppointmentRequestRecord): DomainEvent {
   }
 }
 
+/** What the applicant sees of a request: its appointment only while it is selected or confirmed. */
 export function viewOf (record: AppointmentRequestRecord): AppointmentRequestView {
   const view: AppointmentRequestView = { requestId: record.requestId, registrationId: record.registrationId, poe: record.poe, poolDate: record.poolDate, status: record.status }
   if ((record.status === 'selected' || record.status === 'confirmed') && record.appointment !== undefined) view.appointment = record.appointment
