@@ -166,6 +166,8 @@ it('a worker thread that dies or throws mid-check fails that upload only (422, n
   expect(counts.checkErrorsMetric).toBe(faults.length)
   expect(counts.acceptedMetric).toBe(goods.length)
   expect(gw.process.child.exitCode).toBe(null)
+  // Threads that died were replaced: the pool runs checks on live ones.
+  expect(counts.poolThreadsAfter).toBeGreaterThan(0)
   expect(health.status).toBe(200)
   expect(drained).toBe(true)
   expect(counts.lost).toBe(0)
