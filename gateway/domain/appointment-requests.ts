@@ -20,6 +20,7 @@ import { GatewayError } from '../errors.js'
 import type { Clock } from '../store/clock.js'
 import { storeKey } from '../store/keys.js'
 import type { Stores } from '../store/ports.js'
+import { attemptId } from './attempts.js'
 import type { DomainEvent, EventPublisher } from './events.js'
 import { judgeFix, type Fix, type Geofence } from './geofence.js'
 import { randomId, type RegistrationRecord, type RegistrationService } from './registrations.js'
@@ -91,9 +92,12 @@ export class AppointmentRequestService {
   readonly #lookbackDays: number
   readonly #events: EventPublisher
   readonly #addresses: SharedAddressIndex | undefined
+  readonly #attemptTtlMs: number
 
-  constructor (options: { stores: Stores, clock: Clock, registrations: RegistrationService, schedule: ScheduleRules, geofence: Geofence, signals: AppointmentRequestSignals, events: EventPublisher, commit?: (poolDate: string) => Promise<unknown>, lookbackDays?: number, addresses?: SharedAddressIndex }) {
+  constructor (options: { stores: Stores, clock: Clock, registrations: RegistrationService, schedule: ScheduleRules, geofence: Geofence, signals: AppointmentRequestSignals, events: EventPublisher, commit?: (poolDate: string) => Promise<unknown>, lookbackDays?: number, addresses?: SharedAddressIndex, attemptTtlMs?: number }) {
     this.#addresses = options.addresses
+    // How long an attempt (an Idempotency-Key) names the request it started: the key's own time.
+    this.#attemptTtlMs = options.attemptTtlMs ?? 24 * 3600_000
     this.#events = options.events
     this.#events.verifier('appointment.requested', async (payload) => await this.#stores.kv.get(requestKey(String(payload.requestId))) !== null)
     this.#commit = options.commit ?? (async () => {})
@@ -108,8 +112,14 @@ export class AppointmentRequestService {
     this.#registrations.onRemove(async (registration) => this.leavePool(registration))
   }
 
-  /** created: false when this registration already asked for this pool day (the same request comes back). */
-  async request (subject: string, input: NewAppointmentRequest): Promise<{ created: boolean, request: AppointmentRequestView }> {
+  /**
+   * created: false when this registration already asked for this pool day (the same request comes
+   * back). `attempt` (the Idempotency-Key) lets a retry take up a try that was cut off after it
+   * claimed the day (its instance killed): under the same id it finishes the steps, where any other
+   * try would be told, for as long as the claim lasts, that the first is still in progress. The
+   * id is per registration, so a key reused for another registration never names this request.
+   */
+  async request (subject: string, input: NewAppointmentRequest, attempt?: string): Promise<{ created: boolean, request: AppointmentRequestView }> {
     const registration = await this.#registrations.get(subject, input.registrationId)
     const now = this.#clock.now()
     const state = scheduleAt(now, this.#schedule)
@@ -139,15 +149,25 @@ export class AppointmentRequestService {
     // The day's seed is committed before its first entry is pooled (see allocations.ts).
     await this.#commit(poolDate)
     const perDay = storeKey(`reg.${registration.registrationId}`, 'req', poolDate)
-    const requestId = randomId('apr')
+    const { id: requestId } = attempt === undefined ? { id: randomId('apr') } : await attemptId(kv, subject, `apr.${registration.registrationId}`, attempt, randomId('apr'), this.#attemptTtlMs)
     if (!await kv.setIfAbsent(perDay, requestId, { ttlMs: CLAIM_TTL_MS })) {
       const existing = await kv.get(perDay)
       // Null only if the first request just failed and let its claim go: the client retries.
       if (existing === null) throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_PROGRESS', { retryAfterSeconds: 1 })
       const stored = await kv.get(requestKey(existing))
-      // The first request is still writing its record: the client asks again in a second.
-      if (stored === null) throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_PROGRESS', { retryAfterSeconds: 1 })
-      return { created: false, request: viewOf(JSON.parse(stored) as AppointmentRequestRecord) }
+      if (existing === requestId) {
+        // This very attempt, cut off after its claim: with its record written, that is the answer
+        // (its event surely appended); without, the steps below are taken up again.
+        if (stored !== null) {
+          const record = JSON.parse(stored) as AppointmentRequestRecord
+          await this.#events.append(requestedEvent(record))
+          return { created: true, request: viewOf(record) }
+        }
+      } else {
+        // The first request is still writing its record: the client asks again in a second.
+        if (stored === null) throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_PROGRESS', { retryAfterSeconds: 1 })
+        return { created: false, request: viewOf(JSON.parse(stored) as AppointmentRequestRecord) }
+      }
     }
     const record: AppointmentRequestRecord = {
       requestId,
@@ -159,13 +179,7 @@ export class AppointmentRequestService {
       createdAt: new Date(now).toISOString(),
       status: 'pooled'
     }
-    const requested: DomainEvent = {
-      type: 'appointment.requested',
-      about: requestId,
-      registrationId: registration.registrationId,
-      time: now,
-      payload: { requestId, registrationId: registration.registrationId, poe: input.poe, poolDate, groupSize: record.groupSize, requestedAt: record.createdAt }
-    }
+    const requested = requestedEvent(record)
     try {
       await this.#events.intend(requested)
       await kv.set(requestKey(requestId), JSON.stringify(record), { ttlMs: REQUEST_TTL_MS })
@@ -223,6 +237,17 @@ export class AppointmentRequestService {
     const record = raw === null ? undefined : JSON.parse(raw) as AppointmentRequestRecord
     if (record === undefined || record.owner !== subject) throw new GatewayError('GW_ERR_REQ_NOT_FOUND')
     return viewOf(record)
+  }
+}
+
+/** The event of a pooled request, for the backend: the same for every append of it. */
+function requestedEvent (record: AppointmentRequestRecord): DomainEvent {
+  return {
+    type: 'appointment.requested',
+    about: record.requestId,
+    registrationId: record.registrationId,
+    time: Date.parse(record.createdAt),
+    payload: { requestId: record.requestId, registrationId: record.registrationId, poe: record.poe, poolDate: record.poolDate, groupSize: record.groupSize, requestedAt: record.createdAt }
   }
 }
 

@@ -21,6 +21,7 @@ import { GatewayError } from '../errors.js'
 import type { Clock } from '../store/clock.js'
 import { storeKey, type StoreKey } from '../store/keys.js'
 import type { Stores, WindowAdmission } from '../store/ports.js'
+import { attemptId } from './attempts.js'
 import type { DomainEvent, EventPublisher } from './events.js'
 import { identityHash, type PersonIdentity } from './identity.js'
 import type { SharedAddressIndex } from './shared-addresses.js'
@@ -100,14 +101,17 @@ export class RegistrationService {
   readonly #events: EventPublisher
   readonly #addresses: SharedAddressIndex | undefined
   readonly #newId: () => string
+  readonly #attemptTtlMs: number
 
   /**
    * `newId` makes registration ids (random, `reg_…`, by default); a simulation that must replay
    * exactly (npm run report:fairness) numbers them instead, since ids enter the pool digest and so
-   * the draw. Never set in the gateway.
+   * the draw. Never set in the gateway. `attemptTtlMs`: how long an attempt (an Idempotency-Key)
+   * keeps naming the registration it started; the idempotency record's own time (default 24 h).
    */
-  constructor (options: { stores: Stores, clock: Clock, rules: RegistrationRules, identityKey: Buffer, signals: RegistrationSignals, events: EventPublisher, addresses?: SharedAddressIndex, newId?: () => string }) {
+  constructor (options: { stores: Stores, clock: Clock, rules: RegistrationRules, identityKey: Buffer, signals: RegistrationSignals, events: EventPublisher, addresses?: SharedAddressIndex, newId?: () => string, attemptTtlMs?: number }) {
     this.#addresses = options.addresses
+    this.#attemptTtlMs = options.attemptTtlMs ?? DAY_MS
     this.#newId = options.newId ?? (() => randomId('reg'))
     this.#stores = options.stores
     this.#clock = options.clock
@@ -125,7 +129,14 @@ export class RegistrationService {
     return this.#rules.ttlDays * DAY_MS
   }
 
-  async create (actor: Actor, input: NewRegistration): Promise<RegistrationView> {
+  /**
+   * `attempt` (the request's Idempotency-Key) makes a retry of an attempt that was cut off (its
+   * instance killed between two steps, so that no answer and no idempotency record was kept)
+   * take it up again under the same id: each step finds its own earlier effect (a window entry,
+   * an identity claim, the record) and goes on, where a fresh id would be refused as too soon
+   * after itself (GW_ERR_REG_VELOCITY) or as a second registration of the same people.
+   */
+  async create (actor: Actor, input: NewRegistration, attempt?: string): Promise<RegistrationView> {
     const { kv, sortedSets } = this.#stores
     const blocked = storeKey(`sub.${actor.subject}`, 'blocked')
     if (await kv.get(blocked) !== null) {
@@ -133,7 +144,16 @@ export class RegistrationService {
       throw new GatewayError('GW_ERR_REG_SUBJECT_BLOCKED')
     }
 
-    const registrationId = this.#newId()
+    const { id: registrationId, resumed } = attempt === undefined ? { id: this.#newId(), resumed: false } : await attemptId(kv, actor.subject, 'reg', attempt, this.#newId(), this.#attemptTtlMs)
+    if (resumed) {
+      // Cut off after the record was written: it is the answer, once its event is surely appended.
+      const raw = await kv.get(registrationKey(registrationId))
+      const earlier = raw === null ? undefined : JSON.parse(raw) as RegistrationRecord
+      if (earlier?.owner === actor.subject) {
+        await this.#events.append(createdEvent(earlier))
+        return view(earlier)
+      }
+    }
     const undo: Array<() => Promise<unknown>> = []
     const rollback = async (): Promise<void> => {
       for (const step of undo.reverse()) await step().catch(() => {})
@@ -183,7 +203,8 @@ export class RegistrationService {
       // In sorted order, so two groups holding the same people in opposite order cannot each
       // take one and refuse the other.
       for (const hash of [...identities].sort()) {
-        if (!await kv.setIfAbsent(identityKey(hash), registrationId, { ttlMs: this.#ttlMs })) {
+        // Held by this very registration only when an attempt cut off after claiming it resumes.
+        if (!await kv.setIfAbsent(identityKey(hash), registrationId, { ttlMs: this.#ttlMs }) && await kv.get(identityKey(hash)) !== registrationId) {
           throw await this.#conflict(actor.subject)
         }
         undo.push(async () => kv.deleteIfEquals(identityKey(hash), registrationId))
@@ -199,15 +220,7 @@ export class RegistrationService {
         members: input.members,
         identities
       }
-      const created: DomainEvent = {
-        type: 'registration.created',
-        about: registrationId,
-        registrationId,
-        time: now,
-        // The backend is the system of record for registrations: it gets the people, never the
-        // device, network or account that sent them.
-        payload: { registrationId, createdAt: record.createdAt, preferredLanguage: record.preferredLanguage, members: record.members }
-      }
+      const created = createdEvent(record)
       await this.#addresses?.recordRegistration(record)
       await this.#events.intend(created)
       undo.push(async () => kv.delete(registrationKey(registrationId)))
@@ -309,6 +322,18 @@ export class RegistrationService {
     if (await this.#stores.kv.setIfAbsent(storeKey(`sub.${subject}`, 'blocked'), '1', { ttlMs: DAY_MS })) this.#signals.flagged('identity_enumeration')
     this.#signals.refused('subject_blocked')
     return new GatewayError('GW_ERR_REG_SUBJECT_BLOCKED')
+  }
+}
+
+function createdEvent (record: RegistrationRecord): DomainEvent {
+  return {
+    type: 'registration.created',
+    about: record.registrationId,
+    registrationId: record.registrationId,
+    time: record.createdAtMs,
+    // The backend is the system of record for registrations: it gets the people, never the
+    // device, network or account that sent them.
+    payload: { registrationId: record.registrationId, createdAt: record.createdAt, preferredLanguage: record.preferredLanguage, members: record.members }
   }
 }
 

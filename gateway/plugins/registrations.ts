@@ -113,6 +113,8 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     rules: config.registrations,
     identityKey: opts.identityKey,
     events,
+    // An attempt names its registration as long as its Idempotency-Key's answer is kept.
+    attemptTtlMs: config.idempotency.ttlHours * 3600_000,
     signals: { refused: (reason) => refusals.inc({ reason }), flagged: (reason) => flags.inc({ reason }) }
   })
   fastify.decorate('registrations', service)
@@ -173,6 +175,7 @@ export default fp<RegistrationsOptions>(async function registrations (fastify, o
     schedule: config.schedule,
     geofence: config.geofence,
     events,
+    attemptTtlMs: config.idempotency.ttlHours * 3600_000,
     signals: { refused: (reason) => requestRefusals.inc({ reason }) }
   }))
   // The shared-address ranking as the dashboards see it, across instances: how many addresses

@@ -96,7 +96,7 @@ export interface WindowAdmission {
  * counts, unlike a bucket, because a person asks "how many in the last 24 hours".
  */
 export interface WindowStore {
-  /** Atomically: drop entries older than the window, then admit `member` at now if the rule allows. */
+  /** Atomically: drop entries older than the window, then admit `member` at now if the rule allows; a member already in the window is admitted again, unchanged. */
   /**
    * `at` (epoch ms, default the store's clock now) is the instant the entry is admitted at: a
    * caller admitting several entries as one decision stamps them all with its decision's time.

@@ -25,8 +25,15 @@ export async function answersPing (port: number): Promise<boolean> {
   })
 }
 
-/** Starts redis-server on a free loopback port (or the given one), in `dir`, keeping nothing on disk. */
-export async function startRedis (dir: string, fixedPort?: number, extraArgs: string[] = []): Promise<{ child: ChildProcess, port: number }> {
+/**
+ * Durable as production runs it: every write in the append-only file, fsynced before Redis
+ * answers. Pass as startRedis's extraArgs (later arguments win over the defaults before them);
+ * a redis-server started again in the same dir then loads what the first one acknowledged.
+ */
+export const AOF_ALWAYS: readonly string[] = ['--appendonly', 'yes', '--appendfsync', 'always']
+
+/** Starts redis-server on a free loopback port (or the given one), in `dir`, keeping nothing on disk unless extraArgs say so (AOF_ALWAYS). */
+export async function startRedis (dir: string, fixedPort?: number, extraArgs: readonly string[] = []): Promise<{ child: ChildProcess, port: number }> {
   // A port found free can be taken before redis binds it; try a few.
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = fixedPort ?? await freePort()

@@ -15,10 +15,11 @@ export interface GatewayProcess {
   listening: Promise<string>
 }
 
-export function startGateway (env: Record<string, string>): GatewayProcess {
-  if (!existsSync(SERVER_ENTRY)) throw new Error(`${SERVER_ENTRY} is missing: run the suite with npm test, which builds first`)
+/** `entry`: another copy of the built server (a fault test's, with a fault-injecting worker file); SERVER_ENTRY by default. */
+export function startGateway (env: Record<string, string>, entry: string = SERVER_ENTRY): GatewayProcess {
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run the suite with npm test, which builds first`)
   // Only what the gateway needs: never the test process's own REDIS_URL or GATEWAY_* settings.
-  const child = spawn(process.execPath, [SERVER_ENTRY], {
+  const child = spawn(process.execPath, [entry], {
     // Shedding off, as in-process: parallel test files on two cores stall the child's event loop.
     env: { PATH: process.env.PATH ?? '', GATEWAY_SHED_MAX_EVENT_LOOP_DELAY_MS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe']

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
-import { poolKey } from '../../gateway/domain/appointment-requests.js'
+import { poolKey, requestKey } from '../../gateway/domain/appointment-requests.js'
 import { registrationKey } from '../../gateway/domain/registrations.js'
 import { ERRORS } from '../../gateway/errors.js'
 import { ManualClock } from '../../gateway/store/clock.js'
+import { storeKey } from '../../gateway/store/keys.js'
 import { createMemoryStores } from '../../gateway/store/memory/index.js'
 import type { Stores } from '../../gateway/store/ports.js'
 import { buildApp, redisStores, testConfig } from '../helpers/app.js'
@@ -279,6 +280,45 @@ for (const adapter of ['memory', 'redis'] as const) {
       expect(second.headers['idempotent-replayed']).toBe('true')
     })
 
+    // An instance killed mid-registration leaves its steps behind and no answer kept; the client's
+    // retry (same Idempotency-Key, once the key's pending time is over) must take it up, not be
+    // told it is too fast (the device window holds the first attempt) or already registered.
+    // The leftovers are made here as the kill leaves them; test/faults/instance-sigkill.test.ts
+    // kills a real process.
+    it('takes up an attempt cut off after its record was written, before its answer was kept: the same registration', async () => {
+      await start()
+      const owner = person()
+      const headers = headersOf(owner)
+      const body = family('cut-after-record')
+      const first = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: body })
+      expect(first.statusCode).toBe(201)
+      await stores.kv.delete(storeKey(`idem.${owner.sub}`, '/v1/registrations', headers['idempotency-key']))
+      const retry = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: body })
+      expect(retry.statusCode, retry.body).toBe(201)
+      expect(retry.json()).toEqual(first.json())
+      expect(retry.headers['idempotent-replayed']).toBeUndefined()
+    })
+
+    it('takes up an attempt cut off after its identity claims, before its record: one registration, under the same id', async () => {
+      await start()
+      const owner = person()
+      const headers = headersOf(owner)
+      const body = family('cut-before-record')
+      const first = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: body })
+      const id = first.json().registrationId as string
+      // What a kill between the claims and the record leaves: windows and claims, no record, no answer.
+      await stores.kv.delete(registrationKey(id))
+      await stores.kv.delete(storeKey(`idem.${owner.sub}`, '/v1/registrations', headers['idempotency-key']))
+      const retry = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: body })
+      expect(retry.statusCode, retry.body).toBe(201)
+      expect(retry.json().registrationId).toBe(id)
+      expect((await gateway.inject({ url: `/v1/registrations/${id}`, headers: applicant(owner.device, { sub: owner.sub }) })).statusCode).toBe(200)
+      // Another attempt (a new key) is still a second registration, refused as before.
+      const again = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers: headersOf(owner), payload: body })
+      expect(again.statusCode).toBe(429)
+      expect(again.json().code).toBe('GW_ERR_REG_VELOCITY')
+    })
+
     it('pools a request for the next draw, and answers a repeat with the same request', async () => {
       await start()
       const owner = person()
@@ -292,6 +332,28 @@ for (const adapter of ['memory', 'redis'] as const) {
       expect(await stores.sortedSets.rangeByRank(poolKey('brownsville', '2026-11-24'), 0, -1)).toEqual([
         { member: `${first.json().requestId as string}:2`, score: MONDAY_1PM_ET }
       ])
+    })
+
+    it('takes up a request cut off after it claimed the day, before its record: the same request, pooled once', async () => {
+      await start()
+      const owner = person()
+      const { registrationId } = (await register(owner)).json()
+      const key = randomUUID()
+      const first = await ask(owner, registrationId, {}, { 'idempotency-key': key })
+      expect(first.statusCode).toBe(202)
+      const requestId = first.json().requestId as string
+      // What a kill between the day's claim and the record leaves: the claim, no record, no pool entry, no answer.
+      await stores.kv.delete(requestKey(requestId))
+      await stores.sortedSets.remove(poolKey('brownsville', '2026-11-24'), `${requestId}:2`)
+      await stores.kv.delete(storeKey(`idem.${owner.sub}`, '/v1/appointment-requests', key))
+      const retry = await ask(owner, registrationId, {}, { 'idempotency-key': key })
+      expect(retry.statusCode, retry.body).toBe(202)
+      expect(retry.json()).toEqual(first.json())
+      expect(await stores.sortedSets.rangeByRank(poolKey('brownsville', '2026-11-24'), 0, -1)).toEqual([{ member: `${requestId}:2`, score: MONDAY_1PM_ET }])
+      // Another try (another key) gets that request, as any repeat does.
+      const repeat = await ask(owner, registrationId)
+      expect(repeat.statusCode).toBe(200)
+      expect(repeat.json()).toEqual(first.json())
     })
 
     it('exports the size of each port\'s pool for the next draw, every port from the start', async () => {

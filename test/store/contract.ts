@@ -263,6 +263,20 @@ export function storeContract (name: string, create: () => Promise<ContractSubje
         expect((await subject.stores.windows.admit(k, 'c', rule)).admitted).toBe(true)
       })
 
+      it('admits a member already in the window again, changing nothing (a step retried under the same member)', async () => {
+        const k = key('w')
+        const rule = { windowMs: 10_000, max: 2, minIntervalMs: 1_000 }
+        expect(await subject.stores.windows.admit(k, 'a', rule)).toEqual({ admitted: true, count: 1, retryAfterMs: 0 })
+        await subject.elapse(10)
+        // Not too soon after itself, and not counted twice.
+        expect(await subject.stores.windows.admit(k, 'a', rule)).toEqual({ admitted: true, count: 1, retryAfterMs: 0 })
+        expect(await subject.stores.windows.admit(k, 'b', rule)).toEqual({ admitted: false, refusedFor: 'interval', count: 1, retryAfterMs: 990 })
+        await subject.elapse(990)
+        expect(await subject.stores.windows.admit(k, 'b', rule)).toEqual({ admitted: true, count: 2, retryAfterMs: 0 })
+        expect(await subject.stores.windows.admit(k, 'a', rule)).toEqual({ admitted: true, count: 2, retryAfterMs: 0 })
+        expect((await subject.stores.windows.admit(k, 'c', rule)).admitted).toBe(false)
+      })
+
       it('takes an entry back on release', async () => {
         const k = key('w')
         const rule = { windowMs: 60_000, max: 1 }

@@ -21,7 +21,7 @@ const appointmentRequests: FastifyPluginAsync = async function (fastify) {
       }
     }
   }, async function (request, reply) {
-    const { created, request: pooled } = await fastify.appointmentRequests.request(request.principal?.subject as string, request.body as NewAppointmentRequest)
+    const { created, request: pooled } = await fastify.appointmentRequests.request(request.principal?.subject as string, request.body as NewAppointmentRequest, request.headers['idempotency-key'] as string)
     // A repeat for the same registration and pool day answers with the request it already has.
     return reply.code(created ? 202 : 200).send(pooled)
   })

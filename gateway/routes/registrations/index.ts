@@ -25,7 +25,8 @@ const registrations: FastifyPluginAsync = async function (fastify) {
       subject: request.principal?.subject as string,
       deviceId: request.deviceId as string,
       network: clientNetwork(request.ip)
-    }, body)
+    // The idempotency plugin has checked the key: a retry cut off mid-way resumes under it.
+    }, body, request.headers['idempotency-key'] as string)
     return reply.code(201).send(created)
   })
 

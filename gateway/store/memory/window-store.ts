@@ -19,7 +19,10 @@ export class MemoryWindowStore implements WindowStore {
     const last = live[live.length - 1]
     const minInterval = rule.minIntervalMs ?? 0
     let admission: WindowAdmission
-    if (minInterval > 0 && last !== undefined && last.at > now - minInterval) {
+    // Already in: admitted again, nothing changes (as the Lua script).
+    if (live.some((e) => e.member === member)) {
+      admission = { admitted: true, count: live.length, retryAfterMs: 0 }
+    } else if (minInterval > 0 && last !== undefined && last.at > now - minInterval) {
       admission = { admitted: false, refusedFor: 'interval', count: live.length, retryAfterMs: last.at + minInterval - now }
     } else if (live.length >= rule.max) {
       admission = { admitted: false, refusedFor: 'limit', count: live.length, retryAfterMs: (live[0] as { at: number }).at + rule.windowMs - now }
