@@ -53,7 +53,7 @@
 // second. A given-up slot is capacity unused, never a burst.
 import { readFileSync } from 'node:fs'
 import Bottleneck from 'bottleneck'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { StoreUnavailableError } from '../store/errors.js'
 import { EXPIRY_SLACK_MS } from '../store/gcra.js'
 import { storeKey, type StoreKey } from '../store/keys.js'
@@ -82,7 +82,7 @@ export interface ContractLimiterOptions {
   maxConcurrent: number
   /** Share the rate through this Redis; without it the rate is this process's alone. */
   redis?: {
-    client: Redis
+    client: Redis | Cluster
     /** A reservation slower than this fails with StoreUnavailableError. Default 1000 ms. */
     timeoutMs?: number
   } | undefined
@@ -159,11 +159,11 @@ class LocalContractLimiter implements ContractLimiter {
   }
 }
 
-interface ReservingRedis extends Redis {
+type ReservingRedis = (Redis | Cluster) & {
   gwContractReserve(key: string, intervalMicros: number, slackMs: number): Promise<number>
 }
 
-function withReserveCommand (client: Redis): ReservingRedis {
+function withReserveCommand (client: Redis | Cluster): ReservingRedis {
   // Defined once per client (EVALSHA, then EVAL when Redis lost its script cache); the gateway's
   // store client may carry several limiters.
   if (typeof (client as unknown as { gwContractReserve?: unknown }).gwContractReserve !== 'function') {
