@@ -45,6 +45,8 @@ export interface RedisCluster {
   pidOf(port: number): number | undefined
   /** The hash slot of a full key (as sent, with any prefix): CLUSTER KEYSLOT. */
   slotOf(key: string): Promise<number>
+  /** The hash slots of many keys, in order, over one connection. */
+  slotsOf(keys: readonly string[]): Promise<number[]>
   /** The master currently serving `slot`, as the cluster sees it. */
   masterOf(slot: number): Promise<ClusterNodeInfo>
   /** The cluster's view of its nodes, from a live node. */
@@ -257,6 +259,20 @@ export async function startRedisCluster (options: RedisClusterOptions = {}): Pro
       const node = live()[0]
       if (node === undefined) throw new Error('redis cluster: no node running')
       return Number(await onNode(node.port, async (r) => r.call('CLUSTER', 'KEYSLOT', key)))
+    },
+    slotsOf: async (keys) => {
+      const node = live()[0]
+      if (node === undefined) throw new Error('redis cluster: no node running')
+      if (keys.length === 0) return []
+      return onNode(node.port, async (r) => {
+        const pipeline = r.pipeline()
+        for (const key of keys) pipeline.call('CLUSTER', 'KEYSLOT', key)
+        const results = await pipeline.exec()
+        return (results ?? []).map(([err, slot]) => {
+          if (err !== null) throw err
+          return Number(slot)
+        })
+      })
     },
     masterOf,
     topology,

@@ -37,13 +37,21 @@ export interface RedisStoresOptions extends RedisClientOptions {
 export async function createRedisStores (options: RedisStoresOptions): Promise<Stores> {
   const { clock = systemClock, onConnectionError = () => {} } = options
   const redis = createRedisClient(options)
-  const replication = new Replication(redis, { replicas: options.waitReplicas ?? 0, timeoutMs: options.waitTimeoutMs ?? 200 })
-  redis.on('error', onConnectionError)
-  try {
-    await redis.connect()
-  } catch (err) {
-    onConnectionError(err as Error)
-  }
+  const replicas = options.waitReplicas ?? 0
+  // WAIT blocks the connection it is sent on until the replicas answer: on the shared connection,
+  // a master that lost its replica (after a failover, until one rejoins) would hold every rate
+  // limit and read behind a WAIT's timeout. Durable writes get a connection of their own.
+  const durable = replicas > 0 ? createRedisClient(options) : undefined
+  const replication = new Replication(durable ?? redis, { replicas, timeoutMs: options.waitTimeoutMs ?? 200 })
+  const clients = durable === undefined ? [redis] : [redis, durable]
+  await Promise.all(clients.map(async (client) => {
+    client.on('error', onConnectionError)
+    try {
+      await client.connect()
+    } catch (err) {
+      onConnectionError(err as Error)
+    }
+  }))
   return {
     kind: 'redis',
     redisClient: redis,
@@ -60,11 +68,13 @@ export async function createRedisStores (options: RedisStoresOptions): Promise<S
     // with no replica to promote refuses every slot (CLUSTERDOWN, cluster-require-full-coverage).
     ping: async () => { await guard(redis.set('{health}:probe', '1', 'PX', 10_000)) },
     close: async () => {
-      try {
-        await redis.quit()
-      } catch {
-        redis.disconnect()
-      }
+      await Promise.all(clients.map(async (client) => {
+        try {
+          await client.quit()
+        } catch {
+          client.disconnect()
+        }
+      }))
     }
   }
 }

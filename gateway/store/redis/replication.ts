@@ -11,10 +11,13 @@
 // sending the script again outside the pipeline, after the WAIT, which would then vouch for
 // nothing. Fewer replicas than asked in time: StoreNotReplicatedError, and the caller answers 503.
 //
+// The pipelines go on a connection of their own (createRedisStores): WAIT blocks its connection,
+// and a master left without a replica would otherwise hold every other command behind it.
+//
 // WAIT narrows the window, it does not make Redis strongly consistent: a replica that
 // acknowledged can still lose the failover election to one that had not (the doc above). With
 // one replica per master, as in test/cluster/, the one that acknowledged is the one promoted.
-import type { ChainableCommander } from 'ioredis'
+import type { ChainableCommander, Cluster } from 'ioredis'
 import { StoreNotReplicatedError, StoreUnavailableError } from '../errors.js'
 import { lua, type ScriptedRedis } from './client.js'
 import { guard } from './guard.js'
@@ -72,6 +75,20 @@ export class Replication {
   }
 
   async #send (commands: Array<[string, ...Args]>): Promise<unknown[]> {
+    try {
+      return await this.#sendOnce(commands)
+    } catch (err) {
+      // A Cluster learns a new master from the MOVED and closed connections of single commands;
+      // a pipeline is not redirected, so ask for the slot map again (the write was refused, not
+      // acknowledged; the caller's retry goes to the new master).
+      if (err instanceof StoreUnavailableError && !(err instanceof StoreNotReplicatedError) && this.#redis.isCluster) {
+        (this.#redis as Cluster).refreshSlotsCache()
+      }
+      throw err
+    }
+  }
+
+  async #sendOnce (commands: Array<[string, ...Args]>): Promise<unknown[]> {
     const pipeline: ChainableCommander = this.#redis.pipeline()
     for (const [name, ...args] of commands) pipeline.call(name, ...args)
     pipeline.call('wait', this.replicas, this.#timeoutMs)
