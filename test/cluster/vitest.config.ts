@@ -3,7 +3,7 @@
 // Two projects:
 // - cluster: test/cluster/**, files that start what they need (the failover test its own
 //   cluster, since it kills nodes); the suite's single redis-server is there too.
-// - on-cluster: existing test files whose Redis cases reach Redis through test/helpers/app.ts
+// - on-cluster: test/cluster/on-cluster/** (a gateway process on the Cluster), and existing test files whose Redis cases reach Redis through test/helpers/app.ts
 //   (redisStores, suiteRedis), run again with that Redis a 6-node Redis Cluster
 //   (test/cluster/setup/redis-cluster.ts): the store contract, the rate limits, the allocation
 //   pool, the outbox and the waiting room, the vendor contract limiter. Their memory cases run
@@ -34,6 +34,7 @@ export default defineConfig({
         test: {
           name: 'cluster',
           include: ['test/cluster/**/*.test.ts'],
+          exclude: ['test/cluster/on-cluster/**', '**/node_modules/**'],
           globalSetup: ['test/setup/redis-server.ts']
         }
       },
@@ -41,7 +42,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'on-cluster',
-          include: ON_CLUSTER,
+          include: [...ON_CLUSTER, 'test/cluster/on-cluster/**/*.test.ts'],
           globalSetup: ['test/setup/redis-server.ts', 'test/cluster/setup/redis-cluster.ts']
         }
       }
