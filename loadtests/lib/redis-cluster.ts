@@ -156,7 +156,10 @@ export async function startRedisCluster (options: RedisClusterOptions = {}): Pro
       '--port', String(node.port), '--bind', HOST, '--dir', node.dir,
       '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
       '--cluster-node-timeout', String(nodeTimeoutMs),
-      '--save', '', '--appendonly', 'no', '--loglevel', 'warning'
+      '--save', '', '--appendonly', 'no', '--loglevel', 'warning',
+      // A replica (or a killed master rejoining) syncs at once, not after Redis 7's default 5 s
+      // wait for more replicas to share the transfer.
+      '--repl-diskless-sync-delay', '0'
     ], { stdio: ['ignore', 'ignore', 'inherit'] })
     const failed: { error?: Error } = {}
     child.once('error', (err) => { failed.error = err })
@@ -233,6 +236,9 @@ export async function startRedisCluster (options: RedisClusterOptions = {}): Pro
         const repl = await onNode(replica.port, async (r) => r.info('replication'))
         if (!repl.includes('master_link_status:up') || !repl.includes('master_sync_in_progress:0')) return { pending: `replica ${replica.port} not in sync with ${master.port}` }
       }
+      // As the master sees them too: online replicas are what WAIT counts.
+      const online = (await onNode(master.port, async (r) => r.info('replication'))).match(/^slave\d+:.*state=online/gm) ?? []
+      if (online.length < replicasPerMaster) return { pending: `master ${master.port} sees ${online.length} of ${replicasPerMaster} replicas online` }
     }
     return true
   }

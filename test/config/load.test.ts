@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig, settings } from '../../config/load.js'
+import { ConfigError, loadConfig, parseClusterNode, settings, usesRedis } from '../../config/load.js'
 
 function problemsOf (env: Record<string, string>): readonly string[] {
   try {
@@ -135,9 +135,24 @@ describe('loadConfig', () => {
     [{ GATEWAY_WAITING_ROOMS: '[{"name":"a","routes":["GET /v1/schedule"],"openings":["09:00"],"preOpenMinutes":15,"activeMinutes":30,"admitPerSecond":2.5,"maxActive":100}]' }, 'waitingRoom.rooms[0].admitPerSecond (GATEWAY_WAITING_ROOMS) must be an integer from 1 to 100000, got 2.5'],
     [{ GATEWAY_WS_PUBLIC_URL: 'http://gw.example/ws' }, 'waitingRoom.wsPublicUrl (GATEWAY_WS_PUBLIC_URL) must be empty or a ws:// or wss:// URL'],
     [{ REDIS_URL: 'redis://127.0.0.1:6379', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k', GATEWAY_WAITING_ROOMS: '[{"name":"r","routes":["GET /v1/schedule"],"openings":["09:00"],"preOpenMinutes":15,"activeMinutes":30,"admitPerSecond":10,"maxActive":100}]' }, 'waitingRoom.signingKeyFile (GATEWAY_WAITING_ROOM_SIGNING_KEY_FILE) must be set when REDIS_URL is set and a waiting room is configured: every instance must verify the admission tokens the others sign'],
+    [{ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: '127.0.0.1:7000', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k' }, 'store.redisUrl (REDIS_URL) and store.clusterNodes (REDIS_CLUSTER_NODES) must not both be set: give REDIS_URL for one Redis, or REDIS_CLUSTER_NODES for a Redis Cluster'],
+    [{ REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k' }, 'store.clusterNodes (REDIS_CLUSTER_NODES) must be a comma-separated list of host:port (port 1 to 65535), got "127.0.0.1"'],
+    [{ REDIS_CLUSTER_NODES: '127.0.0.1:70000', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k' }, 'store.clusterNodes (REDIS_CLUSTER_NODES) must be a comma-separated list of host:port (port 1 to 65535), got "127.0.0.1:70000"'],
+    [{ REDIS_CLUSTER_NODES: '127.0.0.1:7000', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem' }, 'registrations.identityKeyFile (GATEWAY_IDENTITY_KEY_FILE) must be set when REDIS_CLUSTER_NODES is set: a development identity key serves the embedded store only'],
+    [{ GATEWAY_REDIS_WAIT_REPLICAS: '1', GATEWAY_REDIS_WAIT_TIMEOUT_MS: '250' }, 'store.waitTimeoutMs (GATEWAY_REDIS_WAIT_TIMEOUT_MS) must be less than store.commandTimeoutMs (GATEWAY_REDIS_COMMAND_TIMEOUT_MS, 250) when GATEWAY_REDIS_WAIT_REPLICAS is above 0, got 250'],
+    [{ GATEWAY_REDIS_WAIT_REPLICAS: '6' }, 'store.waitReplicas (GATEWAY_REDIS_WAIT_REPLICAS) must be an integer from 0 to 5, got 6'],
     [{ GATEWAY_METRICS_HTTP_BUCKETS: '[0]' }, 'metrics.httpDurationBuckets[0] (GATEWAY_METRICS_HTTP_BUCKETS) must be a JSON array of 1 to 30 ascending positive numbers of seconds, got 0']
   ])('refuses %j with an exact message', (env, message) => {
     expect(problemsOf(env)).toEqual([message])
+  })
+
+  it('takes REDIS_CLUSTER_NODES as seed nodes: names, IPv4 and bracketed IPv6', () => {
+    expect(loadConfig({ env: { REDIS_CLUSTER_NODES: '10.0.0.1:7000, [::1]:7001,redis-a.internal:7002', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k' } }).store.clusterNodes).toBe('10.0.0.1:7000, [::1]:7001,redis-a.internal:7002')
+    expect(['10.0.0.1:7000', ' [::1]:7001', 'redis-a.internal:7002'].map(parseClusterNode)).toEqual([
+      { host: '10.0.0.1', port: 7000 }, { host: '::1', port: 7001 }, { host: 'redis-a.internal', port: 7002 }
+    ])
+    expect(usesRedis(loadConfig({ env: { REDIS_CLUSTER_NODES: '10.0.0.1:7000', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k' } }).store)).toBe(true)
+    expect(usesRedis(loadConfig({ env: {} }).store)).toBe(false)
   })
 
   it('never echoes a secret value back', () => {
@@ -180,7 +195,7 @@ describe('settings', () => {
     for (const s of all) {
       expect(s.expected, s.path).not.toBe('')
       expect(s.doc, s.path).not.toBe('')
-      expect(s.env, s.path).toMatch(/^(GATEWAY_[A-Z0-9_]+|REDIS_URL)$/)
+      expect(s.env, s.path).toMatch(/^(GATEWAY_[A-Z0-9_]+|REDIS_URL|REDIS_CLUSTER_NODES)$/)
     }
     const envs = all.map((s) => s.env)
     expect(new Set(envs).size).toBe(envs.length)
