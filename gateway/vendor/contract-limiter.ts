@@ -16,6 +16,12 @@
 //   keeps a canary of the first. Known and unfixed upstream:
 //   https://github.com/SGrondin/bottleneck/issues/205, /issues/212, /issues/219.
 //
+// On a Redis Cluster (REDIS_CLUSTER_NODES) the shared adapter runs unchanged: its state is one key,
+// `{contract.<id>}:tat`, so each reservation is one single-slot script (test:cluster runs this
+// file's suite on a 6-node Cluster). bottleneck's clustering would not: its keys
+// (`b_<id>_settings`, `b_<id>_job_weights`, ...) carry no hash tag, so its multi-key scripts span
+// slots (CROSSSLOT) unless the id itself is a {tag}, and the recovery flaw above remains.
+//
 // Semantics of the shared adapter:
 // - Start slots are 1/ratePerSecond apart on Redis' clock (TIME inside the script), so instance
 //   clocks and their skew play no part. One script call per job, no pub/sub: the client can be the
