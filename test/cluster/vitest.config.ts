@@ -11,7 +11,7 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
-export const ON_CLUSTER = [
+const ON_CLUSTER = [
   'test/store/redis.test.ts',
   'test/plugins/rate-limit.test.ts',
   'test/domain/allocations.test.ts',

@@ -7,7 +7,8 @@
 //
 // CHECKS: during the failover every answer is 201, or 503 with Retry-After and a GW_ERR_STORE_*
 // code (registrations fail closed), never a hang (10 s client timeout), another status, or a
-// gateway crash; after the cluster is whole again registrations are accepted again. Then it
+// gateway crash, and /readyz answers; after the cluster is whole again registrations are
+// accepted again and /readyz says ready. Then it
 // COUNTS acknowledged writes lost: every registration answered 201 is read back (GET, its own
 // token) and a 404 is a lost write. Replication is asynchronous, so without the durability option
 // the count may be above 0 (printed; a loss can only be a write sent before the kill); with
@@ -150,7 +151,7 @@ describe('Redis Cluster master killed under registration load', () => {
       GATEWAY_RATE_LIMIT_RULES: JSON.stringify([{ name: 'global', scope: 'global', ratePerSecond: 100_000, burst: 100_000 }]),
       GATEWAY_REGISTRATION_PER_IP_MAX: '1000000',
       // Two shared cores under load: a slow command is not what is injected here.
-      GATEWAY_REDIS_COMMAND_TIMEOUT_MS: '2000',
+      GATEWAY_REDIS_COMMAND_TIMEOUT_MS: '1500',
       GATEWAY_REDIS_WAIT_REPLICAS: String(waitReplicas),
       GATEWAY_REDIS_WAIT_TIMEOUT_MS: '500'
     })
@@ -165,9 +166,14 @@ describe('Redis Cluster master killed under registration load', () => {
       const killedPort = await cluster.killMasterOf(slot)
       const killedAt = Date.now()
       const killedSlots = (await cluster.topology()).find((n) => n.port === killedPort)?.slots ?? []
+      // Readiness answers while the master is gone (ready or not, per the {health} slot), never hangs.
+      const readyDuring = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) })
+      await readyDuring.arrayBuffer()
+      expect([200, 503]).toContain(readyDuring.status)
       await cluster.waitForFailover(slot, killedPort)
       const failedOverAt = Date.now()
-      await sleep(3_000)
+      // Long enough for requests to start and finish while the promoted master has no replica.
+      await sleep(4_000)
       const restartAt = Date.now()
       await cluster.restart(killedPort)
       await cluster.waitUntilHealthy()
@@ -175,6 +181,7 @@ describe('Redis Cluster master killed under registration load', () => {
       const ackedBefore = load.acked().length
       await until('registrations acknowledged again once the cluster is whole', 30_000, () => load.acked().filter((o) => o.sentAt >= healthyAt).length >= 20)
       await load.stop()
+      expect((await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) })).status).toBe(200)
 
       // Per the failure policy: accepted, or a deliberate 503 that says when to come back.
       const refused = load.outcomes.filter((o) => o.status !== 201)
