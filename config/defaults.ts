@@ -26,10 +26,13 @@ export const defaults: Config = {
   },
   store: {
     redisUrl: '',
+    clusterNodes: '',
     keyPrefix: 'gw',
     commandTimeoutMs: 250,
     connectTimeoutMs: 2_000,
     autoPipelining: false,
+    waitReplicas: 0,
+    waitTimeoutMs: 200,
     unavailableRetryAfterSeconds: 5,
     outboxPartitions: 8,
     feedMaxLength: 100_000,

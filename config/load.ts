@@ -213,10 +213,22 @@ function crossFieldProblems (config: Config): string[] {
     }
   }
 
-  const url = config.store.redisUrl
-  if (url !== '' && !/^rediss?:\/\/[^\s]+$/.test(url)) {
+  const { redisUrl, clusterNodes, waitReplicas, waitTimeoutMs, commandTimeoutMs } = config.store
+  if (redisUrl !== '' && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
     problems.push('store.redisUrl (REDIS_URL) must be empty (embedded memory store) or a redis:// or rediss:// URL')
   }
+  if (clusterNodes !== '') {
+    if (redisUrl !== '') problems.push('store.redisUrl (REDIS_URL) and store.clusterNodes (REDIS_CLUSTER_NODES) must not both be set: give REDIS_URL for one Redis, or REDIS_CLUSTER_NODES for a Redis Cluster')
+    const bad = clusterNodes.split(',').filter((node) => parseClusterNode(node) === undefined)
+    if (bad.length > 0) problems.push(`store.clusterNodes (REDIS_CLUSTER_NODES) must be a comma-separated list of host:port (port 1 to 65535), got ${JSON.stringify(bad[0])}`)
+  }
+  // WAIT blocks its connection until the replicas answer or the timeout passes; the client must
+  // not give up on the command first.
+  if (waitReplicas > 0 && waitTimeoutMs >= commandTimeoutMs) {
+    problems.push(`store.waitTimeoutMs (GATEWAY_REDIS_WAIT_TIMEOUT_MS) must be less than store.commandTimeoutMs (GATEWAY_REDIS_COMMAND_TIMEOUT_MS, ${commandTimeoutMs}) when GATEWAY_REDIS_WAIT_REPLICAS is above 0, got ${waitTimeoutMs}`)
+  }
+  const url = redisUrl !== '' ? redisUrl : clusterNodes
+  const redisVar = clusterNodes !== '' && redisUrl === '' ? 'REDIS_CLUSTER_NODES' : 'REDIS_URL'
 
   config.server.trustedProxies.forEach((entry, i) => {
     if (!isProxyEntry(entry)) problems.push(`server.trustedProxies[${i}] (GATEWAY_TRUSTED_PROXIES) must be an IP address, a CIDR range or one of loopback, linklocal, uniquelocal, got ${JSON.stringify(entry)}`)
@@ -227,16 +239,16 @@ function crossFieldProblems (config: Config): string[] {
     problems.push('auth.publicKeyFile (GATEWAY_AUTH_PUBLIC_KEY_FILE) and auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must not both be set')
   } else if (publicKeyFile === '' && jwksFile === '' && url !== '') {
     // Development keys are generated on the machine; a shared deployment must not trust them.
-    problems.push('auth.publicKeyFile (GATEWAY_AUTH_PUBLIC_KEY_FILE) or auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must be set when REDIS_URL is set: development keys serve the embedded store only')
+    problems.push(`auth.publicKeyFile (GATEWAY_AUTH_PUBLIC_KEY_FILE) or auth.jwksFile (GATEWAY_AUTH_JWKS_FILE) must be set when ${redisVar} is set: development keys serve the embedded store only`)
   }
 
   if (config.registrations.identityKeyFile === '' && url !== '') {
-    problems.push('registrations.identityKeyFile (GATEWAY_IDENTITY_KEY_FILE) must be set when REDIS_URL is set: a development identity key serves the embedded store only')
+    problems.push(`registrations.identityKeyFile (GATEWAY_IDENTITY_KEY_FILE) must be set when ${redisVar} is set: a development identity key serves the embedded store only`)
   }
 
   const { instances, restartDelayMs, restartMaxDelayMs } = config.cluster
   if (instances > 1 && url === '') {
-    problems.push(`cluster.instances (GATEWAY_INSTANCES) must be 1 when REDIS_URL is not set: the embedded memory store is per process, so ${instances} instances would each keep their own rate limits, vendor and delivery pacing and waiting room; set REDIS_URL, got ${instances}`)
+    problems.push(`cluster.instances (GATEWAY_INSTANCES) must be 1 when neither REDIS_URL nor REDIS_CLUSTER_NODES is set: the embedded memory store is per process, so ${instances} instances would each keep their own rate limits, vendor and delivery pacing and waiting room; set REDIS_URL, got ${instances}`)
   }
   // Instance i listens on port + i: the last one must still be a port.
   for (const [key, env, port] of [['server.port', 'GATEWAY_PORT', config.server.port], ['waitingRoom.wsPort', 'GATEWAY_WS_PORT', config.waitingRoom.wsPort]] as const) {
@@ -303,10 +315,24 @@ function crossFieldProblems (config: Config): string[] {
   if (config.waitingRoom.wsPublicUrl !== '' && !/^wss?:\/\/[^\s/]+/.test(config.waitingRoom.wsPublicUrl)) {
     problems.push('waitingRoom.wsPublicUrl (GATEWAY_WS_PUBLIC_URL) must be empty or a ws:// or wss:// URL')
   }
-  if (rooms.length > 0 && config.store.redisUrl !== '' && config.waitingRoom.signingKeyFile === '') {
-    problems.push('waitingRoom.signingKeyFile (GATEWAY_WAITING_ROOM_SIGNING_KEY_FILE) must be set when REDIS_URL is set and a waiting room is configured: every instance must verify the admission tokens the others sign')
+  if (rooms.length > 0 && usesRedis(config.store) && config.waitingRoom.signingKeyFile === '') {
+    problems.push(`waitingRoom.signingKeyFile (GATEWAY_WAITING_ROOM_SIGNING_KEY_FILE) must be set when ${redisVar} is set and a waiting room is configured: every instance must verify the admission tokens the others sign`)
   }
   return problems
+}
+
+/** Whether state lives in Redis (one server or a Cluster) rather than in the process. */
+export function usesRedis (store: Config['store']): boolean {
+  return store.redisUrl !== '' || store.clusterNodes !== ''
+}
+
+/** One `host:port` of REDIS_CLUSTER_NODES (an IPv6 host in brackets), or undefined when malformed. */
+export function parseClusterNode (text: string): { host: string, port: number } | undefined {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]{1,253})):(\d{1,5})$/.exec(text.trim())
+  if (match === null) return undefined
+  const port = Number(match[3])
+  if (!(port >= 1 && port <= 65535)) return undefined
+  return { host: match[1] ?? match[2] as string, port }
 }
 
 const HH_MM_PATTERN = '^([01][0-9]|2[0-3]):[0-5][0-9]$'

@@ -9,7 +9,7 @@
 // Exit 0 when it matches, 1 when it does not, 2 when the record cannot be had.
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { ConfigError, loadConfig } from '../config/load.js'
+import { ConfigError, loadConfig, usesRedis } from '../config/load.js'
 import { AllocationService } from './domain/allocations.js'
 import { EventPublisher } from './domain/events.js'
 import { auditDraw, type DrawRecord } from './domain/draw-audit.js'
@@ -31,8 +31,8 @@ async function fromStore (date: string): Promise<DrawRecord> {
     if (err instanceof ConfigError) fail(err.message)
     throw err
   }
-  if (config.store.redisUrl === '') {
-    fail('--date reads the record from Redis, and REDIS_URL is not set. The embedded store lives inside the gateway process: export the record with GET /v1/ops/allocations/:date/record and use --file')
+  if (!usesRedis(config.store)) {
+    fail('--date reads the record from Redis, and neither REDIS_URL nor REDIS_CLUSTER_NODES is set. The embedded store lives inside the gateway process: export the record with GET /v1/ops/allocations/:date/record and use --file')
   }
   const stores = await createStores(config.store)
   try {

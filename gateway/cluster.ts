@@ -1,5 +1,5 @@
 // `npm run start:cluster -- --instances N`: N gateway processes on one machine, sharing one Redis
-// (REDIS_URL), under a small supervisor: this process.
+// (REDIS_URL or REDIS_CLUSTER_NODES), under a small supervisor: this process.
 //
 // Each instance is the same process `npm start` runs (dist/gateway/server.js), forked with its own
 // ports, not a node:cluster worker sharing one: instance i listens on GATEWAY_PORT + i and
@@ -13,7 +13,7 @@
 // Everything they must agree on lives in Redis already (token buckets, registration limits, the
 // vendor's and the delivery's contract limiters, the waiting room, the outbox), so N instances
 // keep the configured global numbers, not N times them (test/cluster/instances/). On the memory
-// store they would not: more than one instance needs REDIS_URL (config/load.ts refuses it).
+// store they would not: more than one instance needs REDIS_URL or REDIS_CLUSTER_NODES (config/load.ts refuses it).
 //
 // The supervisor:
 // - restarts an instance that crashed (exit code other than 0, or killed by a signal, or a process
@@ -42,7 +42,7 @@ const EXIT_CONFIG = 78
 const SERVER_ENTRY = fileURLToPath(new URL('./server.js', import.meta.url))
 // Past the instances' own drain time, the supervisor stops waiting.
 const KILL_SLACK_MS = 5_000
-const USAGE = 'usage: npm run start:cluster -- --instances N (1 to 64; more than 1 needs REDIS_URL)'
+const USAGE = 'usage: npm run start:cluster -- --instances N (1 to 64; more than 1 needs REDIS_URL or REDIS_CLUSTER_NODES)'
 
 const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const
 type Level = keyof typeof LEVELS
@@ -238,7 +238,7 @@ function main (): void {
     })
   }
 
-  log('info', { instances: count, store: config.store.redisUrl === '' ? 'memory' : 'redis' }, `starting ${count} gateway instance${count === 1 ? '' : 's'}`)
+  log('info', { instances: count, store: config.store.clusterNodes !== '' ? 'redis-cluster' : config.store.redisUrl === '' ? 'memory' : 'redis' }, `starting ${count} gateway instance${count === 1 ? '' : 's'}`)
   for (const instance of instances) start(instance)
 }
 

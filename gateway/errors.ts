@@ -112,6 +112,15 @@ export const ERRORS = {
       ru: 'Сервис временно недоступен, ничего не сохранено. Повторите попытку через минуту.'
     }
   },
+  GW_ERR_STORE_NOT_REPLICATED: {
+    status: 503,
+    messages: {
+      en: 'The service could not confirm that your request was saved. Try again in a minute.',
+      es: 'El servicio no pudo confirmar que su solicitud se guardó. Inténtelo de nuevo en un minuto.',
+      ht: 'Sèvis la pa t ka konfime demann ou an te anrejistre. Eseye ankò nan yon minit.',
+      ru: 'Сервису не удалось подтвердить, что ваш запрос сохранён. Повторите попытку через минуту.'
+    }
+  },
   GW_ERR_RATE_LIMITED: {
     status: 429,
     messages: {

@@ -3,7 +3,7 @@
 // Redis, exit 0.
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
-import { ConfigError, loadConfig, type Config } from '../config/load.js'
+import { ConfigError, loadConfig, usesRedis, type Config } from '../config/load.js'
 import app from './app.js'
 import { loadIdentityKey } from './auth/identity-key.js'
 import { loadAdmissionKey } from './auth/admission-tokens.js'
@@ -41,7 +41,7 @@ async function main (): Promise<void> {
   const fastify = Fastify(serverOptions(config))
   const log = fastify.log
 
-  if (config.store.redisUrl === '') {
+  if (!usesRedis(config.store)) {
     log.warn('REDIS_URL is not set: running on the embedded memory store. State is per-process and lost on exit; set REDIS_URL to share state between instances and keep it across restarts.')
   }
   let lastConnectionWarning = 0

@@ -3,7 +3,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { GatewayError } from '../errors.js'
-import { StoreUnavailableError } from '../store/errors.js'
+import { StoreNotReplicatedError, StoreUnavailableError } from '../store/errors.js'
 
 declare module 'fastify' {
   interface FastifyReply {
@@ -45,6 +45,11 @@ export default fp<ErrorHandlerOptions>(async function errorHandler (fastify, opt
 
 function toGatewayError (error: FastifyError, opts: ErrorHandlerOptions): GatewayError {
   if (error instanceof GatewayError) return error
+  // Written on the Redis master, not on enough replicas in time (GATEWAY_REDIS_WAIT_REPLICAS):
+  // not acknowledged, since a failover could lose it; unlike GW_ERR_STORE_UNAVAILABLE it may exist.
+  if (error instanceof StoreNotReplicatedError) {
+    return new GatewayError('GW_ERR_STORE_NOT_REPLICATED', { retryAfterSeconds: opts.storeRetryAfterSeconds, cause: error })
+  }
   if (error instanceof StoreUnavailableError) {
     return new GatewayError('GW_ERR_STORE_UNAVAILABLE', { retryAfterSeconds: opts.storeRetryAfterSeconds, cause: error })
   }

@@ -1,4 +1,4 @@
-import type { Config } from '../../config/load.js'
+import { parseClusterNode, usesRedis, type Config } from '../../config/load.js'
 import { systemClock, type Clock } from './clock.js'
 import { createMemoryStores } from './memory/index.js'
 import type { Stores } from './ports.js'
@@ -9,11 +9,15 @@ export interface CreateStoresOptions {
   onConnectionError?: (err: Error) => void
 }
 
-/** Redis when a URL is configured, the embedded memory store otherwise. */
+/** Redis when a URL or Cluster nodes are configured, the embedded memory store otherwise. */
 export async function createStores (config: Config['store'], { clock = systemClock, onConnectionError }: CreateStoresOptions = {}): Promise<Stores> {
-  if (config.redisUrl === '') return createMemoryStores({ clock, sweepIntervalMs: config.memorySweepIntervalMs, outboxPartitions: config.outboxPartitions, feedMaxLength: config.feedMaxLength })
+  if (!usesRedis(config)) return createMemoryStores({ clock, sweepIntervalMs: config.memorySweepIntervalMs, outboxPartitions: config.outboxPartitions, feedMaxLength: config.feedMaxLength })
   return createRedisStores({
-    url: config.redisUrl,
+    ...(config.clusterNodes === ''
+      ? { url: config.redisUrl }
+      : { clusterNodes: config.clusterNodes.split(',').map((node) => parseClusterNode(node) as { host: string, port: number }) }),
+    waitReplicas: config.waitReplicas,
+    waitTimeoutMs: config.waitTimeoutMs,
     keyPrefix: config.keyPrefix,
     commandTimeoutMs: config.commandTimeoutMs,
     connectTimeoutMs: config.connectTimeoutMs,

@@ -1,7 +1,7 @@
 // The ports the domain keeps its state behind. Each has a memory adapter (embedded, one process)
 // and a Redis adapter (shared by every gateway instance); one contract suite runs against both
 // (test/store/contract.ts). Times are epoch milliseconds from the injected Clock; durations are ms.
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import type { StoreKey } from './keys.js'
 
 export interface TtlOptions {
@@ -306,7 +306,7 @@ export interface Stores {
    * The Redis connection behind the ports (Redis adapter only), for the one edge adapter that
    * needs Redis beyond them: the vendor's contract limiter (gateway/vendor/contract-limiter.ts).
    */
-  readonly redisClient?: Redis
+  readonly redisClient?: Redis | Cluster
   readonly kv: KeyValueStore
   readonly counters: CounterStore
   readonly sortedSets: SortedSetStore

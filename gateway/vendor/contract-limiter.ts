@@ -16,6 +16,12 @@
 //   keeps a canary of the first. Known and unfixed upstream:
 //   https://github.com/SGrondin/bottleneck/issues/205, /issues/212, /issues/219.
 //
+// On a Redis Cluster (REDIS_CLUSTER_NODES) the shared adapter runs unchanged: its state is one key,
+// `{contract.<id>}:tat`, so each reservation is one single-slot script (test:cluster runs this
+// file's suite on a 6-node Cluster). bottleneck's clustering would not: its keys
+// (`b_<id>_settings`, `b_<id>_job_weights`, ...) carry no hash tag, so its multi-key scripts span
+// slots (CROSSSLOT) unless the id itself is a {tag}, and the recovery flaw above remains.
+//
 // Semantics of the shared adapter:
 // - Start slots are 1/ratePerSecond apart on Redis' clock (TIME inside the script), so instance
 //   clocks and their skew play no part. One script call per job, no pub/sub: the client can be the
@@ -53,7 +59,7 @@
 // second. A given-up slot is capacity unused, never a burst.
 import { readFileSync } from 'node:fs'
 import Bottleneck from 'bottleneck'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { StoreUnavailableError } from '../store/errors.js'
 import { EXPIRY_SLACK_MS } from '../store/gcra.js'
 import { storeKey, type StoreKey } from '../store/keys.js'
@@ -82,7 +88,7 @@ export interface ContractLimiterOptions {
   maxConcurrent: number
   /** Share the rate through this Redis; without it the rate is this process's alone. */
   redis?: {
-    client: Redis
+    client: Redis | Cluster
     /** A reservation slower than this fails with StoreUnavailableError. Default 1000 ms. */
     timeoutMs?: number
   } | undefined
@@ -159,11 +165,11 @@ class LocalContractLimiter implements ContractLimiter {
   }
 }
 
-interface ReservingRedis extends Redis {
+type ReservingRedis = (Redis | Cluster) & {
   gwContractReserve(key: string, intervalMicros: number, slackMs: number): Promise<number>
 }
 
-function withReserveCommand (client: Redis): ReservingRedis {
+function withReserveCommand (client: Redis | Cluster): ReservingRedis {
   // Defined once per client (EVALSHA, then EVAL when Redis lost its script cache); the gateway's
   // store client may carry several limiters.
   if (typeof (client as unknown as { gwContractReserve?: unknown }).gwContractReserve !== 'function') {

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig, settings } from '../../config/load.js'
+import { ConfigError, loadConfig, parseClusterNode, settings, usesRedis } from '../../config/load.js'
 
 function problemsOf (env: Record<string, string>): readonly string[] {
   try {
@@ -139,12 +139,18 @@ describe('loadConfig', () => {
     [{ GATEWAY_INSTANCES: '65' }, 'cluster.instances (GATEWAY_INSTANCES) must be an integer from 1 to 64, got 65'],
     [{ GATEWAY_INSTANCES: '2.5' }, 'cluster.instances (GATEWAY_INSTANCES) must be an integer from 1 to 64, got 2.5'],
     // The memory store is per process: two instances on it would each admit the whole limit.
-    [{ GATEWAY_INSTANCES: '3' }, 'cluster.instances (GATEWAY_INSTANCES) must be 1 when REDIS_URL is not set: the embedded memory store is per process, so 3 instances would each keep their own rate limits, vendor and delivery pacing and waiting room; set REDIS_URL, got 3'],
+    [{ GATEWAY_INSTANCES: '3' }, 'cluster.instances (GATEWAY_INSTANCES) must be 1 when neither REDIS_URL nor REDIS_CLUSTER_NODES is set: the embedded memory store is per process, so 3 instances would each keep their own rate limits, vendor and delivery pacing and waiting room; set REDIS_URL, got 3'],
     [{ REDIS_URL: 'redis://127.0.0.1:6379', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k', GATEWAY_INSTANCES: '4', GATEWAY_PORT: '65533' }, 'server.port (GATEWAY_PORT) must be at most 65532 with cluster.instances (GATEWAY_INSTANCES) 4: instance i listens on GATEWAY_PORT + i, got 65533'],
     [{ REDIS_URL: 'redis://127.0.0.1:6379', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k', GATEWAY_INSTANCES: '2', GATEWAY_WS_PORT: '65535' }, 'waitingRoom.wsPort (GATEWAY_WS_PORT) must be at most 65534 with cluster.instances (GATEWAY_INSTANCES) 2: instance i listens on GATEWAY_WS_PORT + i, got 65535'],
     // 8081 is instance 1's HTTP port and instance 0's WebSocket port at once.
     [{ REDIS_URL: 'redis://127.0.0.1:6379', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k', GATEWAY_INSTANCES: '2', GATEWAY_WS_ENABLED: 'true' }, 'waitingRoom.wsPort (GATEWAY_WS_PORT) must be outside 8080 to 8081 (and server.port outside 8081 to 8082) with cluster.instances (GATEWAY_INSTANCES) 2: instance i listens on GATEWAY_PORT + i and GATEWAY_WS_PORT + i; for example GATEWAY_WS_PORT=8180, got 8081'],
     [{ GATEWAY_INSTANCE_RESTART_DELAY_MS: '5000', GATEWAY_INSTANCE_RESTART_MAX_DELAY_MS: '2000' }, 'cluster.restartMaxDelayMs (GATEWAY_INSTANCE_RESTART_MAX_DELAY_MS) must be at least cluster.restartDelayMs (GATEWAY_INSTANCE_RESTART_DELAY_MS, 5000), got 2000'],
+    [{ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: '127.0.0.1:7000', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k' }, 'store.redisUrl (REDIS_URL) and store.clusterNodes (REDIS_CLUSTER_NODES) must not both be set: give REDIS_URL for one Redis, or REDIS_CLUSTER_NODES for a Redis Cluster'],
+    [{ REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k' }, 'store.clusterNodes (REDIS_CLUSTER_NODES) must be a comma-separated list of host:port (port 1 to 65535), got "127.0.0.1"'],
+    [{ REDIS_CLUSTER_NODES: '127.0.0.1:70000', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k' }, 'store.clusterNodes (REDIS_CLUSTER_NODES) must be a comma-separated list of host:port (port 1 to 65535), got "127.0.0.1:70000"'],
+    [{ REDIS_CLUSTER_NODES: '127.0.0.1:7000', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem' }, 'registrations.identityKeyFile (GATEWAY_IDENTITY_KEY_FILE) must be set when REDIS_CLUSTER_NODES is set: a development identity key serves the embedded store only'],
+    [{ GATEWAY_REDIS_WAIT_REPLICAS: '1', GATEWAY_REDIS_WAIT_TIMEOUT_MS: '250' }, 'store.waitTimeoutMs (GATEWAY_REDIS_WAIT_TIMEOUT_MS) must be less than store.commandTimeoutMs (GATEWAY_REDIS_COMMAND_TIMEOUT_MS, 250) when GATEWAY_REDIS_WAIT_REPLICAS is above 0, got 250'],
+    [{ GATEWAY_REDIS_WAIT_REPLICAS: '6' }, 'store.waitReplicas (GATEWAY_REDIS_WAIT_REPLICAS) must be an integer from 0 to 5, got 6'],
     [{ GATEWAY_METRICS_HTTP_BUCKETS: '[0]' }, 'metrics.httpDurationBuckets[0] (GATEWAY_METRICS_HTTP_BUCKETS) must be a JSON array of 1 to 30 ascending positive numbers of seconds, got 0']
   ])('refuses %j with an exact message', (env, message) => {
     expect(problemsOf(env)).toEqual([message])
@@ -153,6 +159,17 @@ describe('loadConfig', () => {
   it('takes several instances on Redis, their port ranges apart', () => {
     const env = { REDIS_URL: 'redis://127.0.0.1:6379', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k', GATEWAY_INSTANCES: '64', GATEWAY_WS_ENABLED: 'true', GATEWAY_WS_PORT: '8144' }
     expect(loadConfig({ env }).cluster).toEqual({ instances: 64, restartDelayMs: 1000, restartMaxDelayMs: 30000 })
+    const { REDIS_URL: _, ...onCluster } = env
+    expect(loadConfig({ env: { ...onCluster, REDIS_CLUSTER_NODES: '10.0.0.1:7000' } }).cluster.instances).toBe(64)
+  })
+
+  it('takes REDIS_CLUSTER_NODES as seed nodes: names, IPv4 and bracketed IPv6', () => {
+    expect(loadConfig({ env: { REDIS_CLUSTER_NODES: '10.0.0.1:7000, [::1]:7001,redis-a.internal:7002', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k' } }).store.clusterNodes).toBe('10.0.0.1:7000, [::1]:7001,redis-a.internal:7002')
+    expect(['10.0.0.1:7000', ' [::1]:7001', 'redis-a.internal:7002'].map(parseClusterNode)).toEqual([
+      { host: '10.0.0.1', port: 7000 }, { host: '::1', port: 7001 }, { host: 'redis-a.internal', port: 7002 }
+    ])
+    expect(usesRedis(loadConfig({ env: { REDIS_CLUSTER_NODES: '10.0.0.1:7000', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem', GATEWAY_IDENTITY_KEY_FILE: 'k' } }).store)).toBe(true)
+    expect(usesRedis(loadConfig({ env: {} }).store)).toBe(false)
   })
 
   it('never echoes a secret value back', () => {
@@ -195,7 +212,7 @@ describe('settings', () => {
     for (const s of all) {
       expect(s.expected, s.path).not.toBe('')
       expect(s.doc, s.path).not.toBe('')
-      expect(s.env, s.path).toMatch(/^(GATEWAY_[A-Z0-9_]+|REDIS_URL)$/)
+      expect(s.env, s.path).toMatch(/^(GATEWAY_[A-Z0-9_]+|REDIS_URL|REDIS_CLUSTER_NODES)$/)
     }
     const envs = all.map((s) => s.env)
     expect(new Set(envs).size).toBe(envs.length)

@@ -12,7 +12,7 @@ import { ManualClock } from '../../gateway/store/clock.js'
 import { createMemoryStores } from '../../gateway/store/memory/index.js'
 import type { OutboxEvent, Stores } from '../../gateway/store/ports.js'
 import { allocate, type AllocationInput, type AllocationResult } from '../../workers/allocation.js'
-import { redisStores, testConfig } from '../helpers/app.js'
+import { redisStores, suiteRedisName, testConfig } from '../helpers/app.js'
 
 const DATE = '2026-11-24'
 const AFTER_SEAL = Date.parse('2026-11-24T16:01:00Z')
@@ -51,7 +51,7 @@ async function pool (stores: Stores, poe: string, n: number, from = 0): Promise<
 const statusOf = async (stores: Stores, requestId: string) => (JSON.parse(await stores.kv.get(requestKey(requestId)) as string) as AppointmentRequestRecord).status
 
 for (const adapter of ['memory', 'redis'] as const) {
-  describe(`the draw's lifecycle (${adapter})`, () => {
+  describe(`the draw's lifecycle (${adapter === 'redis' ? suiteRedisName() : adapter})`, () => {
     let stores: Stores
     afterEach(async () => { await stores.close() })
     const open = async () => { stores = adapter === 'memory' ? createMemoryStores() : await redisStores() }

@@ -9,7 +9,7 @@ import { ManualClock } from '../../gateway/store/clock.js'
 import { createMemoryStores } from '../../gateway/store/memory/index.js'
 import type { Stores } from '../../gateway/store/ports.js'
 import { maxInAnyWindow } from '../../loadtests/lib/sliding-window.js'
-import { redisStores } from '../helpers/app.js'
+import { redisStores, suiteRedisName } from '../helpers/app.js'
 
 const OPENING = Date.parse('2026-11-24T17:00:00Z')
 const key = generateKeyPairSync('ed25519').privateKey
@@ -65,7 +65,7 @@ describe('room phases', () => {
 })
 
 for (const adapter of ['memory', 'redis'] as const) {
-  describe(`waiting room (${adapter})`, () => {
+  describe(`waiting room (${adapter === 'redis' ? suiteRedisName() : adapter})`, () => {
     let stores: Stores
     afterEach(async () => { await stores.close() })
     const open = async (clock: ManualClock) => { stores = adapter === 'memory' ? createMemoryStores({ clock }) : await redisStores({ clock }) }

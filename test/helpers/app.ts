@@ -31,11 +31,29 @@ export function uniquePrefix (): string {
   return `t${randomBytes(6).toString('hex')}`
 }
 
+/**
+ * The suite's Redis: one redis-server (npm test), or in `npm run test:cluster`'s on-cluster
+ * project a 6-node Redis Cluster (test/cluster/setup/redis-cluster.ts provides its nodes), so
+ * the same test bodies run on both.
+ */
+export function suiteRedis (): { url: string } | { clusterNodes: Array<{ host: string, port: number }> } {
+  const nodes = inject('redisClusterNodes')
+  if (nodes === undefined || nodes === '') return { url: inject('redisUrl') }
+  return { clusterNodes: nodes.split(',').map((node) => ({ host: node.slice(0, node.lastIndexOf(':')), port: Number(node.slice(node.lastIndexOf(':') + 1)) })) }
+}
+
+/** "redis", or "redis cluster" when the suite's Redis is a Cluster: for test names. */
+export function suiteRedisName (): string {
+  return 'clusterNodes' in suiteRedis() ? 'redis cluster' : 'redis'
+}
+
 /** Stores on the suite's Redis under a fresh prefix, or under `keyPrefix` to share one with other instances. */
-export async function redisStores (options: { clock?: Clock, url?: string, commandTimeoutMs?: number, keyPrefix?: string, outboxPartitions?: number } = {}): Promise<Stores> {
+export async function redisStores (options: { clock?: Clock, url?: string, commandTimeoutMs?: number, keyPrefix?: string, outboxPartitions?: number, waitReplicas?: number, waitTimeoutMs?: number } = {}): Promise<Stores> {
   return createRedisStores({
     ...(options.outboxPartitions === undefined ? {} : { outboxPartitions: options.outboxPartitions }),
-    url: options.url ?? inject('redisUrl'),
+    ...(options.waitReplicas === undefined ? {} : { waitReplicas: options.waitReplicas }),
+    ...(options.waitTimeoutMs === undefined ? {} : { waitTimeoutMs: options.waitTimeoutMs }),
+    ...(options.url === undefined ? suiteRedis() : { url: options.url }),
     keyPrefix: options.keyPrefix ?? uniquePrefix(),
     commandTimeoutMs: options.commandTimeoutMs ?? 1_000,
     connectTimeoutMs: 1_000,

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { ERRORS } from '../../gateway/errors.js'
 import { ManualClock } from '../../gateway/store/clock.js'
-import { buildApp, redisStores, testConfig } from '../helpers/app.js'
+import { buildApp, redisStores, suiteRedisName, testConfig } from '../helpers/app.js'
 import { startRedis, stopRedis } from '../../loadtests/lib/redis-server.js'
 import { applicant } from '../helpers/tokens.js'
 
@@ -20,7 +20,7 @@ function metric (text: string, line: string): string | undefined {
   return text.split('\n').find((l) => l.startsWith(line))?.slice(line.length).trim()
 }
 
-describe('rate limits on a real Redis', () => {
+describe(`rate limits on a real ${suiteRedisName() === 'redis' ? 'Redis' : 'Redis Cluster'}`, () => {
   let gateway: FastifyInstance
   const clock = new ManualClock(Date.now())
 

@@ -10,7 +10,7 @@ import type { Stores } from '../../gateway/store/ports.js'
 import { startBackend } from '../../loadtests/simulators/backend.js'
 import { startLivenessVendor } from '../../loadtests/simulators/liveness-vendor.js'
 import { portraitJpeg, PORTRAITS } from '../fixtures/photos.js'
-import { buildApp, redisStores, testConfig } from '../helpers/app.js'
+import { buildApp, redisStores, suiteRedisName, testConfig } from '../helpers/app.js'
 import { applicant, token } from '../helpers/tokens.js'
 
 const inside = { latitude: 31.3, longitude: -110.9, accuracyMeters: 10 }
@@ -37,7 +37,7 @@ async function register (gateway: FastifyInstance, i: number, members = 1): Prom
   return { headers, registrationId: res.json().registrationId, subject, deviceId }
 }
 
-describe('outbox producers (real Redis)', () => {
+describe(`outbox producers (real ${suiteRedisName() === 'redis' ? 'Redis' : 'Redis Cluster'})`, () => {
   const closing: Array<{ close: () => Promise<unknown> }> = []
   afterEach(async () => { await Promise.all(closing.splice(0).map(async (c) => c.close())) })
 

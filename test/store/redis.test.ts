@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../../gateway/store/clock.js'
 import { StoreUnavailableError } from '../../gateway/store/errors.js'
 import { storeKey } from '../../gateway/store/keys.js'
-import { redisStores } from '../helpers/app.js'
+import { redisStores, suiteRedisName } from '../helpers/app.js'
 import { closedPort } from '../helpers/ports.js'
 import { realTimeElapse, storeContract } from './contract.js'
 
-storeContract('redis', async () => {
+storeContract(suiteRedisName(), async () => {
   const clock = new ManualClock()
   return { stores: await redisStores({ clock }), clock, elapse: realTimeElapse(clock) }
 })

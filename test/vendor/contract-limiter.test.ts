@@ -1,12 +1,13 @@
 // The contract limiter: one behaviour suite over both adapters (bottleneck in-process, our GCRA
 // reservation on the suite's Redis), then what only the shared one does: two instances through
 // the real vendor simulator, its Redis key, and Redis going away (a private redis-server).
+import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Bottleneck from 'bottleneck'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { request } from 'undici'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { StoreUnavailableError } from '../../gateway/store/errors.js'
@@ -15,17 +16,18 @@ import { ContractLimiterClosedError, createContractLimiter, pacedRate, type Cont
 import { startRedis, stopRedis } from '../../loadtests/lib/redis-server.js'
 import { maxInAnyWindow } from '../../loadtests/lib/sliding-window.js'
 import { startLivenessVendor } from '../../loadtests/simulators/liveness-vendor.js'
-import { uniquePrefix } from '../helpers/app.js'
+import { suiteRedis, suiteRedisName, uniquePrefix } from '../helpers/app.js'
 
 const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0]).toString('base64')
-const clients: Redis[] = []
+const clients: ScriptedRedis[] = []
 
 afterAll(() => {
   for (const client of clients) client.disconnect()
 })
 
-async function redisClient (url: string = inject('redisUrl'), keyPrefix = uniquePrefix(), commandTimeoutMs = 1_000): Promise<ScriptedRedis> {
-  const client = createRedisClient({ url, keyPrefix, commandTimeoutMs, connectTimeoutMs: 1_000 })
+// The suite's Redis (a Cluster in npm run test:cluster), or the one at `url`.
+async function redisClient (url?: string, keyPrefix = uniquePrefix(), commandTimeoutMs = 1_000): Promise<ScriptedRedis> {
+  const client = createRedisClient({ ...(url === undefined ? suiteRedis() : { url }), keyPrefix, commandTimeoutMs, connectTimeoutMs: 1_000 })
   client.on('error', () => {})
   clients.push(client)
   await client.connect()
@@ -108,7 +110,7 @@ function limiterContract (name: string, make: Make): void {
 }
 
 limiterContract('local, bottleneck', async (options) => createContractLimiter({ id: 'liveness', ...options }))
-limiterContract('shared, Redis', async (options) => createContractLimiter({ id: 'liveness', ...options, redis: { client: await redisClient() } }))
+limiterContract(`shared, ${suiteRedisName()}`, async (options) => createContractLimiter({ id: 'liveness', ...options, redis: { client: await redisClient() } }))
 
 describe('shared contract limiter across instances', () => {
   it('keeps two instances (two connections) to one rate: 100 scans reach a 5/s vendor, never more than 5 in any second', async () => {
@@ -168,9 +170,14 @@ describe('shared contract limiter across instances', () => {
     const client = await redisClient(undefined, prefix)
     const limiter = createContractLimiter({ id: 'liveness.eu', ratePerSecond: 1, maxConcurrent: 1, redis: { client } })
     await limiter.schedule(async () => {})
-    const raw = new Redis(inject('redisUrl'))
+    const target = suiteRedis()
+    const raw = 'url' in target ? new Redis(target.url) : new Cluster(target.clusterNodes)
     try {
-      expect(await raw.keys(`${prefix}:*`)).toEqual([`${prefix}:{contract.liveness.eu}:tat`])
+      // KEYS answers for one node: on a Cluster, ask every master (known once it is ready).
+      if (raw instanceof Cluster && raw.status !== 'ready') await once(raw, 'ready')
+      const masters = raw instanceof Cluster ? raw.nodes('master') : [raw]
+      const keys = (await Promise.all(masters.map(async (node) => node.keys(`${prefix}:*`)))).flat()
+      expect(keys).toEqual([`${prefix}:{contract.liveness.eu}:tat`])
       const ttl = await raw.pttl(`${prefix}:{contract.liveness.eu}:tat`)
       expect(ttl).toBeGreaterThan(0)
       expect(ttl).toBeLessThanOrEqual(2_000)

@@ -1,16 +1,25 @@
 import { readFileSync } from 'node:fs'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 
 export interface RedisClientOptions {
-  url: string
+  /** One Redis server (redis:// or rediss://). */
+  url?: string
+  /** Or seed nodes of a Redis Cluster (ioredis finds the others): the same stores code runs on it. */
+  clusterNodes?: ReadonlyArray<{ host: string, port: number }>
   keyPrefix: string
   commandTimeoutMs: number
   connectTimeoutMs: number
   autoPipelining?: boolean
 }
 
+/**
+ * A connection to one Redis or to a Redis Cluster. The stores use only what both offer: keyed
+ * commands, scripts and MULTI on one hash tag, pipelines on one slot.
+ */
+export type RedisConnection = Redis | Cluster
+
 /** The gateway's Lua scripts, each sent once and then called by SHA (ioredis defineCommand). */
-export interface ScriptedRedis extends Redis {
+interface ScriptCommands {
   gwGcra(numKeys: number, ...args: Array<string | number>): Promise<number[]>
   gwIncrement(key: string, by: number, ttlMs: number): Promise<number>
   gwWindowAdmit(key: string, nowMs: number, windowMs: number, max: number, minIntervalMs: number, member: string, slackMs: number): Promise<number[]>
@@ -25,24 +34,14 @@ export interface ScriptedRedis extends Redis {
   gwAddressRank(...keysAndArgs: Array<string | number>): Promise<number>
 }
 
-function lua (name: string): string {
+export type ScriptedRedis = RedisConnection & ScriptCommands
+
+export function lua (name: string): string {
   return readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8')
 }
 
 export function createRedisClient (options: RedisClientOptions): ScriptedRedis {
-  const client = new Redis(options.url, {
-    keyPrefix: `${options.keyPrefix}:`,
-    // Fail fast instead of queueing: a dead Redis must never make requests hang.
-    enableOfflineQueue: false,
-    commandTimeout: options.commandTimeoutMs,
-    connectTimeout: options.connectTimeoutMs,
-    maxRetriesPerRequest: 1,
-    lazyConnect: true,
-    // Off by default: each request needs one script call, and batching calls across requests
-    // measured slower here (see README, Performance).
-    enableAutoPipelining: options.autoPipelining ?? false,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000)
-  })
+  const client = options.clusterNodes === undefined ? createServerClient(options) : createClusterClient(options, options.clusterNodes)
   client.defineCommand('gwGcra', { lua: lua('gcra') })
   client.defineCommand('gwIncrement', { numberOfKeys: 1, lua: lua('increment') })
   client.defineCommand('gwWindowAdmit', { numberOfKeys: 1, lua: lua('window-admit') })
@@ -56,4 +55,51 @@ export function createRedisClient (options: RedisClientOptions): ScriptedRedis {
   client.defineCommand('gwAddressRank', { numberOfKeys: 2, lua: lua('address-rank') })
   client.defineCommand('gwAddressRead', { numberOfKeys: 4, lua: lua('address-read') })
   return client as ScriptedRedis
+}
+
+const retryStrategy = (attempt: number): number => Math.min(50 * 2 ** attempt, 2_000)
+
+function createServerClient (options: RedisClientOptions): Redis {
+  if (options.url === undefined) throw new TypeError('createRedisClient needs a url or clusterNodes')
+  return new Redis(options.url, {
+    keyPrefix: `${options.keyPrefix}:`,
+    // Fail fast instead of queueing: a dead Redis must never make requests hang.
+    enableOfflineQueue: false,
+    commandTimeout: options.commandTimeoutMs,
+    connectTimeout: options.connectTimeoutMs,
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+    // Off by default: each request needs one script call, and batching calls across requests
+    // measured slower here (see README, Performance).
+    enableAutoPipelining: options.autoPipelining ?? false,
+    retryStrategy
+  })
+}
+
+// The same choices on a Cluster. The key prefix stays outside the hash tag (`gw:{reg.x}:rec`), so
+// it never moves a key's slot. While a master fails over, a command to it is retried on the
+// refreshed slot map every retryDelayOnFailover ms, at most maxRedirections times, and each try
+// is bounded by commandTimeout: a failover costs a request a bounded wait, then a 503.
+// https://github.com/redis/ioredis#cluster
+function createClusterClient (options: RedisClientOptions, nodes: ReadonlyArray<{ host: string, port: number }>): Cluster {
+  if (options.url !== undefined) throw new TypeError('createRedisClient takes a url or clusterNodes, not both')
+  if (nodes.length === 0) throw new TypeError('clusterNodes must list at least one node')
+  return new Cluster(nodes.map((node) => ({ ...node })), {
+    keyPrefix: `${options.keyPrefix}:`,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    enableAutoPipelining: options.autoPipelining ?? false,
+    scaleReads: 'master',
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 100,
+    maxRedirections: 8,
+    slotsRefreshTimeout: options.connectTimeoutMs,
+    clusterRetryStrategy: retryStrategy,
+    redisOptions: {
+      commandTimeout: options.commandTimeoutMs,
+      connectTimeout: options.connectTimeoutMs,
+      maxRetriesPerRequest: 1
+    }
+  })
 }

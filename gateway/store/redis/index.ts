@@ -9,6 +9,7 @@ import { guard } from './guard.js'
 import { RedisKeyValueStore } from './key-value-store.js'
 import { RedisOutboxStore } from './outbox-store.js'
 import { RedisRateLimitStore } from './rate-limit-store.js'
+import { Replication } from './replication.js'
 import { RedisSortedSetStore } from './sorted-set-store.js'
 import { RedisWindowStore } from './window-store.js'
 
@@ -18,6 +19,13 @@ export interface RedisStoresOptions extends RedisClientOptions {
   outboxPartitions?: number
   /** Notifications the feed keeps, about. */
   feedMaxLength?: number
+  /**
+   * Replicas that must acknowledge a record write (key-value records, sorted-set entries, outbox
+   * intents and appends) before it resolves; 0 (default) does not wait. See replication.ts.
+   */
+  waitReplicas?: number
+  /** How long such a write waits for them (default 200 ms). */
+  waitTimeoutMs?: number
   /** Told about connection trouble; ioredis keeps reconnecting on its own. */
   onConnectionError?: (err: Error) => void
 }
@@ -29,31 +37,44 @@ export interface RedisStoresOptions extends RedisClientOptions {
 export async function createRedisStores (options: RedisStoresOptions): Promise<Stores> {
   const { clock = systemClock, onConnectionError = () => {} } = options
   const redis = createRedisClient(options)
-  redis.on('error', onConnectionError)
-  try {
-    await redis.connect()
-  } catch (err) {
-    onConnectionError(err as Error)
-  }
+  const replicas = options.waitReplicas ?? 0
+  // WAIT blocks the connection it is sent on until the replicas answer: on the shared connection,
+  // a master that lost its replica (after a failover, until one rejoins) would hold every rate
+  // limit and read behind a WAIT's timeout. Durable writes get a connection of their own.
+  const durable = replicas > 0 ? createRedisClient(options) : undefined
+  const replication = new Replication(durable ?? redis, { replicas, timeoutMs: options.waitTimeoutMs ?? 200 })
+  const clients = durable === undefined ? [redis] : [redis, durable]
+  await Promise.all(clients.map(async (client) => {
+    client.on('error', onConnectionError)
+    try {
+      await client.connect()
+    } catch (err) {
+      onConnectionError(err as Error)
+    }
+  }))
   return {
     kind: 'redis',
     redisClient: redis,
-    kv: new RedisKeyValueStore(redis),
+    kv: new RedisKeyValueStore(redis, replication),
     counters: new RedisCounterStore(redis),
-    sortedSets: new RedisSortedSetStore(redis),
+    sortedSets: new RedisSortedSetStore(redis, replication),
     rateLimits: new RedisRateLimitStore(redis, clock),
     windows: new RedisWindowStore(redis, clock),
-    outbox: new RedisOutboxStore(redis, options.outboxPartitions ?? 8),
+    outbox: new RedisOutboxStore(redis, options.outboxPartitions ?? 8, replication),
     feed: new RedisFeedStore(redis, options.feedMaxLength ?? 100_000),
     addresses: new RedisAddressIndexStore(redis),
     // A write, not a PING: a replica or a Redis out of memory answers PING but refuses our writes.
+    // On a Cluster it lands on the master of {health}'s slot; a Cluster that lost a slot's master
+    // with no replica to promote refuses every slot (CLUSTERDOWN, cluster-require-full-coverage).
     ping: async () => { await guard(redis.set('{health}:probe', '1', 'PX', 10_000)) },
     close: async () => {
-      try {
-        await redis.quit()
-      } catch {
-        redis.disconnect()
-      }
+      await Promise.all(clients.map(async (client) => {
+        try {
+          await client.quit()
+        } catch {
+          client.disconnect()
+        }
+      }))
     }
   }
 }

@@ -3,12 +3,18 @@ import type { KeyValueStore, TtlOptions } from '../ports.js'
 import { ttlOf } from '../ttl.js'
 import type { ScriptedRedis } from './client.js'
 import { guard } from './guard.js'
+import type { Replication } from './replication.js'
 
 export class RedisKeyValueStore implements KeyValueStore {
   readonly #redis: ScriptedRedis
+  readonly #replication: Replication | undefined
 
-  constructor (redis: ScriptedRedis) {
+  // Records (registrations, requests, idempotency records, claims) are written here: with
+  // replication on, set, setIfAbsent and replaceIfEquals resolve once replicated. Deletes and
+  // expiries do not wait: losing one leaves a record to its TTL, never loses an accepted one.
+  constructor (redis: ScriptedRedis, replication?: Replication) {
     this.#redis = redis
+    this.#replication = replication?.durable === true ? replication : undefined
   }
 
   async get (key: StoreKey): Promise<string | null> {
@@ -17,11 +23,20 @@ export class RedisKeyValueStore implements KeyValueStore {
 
   async set (key: StoreKey, value: string, options?: TtlOptions): Promise<void> {
     const ttlMs = ttlOf(options)
+    if (this.#replication !== undefined) {
+      await (ttlMs === undefined ? this.#replication.command('set', key, value) : this.#replication.command('set', key, value, 'PX', ttlMs))
+      return
+    }
     await guard(ttlMs === undefined ? this.#redis.set(key, value) : this.#redis.set(key, value, 'PX', ttlMs))
   }
 
   async setIfAbsent (key: StoreKey, value: string, options?: TtlOptions): Promise<boolean> {
     const ttlMs = ttlOf(options)
+    if (this.#replication !== undefined) {
+      return (await (ttlMs === undefined
+        ? this.#replication.command('set', key, value, 'NX')
+        : this.#replication.command('set', key, value, 'PX', ttlMs, 'NX'))) === 'OK'
+    }
     const reply = await guard(ttlMs === undefined
       ? this.#redis.set(key, value, 'NX')
       : this.#redis.set(key, value, 'PX', ttlMs, 'NX'))
@@ -37,7 +52,9 @@ export class RedisKeyValueStore implements KeyValueStore {
   }
 
   async replaceIfEquals (key: StoreKey, expected: string, value: string, options?: TtlOptions): Promise<boolean> {
-    return (await guard(this.#redis.gwReplaceIfEquals(key, expected, value, ttlOf(options) ?? 0))) === 1
+    const ttlMs = ttlOf(options) ?? 0
+    if (this.#replication !== undefined) return Number(await this.#replication.script('replace-if-equals', 1, key, expected, value, ttlMs)) === 1
+    return (await guard(this.#redis.gwReplaceIfEquals(key, expected, value, ttlMs))) === 1
   }
 
   async expire (key: StoreKey, ttlMs: number): Promise<boolean> {

@@ -8,6 +8,7 @@ import { storeKey, type StoreKey } from '../keys.js'
 import { outboxPartition, type OutboxEntry, type OutboxEvent, type OutboxIntent, type OutboxStats, type OutboxStore } from '../ports.js'
 import type { ScriptedRedis } from './client.js'
 import { guard } from './guard.js'
+import type { Replication } from './replication.js'
 
 const GROUP = 'delivery'
 const STREAM_ID = /^\d{1,20}-\d{1,20}$/
@@ -35,10 +36,15 @@ export class RedisOutboxStore implements OutboxStore {
   readonly partitions: number
   readonly #redis: ScriptedRedis
   readonly #groups = new Set<number>()
+  readonly #replication: Replication | undefined
 
-  constructor (redis: ScriptedRedis, partitions: number) {
+  // With replication on, intend and append resolve once replicated: an accepted request's event
+  // survives a failover. Delivery's own steps (ack, dead letters) do not wait: losing one
+  // redelivers (at-least-once), never drops.
+  constructor (redis: ScriptedRedis, partitions: number, replication?: Replication) {
     this.#redis = redis
     this.partitions = partitions
+    this.#replication = replication?.durable === true ? replication : undefined
   }
 
   #check (partition: number): void {
@@ -71,12 +77,17 @@ export class RedisOutboxStore implements OutboxStore {
 
   async intend (event: OutboxEvent, partitionKey: string, dueAt: number): Promise<void> {
     const partition = outboxPartition(partitionKey, this.partitions)
-    await guard(this.#redis.gwOutboxIntend(intentsKey(partition), dueKey(partition), event.id, JSON.stringify({ event, partitionKey }), dueAt))
+    const args = [intentsKey(partition), dueKey(partition), event.id, JSON.stringify({ event, partitionKey }), dueAt] as const
+    if (this.#replication !== undefined) await this.#replication.script('outbox-intend', 2, ...args)
+    else await guard(this.#redis.gwOutboxIntend(...args))
   }
 
   async append (event: OutboxEvent, partitionKey: string): Promise<OutboxEntry> {
     const partition = outboxPartition(partitionKey, this.partitions)
-    const entryId = await guard(this.#redis.gwOutboxAppend(streamKey(partition), intentsKey(partition), dueKey(partition), event.id, event.type, String(event.time), event.payload))
+    const args = [streamKey(partition), intentsKey(partition), dueKey(partition), event.id, event.type, String(event.time), event.payload] as const
+    const entryId = this.#replication !== undefined
+      ? String(await this.#replication.script('outbox-append', 3, ...args))
+      : await guard(this.#redis.gwOutboxAppend(...args))
     return { partition, entryId, event }
   }
 

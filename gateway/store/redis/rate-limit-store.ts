@@ -20,15 +20,24 @@ export class RedisRateLimitStore implements RateLimitStore {
   async decide (buckets: readonly BucketSpec[], cost = 1): Promise<BucketDecision[]> {
     assertBuckets(buckets, cost)
     const groups = groupByTag(buckets, (b) => hashTagOf(b.key))
+    const now = nowMicros(this.#clock.now())
+    const out = new Array<BucketDecision>(buckets.length)
+    // On a single node every group goes in one script call: a request's buckets cost one command.
+    // On a Cluster each group (one hash tag, so one slot) is its own call, all sent at once: a
+    // script may only touch keys of one slot. Groups are independent either way, so the decisions
+    // are the same.
+    const calls = this.#redis.isCluster ? groups.map((g) => [g]) : [groups]
+    await Promise.all(calls.map(async (part) => this.#run(buckets, part, now, cost, out)))
+    return out
+  }
+
+  async #run (buckets: readonly BucketSpec[], groups: number[][], now: number, cost: number, out: BucketDecision[]): Promise<void> {
     const order = groups.flat()
-    // One script call for every group: on a single Redis node a request's buckets cost one
-    // command. (A Cluster adapter sends one call per slot instead; the semantics are the same.)
     const args: Array<string | number> = order.map((i) => (buckets[i] as BucketSpec).key)
-    args.push(nowMicros(this.#clock.now()), cost, EXPIRY_SLACK_MS, groups.length, ...groups.map((g) => g.length))
+    args.push(now, cost, EXPIRY_SLACK_MS, groups.length, ...groups.map((g) => g.length))
     // The interval is computed here, once, so the script and the memory adapter cannot round it differently.
     for (const i of order) args.push(intervalMicros((buckets[i] as BucketSpec).ratePerSecond), (buckets[i] as BucketSpec).burst)
     const reply = await guard(this.#redis.gwGcra(order.length, ...args))
-    const out = new Array<BucketDecision>(buckets.length)
     order.forEach((bucketIndex, j) => {
       out[bucketIndex] = {
         allowed: reply[j * 4] === 1,
@@ -38,6 +47,5 @@ export class RedisRateLimitStore implements RateLimitStore {
         resetMs: reply[j * 4 + 3] as number
       }
     })
-    return out
   }
 }

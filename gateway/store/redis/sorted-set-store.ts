@@ -3,6 +3,7 @@ import type { ScoredMember, SortedSetStore, TtlOptions } from '../ports.js'
 import { ttlOf } from '../ttl.js'
 import type { ScriptedRedis } from './client.js'
 import { guard } from './guard.js'
+import type { Replication } from './replication.js'
 
 // Redis prints infinite scores as "inf" and "-inf", which Number() does not read.
 function parseScore (text: string): number {
@@ -24,14 +25,25 @@ function pairs (flat: string[]): ScoredMember[] {
 
 export class RedisSortedSetStore implements SortedSetStore {
   readonly #redis: ScriptedRedis
+  readonly #replication: Replication | undefined
 
-  constructor (redis: ScriptedRedis) {
+  // Entries (the allocation pool, waiting-room queues, deadlines) are added here: with
+  // replication on, add resolves once replicated; removals do not wait.
+  constructor (redis: ScriptedRedis, replication?: Replication) {
     this.#redis = redis
+    this.#replication = replication?.durable === true ? replication : undefined
   }
 
   async add (key: StoreKey, member: string, score: number, options: { onlyIfAbsent?: boolean } & TtlOptions = {}): Promise<boolean> {
     const ttlMs = ttlOf(options)
     const s = formatScore(score)
+    if (this.#replication !== undefined) {
+      const commands: Array<[string, ...Array<string | number>]> = [options.onlyIfAbsent === true ? ['zadd', key, 'NX', s, member] : ['zadd', key, s, member]]
+      if (ttlMs !== undefined) commands.push(['pexpire', key, ttlMs])
+      const [added] = await this.#replication.transaction(commands)
+      if (added instanceof Error) throw added
+      return added === 1
+    }
     const tx = this.#redis.multi()
     if (options.onlyIfAbsent === true) tx.zadd(key, 'NX', s, member)
     else tx.zadd(key, s, member)

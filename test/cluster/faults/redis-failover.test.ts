@@ -1,0 +1,248 @@
+// Fault: a Redis Cluster master killed under load.
+//
+// INJECTS: SIGKILL (by PID) of the master that serves the slot of the registration record the
+// gateway acknowledged last, while 16 clients keep registering through the real HTTP API of a
+// gateway process on a 6-node cluster (3 masters, 3 replicas, cluster-node-timeout 1000 ms). The
+// replica is promoted; the killed node is then started again and rejoins as a replica.
+//
+// CHECKS: during the failover every answer is 201, or 503 with Retry-After and a GW_ERR_STORE_*
+// code (registrations fail closed), never a hang (10 s client timeout), another status, or a
+// gateway crash, and /readyz answers; after the cluster is whole again registrations are
+// accepted again and /readyz says ready. Then it
+// COUNTS acknowledged writes lost: every registration answered 201 is read back (GET, its own
+// token) and a 404 is a lost write. Replication is asynchronous, so without the durability option
+// the count may be above 0 (printed; a loss can only be a write sent before the kill); with
+// GATEWAY_REDIS_WAIT_REPLICAS=1 it must be exactly 0, and the test shows the killed master did
+// hold acknowledged records, so the 0 is not for want of trying.
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { startRedisCluster, type RedisCluster } from '../../../loadtests/lib/redis-cluster.js'
+import { uniquePrefix } from '../../helpers/app.js'
+import { startGateway, stopGateway, type GatewayProcess } from '../../helpers/process.js'
+import { applicant, publicKeyPem } from '../../helpers/tokens.js'
+
+const scratch = mkdtempSync(join(tmpdir(), 'gateway-redis-failover-'))
+writeFileSync(join(scratch, 'jwt.pem'), publicKeyPem)
+writeFileSync(join(scratch, 'identity.key'), Buffer.alloc(32, 5))
+
+const CLIENTS = 16
+const CLIENT_TIMEOUT_MS = 10_000
+
+interface Outcome {
+  status: number | 'no answer'
+  code?: string
+  retryAfter?: string | null
+  sentAt: number
+  /** When the answer came (or the client gave up). */
+  doneAt: number
+  registrationId?: string
+  headers?: Record<string, string>
+  detail?: string
+}
+
+const member = (i: number) => ({ firstName: `Fail${i}`, lastName: `Over${i % 97}`, dateOfBirth: `19${50 + (i % 50)}-0${1 + (i % 9)}-1${i % 10}`, nationality: 'HTI', usAddress: { line1: `${i} Failover Way`, city: 'Laredo', state: 'TX', zip: '78040' } })
+
+/** Registers continuously from CLIENTS clients until stop(); every answer (or its absence) is kept. */
+function registrationLoad (base: string, run: string) {
+  const outcomes: Outcome[] = []
+  let next = 0
+  const state = { stopped: false }
+  const client = async (): Promise<void> => {
+    while (!state.stopped) {
+      const i = next++
+      const headers = applicant(randomUUID(), { sub: `failover-${run}-${i}` })
+      const sentAt = Date.now()
+      try {
+        const res = await fetch(`${base}/v1/registrations`, {
+          method: 'POST',
+          headers: { ...headers, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+          body: JSON.stringify({ members: [member(i)], preferredLanguage: 'en' }),
+          signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS)
+        })
+        const body = await res.json() as { code?: string, registrationId?: string }
+        outcomes.push({
+          status: res.status,
+          sentAt,
+          doneAt: Date.now(),
+          retryAfter: res.headers.get('retry-after'),
+          ...(body.code === undefined ? {} : { code: body.code }),
+          ...(res.status === 201 ? { registrationId: body.registrationId as string, headers } : {})
+        })
+      } catch (err) {
+        outcomes.push({ status: 'no answer', sentAt, doneAt: Date.now(), detail: (err as Error).message })
+      }
+    }
+  }
+  const clients = Array.from({ length: CLIENTS }, client)
+  return {
+    outcomes,
+    acked: () => outcomes.filter((o) => o.status === 201),
+    stop: async () => {
+      state.stopped = true
+      await Promise.all(clients)
+    }
+  }
+}
+
+async function until (what: string, ms: number, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
+    await sleep(50)
+  }
+}
+
+/** GET of an acknowledged registration: 200 kept, 404 lost; anything else is retried (bounded). */
+async function stillThere (base: string, outcome: Outcome): Promise<boolean> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const res = await fetch(`${base}/v1/registrations/${outcome.registrationId as string}`, { headers: outcome.headers as Record<string, string>, signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) })
+    await res.arrayBuffer()
+    if (res.status === 200) return true
+    if (res.status === 404) return false
+    await sleep(250)
+  }
+  throw new Error(`registration ${outcome.registrationId as string} neither found nor missing after 20 reads`)
+}
+
+async function countLost (base: string, acked: Outcome[]): Promise<Outcome[]> {
+  const lost: Outcome[] = []
+  for (let i = 0; i < acked.length; i += CLIENTS) {
+    const batch = acked.slice(i, i + CLIENTS)
+    const found = await Promise.all(batch.map(async (o) => stillThere(base, o)))
+    batch.forEach((o, j) => { if (found[j] === false) lost.push(o) })
+  }
+  return lost
+}
+
+describe('Redis Cluster master killed under registration load', () => {
+  let cluster: RedisCluster
+  let gateway: GatewayProcess | undefined
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ nodeTimeoutMs: 1_000 })
+  })
+  afterEach(() => {
+    stopGateway(gateway)
+    gateway = undefined
+  })
+  afterAll(async () => {
+    await cluster?.stop()
+    await rm(scratch, { recursive: true, force: true })
+  })
+
+  const scenario = async (waitReplicas: number) => {
+    const prefix = uniquePrefix()
+    gateway = startGateway({
+      GATEWAY_PORT: '0',
+      // info: the gateway says where it listens at that level.
+      GATEWAY_LOG_LEVEL: 'info',
+      GATEWAY_ACCESS_LOG: 'false',
+      REDIS_CLUSTER_NODES: cluster.nodesSpec,
+      GATEWAY_REDIS_KEY_PREFIX: prefix,
+      GATEWAY_AUTH_PUBLIC_KEY_FILE: join(scratch, 'jwt.pem'),
+      GATEWAY_IDENTITY_KEY_FILE: join(scratch, 'identity.key'),
+      // One loose bucket and no per-address cap: the load comes from one loopback address, and
+      // this test is about the store, not the limits.
+      GATEWAY_RATE_LIMIT_RULES: JSON.stringify([{ name: 'global', scope: 'global', ratePerSecond: 100_000, burst: 100_000 }]),
+      GATEWAY_REGISTRATION_PER_IP_MAX: '1000000',
+      // Two shared cores under load: a slow command is not what is injected here.
+      GATEWAY_REDIS_COMMAND_TIMEOUT_MS: '1500',
+      GATEWAY_REDIS_WAIT_REPLICAS: String(waitReplicas),
+      GATEWAY_REDIS_WAIT_TIMEOUT_MS: '500'
+    })
+    const base = await Promise.race([gateway.listening, sleep(30_000).then(() => { throw new Error(`gateway not listening within 30 s:\n${(gateway as GatewayProcess).stderr().slice(-2000)}`) })])
+    const load = registrationLoad(base, prefix)
+    try {
+      await until('50 registrations acknowledged before the kill', 30_000, () => load.acked().length >= 50)
+
+      // The master of the record acknowledged last: it holds writes made this very moment.
+      const last = load.acked().at(-1) as Outcome
+      const slot = await cluster.slotOf(`${prefix}:{reg.${last.registrationId as string}}`)
+      const killedPort = await cluster.killMasterOf(slot)
+      const killedAt = Date.now()
+      const killedSlots = (await cluster.topology()).find((n) => n.port === killedPort)?.slots ?? []
+      // Readiness answers while the master is gone (ready or not, per the {health} slot), never hangs.
+      const readyDuring = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) })
+      await readyDuring.arrayBuffer()
+      expect([200, 503]).toContain(readyDuring.status)
+      await cluster.waitForFailover(slot, killedPort)
+      const failedOverAt = Date.now()
+      // Long enough for requests to start and finish while the promoted master has no replica.
+      await sleep(4_000)
+      const restartAt = Date.now()
+      await cluster.restart(killedPort)
+      await cluster.waitUntilHealthy()
+      const healthyAt = Date.now()
+      const ackedBefore = load.acked().length
+      await until('registrations acknowledged again once the cluster is whole', 30_000, () => load.acked().filter((o) => o.sentAt >= healthyAt).length >= 20)
+      await load.stop()
+      expect((await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) })).status).toBe(200)
+
+      // Per the failure policy: accepted, or a deliberate 503 that says when to come back.
+      const refused = load.outcomes.filter((o) => o.status !== 201)
+      const summary = refused.reduce<Record<string, number>>((counts, o) => {
+        const label = `${String(o.status)} ${o.code ?? o.detail ?? ''}`
+        counts[label] = (counts[label] ?? 0) + 1
+        return counts
+      }, {})
+      for (const o of refused) {
+        expect(o.status, JSON.stringify(summary)).toBe(503)
+        expect(['GW_ERR_STORE_UNAVAILABLE', 'GW_ERR_STORE_NOT_REPLICATED']).toContain(o.code)
+        expect(Number(o.retryAfter)).toBeGreaterThan(0)
+      }
+      expect(gateway.child.exitCode).toBe(null)
+      expect(ackedBefore).toBeGreaterThan(50)
+
+      // Count, do not assume: read back every acknowledged registration.
+      const acked = load.acked()
+      const ackedSlots = await cluster.slotsOf(acked.map((o) => `${prefix}:{reg.${o.registrationId as string}}`))
+      // Records on the killed master's slots (served by the promoted replica after the kill).
+      const onKilledSlots = (i: number) => killedSlots.some(([a, b]) => (ackedSlots[i] as number) >= a && (ackedSlots[i] as number) <= b)
+      const onKilled = acked.filter((o, i) => o.sentAt < killedAt && onKilledSlots(i))
+      const lost = await countLost(base, acked)
+      // Between the promotion and the old master's return, the promoted master had no replica:
+      // requests sent and answered in that span whose record lives on its slots.
+      const ackedUnreplicable = acked.filter((o, i) => o.sentAt >= failedOverAt && o.doneAt < restartAt && onKilledSlots(i))
+      const report = {
+        waitReplicas,
+        acknowledged: acked.length,
+        acknowledgedOnKilledMasterBeforeKill: onKilled.length,
+        acknowledgedOnPromotedMasterWithoutReplica: ackedUnreplicable.length,
+        answeredWhilePromotedMasterHadNoReplica: load.outcomes.filter((o) => o.sentAt >= failedOverAt && o.doneAt < restartAt).length,
+        lost: lost.length,
+        refused: summary,
+        failoverMs: failedOverAt - killedAt,
+        rejoinMs: healthyAt - failedOverAt
+      }
+      process.stdout.write(`redis-failover: ${JSON.stringify(report)}\n`)
+      // A lost write can only be one the killed master took before it died.
+      for (const o of lost) expect(onKilled).toContain(o)
+      expect(onKilled.length).toBeGreaterThan(0)
+      return report
+    } finally {
+      await load.stop()
+    }
+  }
+
+  it('without the durability option: answers per policy, recovers, and reports the acknowledged writes lost', async () => {
+    const report = await scenario(0)
+    // Asynchronous replication may lose what the master acknowledged in its last instant: the
+    // count is reported above, not asserted to be 0 (the scenario checked each loss was one of
+    // the killed master's writes from before the kill).
+    expect(report.lost).toBeGreaterThanOrEqual(0)
+  }, 150_000)
+
+  it('with GATEWAY_REDIS_WAIT_REPLICAS=1: answers per policy, recovers, and loses 0 acknowledged writes', async () => {
+    const report = await scenario(1)
+    expect(report.lost).toBe(0)
+    // Between the promotion and the old master's return the promoted master has no replica: no
+    // record written there was acknowledged unprotected (the load did go on in that span).
+    expect(report.answeredWhilePromotedMasterHadNoReplica).toBeGreaterThan(0)
+    expect(report.acknowledgedOnPromotedMasterWithoutReplica).toBe(0)
+  }, 150_000)
+})

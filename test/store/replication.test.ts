@@ -1,0 +1,119 @@
+// The durability option (GATEWAY_REDIS_WAIT_REPLICAS) on a real master and replica: a record write
+// resolves only once the replica has it, and one the replica cannot acknowledge is refused
+// (StoreNotReplicatedError, answered 503 GW_ERR_STORE_NOT_REPLICATED), never acknowledged.
+// The same on a Redis Cluster, and under a master killed mid-load: test/cluster/faults/.
+import { randomUUID } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { StoreNotReplicatedError } from '../../gateway/store/errors.js'
+import { storeKey } from '../../gateway/store/keys.js'
+import type { Stores } from '../../gateway/store/ports.js'
+import { startRedis, stopRedis } from '../../loadtests/lib/redis-server.js'
+import { buildApp, redisStores, testConfig, uniquePrefix } from '../helpers/app.js'
+import { applicant } from '../helpers/tokens.js'
+
+describe('durable writes (WAIT for replicas) on a master with one replica', () => {
+  let dir: string
+  let master: Awaited<ReturnType<typeof startRedis>>
+  let replica: Awaited<ReturnType<typeof startRedis>>
+  let onReplica: Redis
+  const opened: Stores[] = []
+
+  const stores = async (waitReplicas: number, keyPrefix = uniquePrefix()): Promise<Stores> => {
+    const s = await redisStores({ url: `redis://127.0.0.1:${master.port}`, keyPrefix, waitReplicas, waitTimeoutMs: 500, commandTimeoutMs: 2_000 })
+    opened.push(s)
+    return s
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gateway-replication-'))
+    // No 5 s wait for more replicas before a full sync (Redis 7's default repl-diskless-sync-delay).
+    master = await startRedis(dir, undefined, ['--repl-diskless-sync-delay', '0'])
+    replica = await startRedis(dir, undefined, ['--replicaof', '127.0.0.1', String(master.port), '--dbfilename', 'replica.rdb'])
+    onReplica = new Redis(replica.port, '127.0.0.1', { lazyConnect: true })
+    await onReplica.connect()
+    // In sync as the master sees it (the replica online), which is what WAIT counts.
+    const onMaster = new Redis(master.port, '127.0.0.1', { lazyConnect: true })
+    await onMaster.connect()
+    try {
+      const deadline = Date.now() + 20_000
+      while (!/^slave0:.*state=online/m.test(await onMaster.info('replication'))) {
+        if (Date.now() > deadline) throw new Error('the replica did not sync with its master within 20 s')
+        await sleep(50)
+      }
+    } finally {
+      onMaster.disconnect()
+    }
+  })
+
+  afterAll(async () => {
+    await Promise.all(opened.map(async (s) => s.close()))
+    onReplica?.disconnect()
+    if (replica !== undefined) await stopRedis(replica.child)
+    if (master !== undefined) await stopRedis(master.child)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('resolves a record write only once the replica holds it', async () => {
+    const prefix = uniquePrefix()
+    const s = await stores(1, prefix)
+    // Read straight after each write resolves, without waiting: WAIT already did.
+    for (let i = 0; i < 50; i++) {
+      const k = storeKey(`rec.${i}`)
+      await s.kv.set(k, `v${i}`, { ttlMs: 60_000 })
+      expect(await onReplica.get(`${prefix}:${k}`)).toBe(`v${i}`)
+    }
+    const claim = storeKey('claim')
+    expect(await s.kv.setIfAbsent(claim, 'a', { ttlMs: 60_000 })).toBe(true)
+    expect(await s.kv.setIfAbsent(claim, 'b', { ttlMs: 60_000 })).toBe(false)
+    expect(await s.kv.replaceIfEquals(claim, 'a', 'c')).toBe(true)
+    expect(await s.kv.replaceIfEquals(claim, 'a', 'd')).toBe(false)
+    expect(await onReplica.get(`${prefix}:${claim}`)).toBe('c')
+
+    const pool = storeKey('pool', 'day')
+    expect(await s.sortedSets.add(pool, 'r1', 5, { ttlMs: 60_000 })).toBe(true)
+    expect(await s.sortedSets.add(pool, 'r1', 6, { onlyIfAbsent: true, ttlMs: 60_000 })).toBe(false)
+    expect(await onReplica.zscore(`${prefix}:${pool}`, 'r1')).toBe('5')
+    expect(await onReplica.pttl(`${prefix}:${pool}`)).toBeGreaterThan(0)
+
+    const event = { id: `evt_${randomUUID()}`, type: 'registration.created', time: 1, payload: '{}' }
+    await s.outbox.intend(event, 'reg_1', Date.now() + 60_000)
+    const entry = await s.outbox.append(event, 'reg_1')
+    expect(entry.entryId).toMatch(/^\d+-\d+$/)
+    const stream = `${prefix}:{outbox.${entry.partition}}:stream`
+    expect(await onReplica.xrange(stream, entry.entryId, entry.entryId)).toHaveLength(1)
+    expect(await onReplica.hlen(`${prefix}:{outbox.${entry.partition}}:intents`)).toBe(0)
+  })
+
+  it('refuses a write fewer replicas acknowledge than asked: StoreNotReplicatedError, not acknowledged', async () => {
+    const s = await stores(2)
+    const err = await s.kv.set(storeKey('two'), 'v').then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(StoreNotReplicatedError)
+    expect((err as StoreNotReplicatedError).replicas).toBe(1)
+    expect((err as StoreNotReplicatedError).required).toBe(2)
+    await expect(s.outbox.append({ id: 'e', type: 't', time: 1, payload: '{}' }, 'p')).rejects.toBeInstanceOf(StoreNotReplicatedError)
+    // Writes that are not records (rate limits) do not wait.
+    expect((await s.rateLimits.decide([{ key: storeKey('bucket'), ratePerSecond: 1, burst: 1 }]))[0]?.allowed).toBe(true)
+  })
+
+  it('answers a registration whose records were not replicated with 503 GW_ERR_STORE_NOT_REPLICATED and Retry-After', async () => {
+    const gateway = await buildApp({ stores: await stores(2), config: testConfig({ GATEWAY_STORE_UNAVAILABLE_RETRY_AFTER_SECONDS: '7' }) })
+    try {
+      const res = await gateway.inject({
+        method: 'POST',
+        url: '/v1/registrations',
+        headers: { ...applicant(), 'idempotency-key': randomUUID(), 'accept-language': 'es' },
+        payload: { members: [{ firstName: 'Rep', lastName: 'Lica', dateOfBirth: '1990-01-02', nationality: 'VEN', usAddress: { line1: '1 Wait St', city: 'Tucson', state: 'AZ', zip: '85701' } }], preferredLanguage: 'es' }
+      })
+      expect(res.statusCode).toBe(503)
+      expect(res.headers['retry-after']).toBe('7')
+      expect(res.json()).toEqual({ code: 'GW_ERR_STORE_NOT_REPLICATED', message: 'El servicio no pudo confirmar que su solicitud se guardó. Inténtelo de nuevo en un minuto.', retryAfterSeconds: 7 })
+    } finally {
+      await gateway.close()
+    }
+  })
+})
