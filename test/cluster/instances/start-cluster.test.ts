@@ -8,7 +8,7 @@ describe('start:cluster: the supervisor', () => {
   it('refuses --instances 3 on the embedded memory store before starting any instance (exit 78)', async () => {
     const cluster = startCluster(3, { GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: '0' })
     expect(await cluster.exited).toBe(78)
-    expect(cluster.stderr()).toContain('--instances (cluster.instances, GATEWAY_INSTANCES) must be 1 when REDIS_URL is not set: the embedded memory store is per process, so 3 instances would each keep their own rate limits, vendor and delivery pacing and waiting room; set REDIS_URL, got 3')
+    expect(cluster.stderr()).toContain('--instances (cluster.instances, GATEWAY_INSTANCES) must be 1 when neither REDIS_URL nor REDIS_CLUSTER_NODES is set: the embedded memory store is per process, so 3 instances would each keep their own rate limits, vendor and delivery pacing and waiting room; set REDIS_URL, got 3')
     expect(cluster.pids()).toEqual([])
   })
 
