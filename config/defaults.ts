@@ -7,6 +7,7 @@ export const defaults: Config = {
     host: '127.0.0.1',
     port: 8080,
     bodyLimitBytes: 1024 * 1024,
+    maxJsonDepth: 32,
     requestTimeoutMs: 30_000,
     // Above the 60 s idle timeout of common load balancers, so they never reuse a socket we closed.
     keepAliveTimeoutMs: 72_000,

@@ -23,6 +23,7 @@ export const ConfigSchema = Type.Object({
     host: Type.String({ minLength: 1, maxLength: 255, env: 'GATEWAY_HOST', expected: 'a host name or IP address to listen on', doc: 'interface the HTTP server binds to' }),
     port: Type.Integer({ minimum: 0, maximum: 65535, env: 'GATEWAY_PORT', expected: 'an integer from 0 to 65535', doc: 'TCP port (0 picks a free one)' }),
     bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, env: 'GATEWAY_BODY_LIMIT_BYTES', expected: 'an integer from 1024 to 67108864', doc: 'largest request body accepted, in bytes (413 above it)' }),
+    maxJsonDepth: Type.Integer({ minimum: 2, maximum: 1000, env: 'GATEWAY_MAX_JSON_DEPTH', expected: 'an integer from 2 to 1000', doc: 'deepest nesting of arrays and objects a JSON body may have (400 GW_ERR_REQUEST_MALFORMED_JSON above it); our bodies nest 4 levels' }),
     requestTimeoutMs: Type.Integer({ minimum: 1000, maximum: 600000, env: 'GATEWAY_REQUEST_TIMEOUT_MS', expected: 'an integer from 1000 to 600000', doc: 'time a client has to send a whole request before it gets 408' }),
     keepAliveTimeoutMs: Type.Integer({ minimum: 1000, maximum: 600000, env: 'GATEWAY_KEEP_ALIVE_TIMEOUT_MS', expected: 'an integer from 1000 to 600000', doc: 'idle keep-alive time; keep above the load balancer\'s idle timeout' }),
     shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 600000, env: 'GATEWAY_SHUTDOWN_TIMEOUT_MS', expected: 'an integer from 100 to 600000', doc: 'how long SIGTERM waits for in-flight requests before forcing exit' }),

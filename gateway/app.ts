@@ -10,6 +10,7 @@ import draining from './plugins/draining.js'
 import delivery from './plugins/delivery.js'
 import drawScheduler from './plugins/draw-scheduler.js'
 import idempotency from './plugins/idempotency.js'
+import jsonBody from './plugins/json-body.js'
 import errorHandler from './plugins/error-handler.js'
 import events from './plugins/events.js'
 import language from './plugins/language.js'
@@ -72,6 +73,7 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(language)
   await fastify.register(errorHandler, { storeRetryAfterSeconds: config.store.unavailableRetryAfterSeconds })
   await fastify.register(metrics, config.metrics)
+  await fastify.register(jsonBody, { maxDepth: config.server.maxJsonDepth })
   await fastify.register(stores, { stores: opts.stores })
   await fastify.register(openapi, { enabled: config.server.docs, version })
 
