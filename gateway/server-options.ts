@@ -51,7 +51,7 @@ function frameworkErrors (error: FastifyError, request: FastifyRequest, reply: F
     : error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'GW_ERR_ROUTE_NOT_FOUND' : 'GW_ERR_SERVER_INTERNAL'
   if (code === 'GW_ERR_SERVER_INTERNAL') request.log.error({ err: error }, 'request failed in the router')
   const language = negotiateLanguage(request.headers['accept-language'])
-  void reply.code(ERRORS[code].status)
+  reply.code(ERRORS[code].status)
     .header('content-type', 'application/json; charset=utf-8')
     .header('content-language', language)
     .header('vary', 'Accept-Language')
