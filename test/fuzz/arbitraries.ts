@@ -294,7 +294,7 @@ export function headersFor (route: FuzzRoute): fc.Arbitrary<{ headers: Record<st
     accept: fc.option(accept, { nil: undefined }),
     language: fc.option(acceptLanguage, { nil: undefined }),
     idempotencyKey: fc.option(idempotencyKey, { nil: undefined, freq: 10 }),
-    extra: fc.array(fc.tuple(fc.constantFrom('x-forwarded-for', 'x-request-id', 'origin', 'cookie', 'x-http-method-override', 'transfer-encoding', 'content-encoding', 'if-none-match', 'range', 'x-huge'), headerText), { maxLength: 3 })
+    extra: fc.array(fc.tuple(fc.constantFrom('x-forwarded-for', 'x-request-id', 'origin', 'access-control-request-method', 'access-control-request-headers', 'cookie', 'x-http-method-override', 'transfer-encoding', 'content-encoding', 'if-none-match', 'range', 'x-huge'), headerText), { maxLength: 3 })
   }).map((h) => {
     const headers: Record<string, string> = {}
     for (const [name, value] of h.extra) headers[name] = name === 'x-huge' ? value.repeat(4) : value
@@ -346,7 +346,8 @@ export function pathFor (route: FuzzRoute): fc.Arbitrary<string> {
     let url = route.url
     names.forEach((name, i) => { url = url.replace(`:${name}`, values[i] as string) })
     if (wildcard) url = url.slice(0, -1) + (values[names.length] as string)
-    return url
+    // The CORS preflight route is '*' itself.
+    return url.startsWith('/') ? url : `/${url}`
   })
 }
 

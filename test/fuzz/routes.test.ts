@@ -34,7 +34,9 @@ const env = {
   GATEWAY_REGISTRATION_PER_IP_MAX: '1000000',
   // Every case comes from one address; a third carry a bad token, which would soon shut it out.
   GATEWAY_AUTH_FAILURES_PER_IP_PER_SECOND: '100000',
-  GATEWAY_AUTH_FAILURE_BURST_PER_IP: '1000000'
+  GATEWAY_AUTH_FAILURE_BURST_PER_IP: '1000000',
+  // CORS open to one origin, so its preflight route is fuzzed too.
+  GATEWAY_CORS_ORIGINS: '["https://app.example.gov"]'
 }
 
 const catalogue = new Set(Object.keys(ERRORS))
@@ -145,6 +147,7 @@ describe(`every route under fuzzing (seed ${SEED})`, () => {
     // Beyond the document: the docs UI, metrics, HEAD twins of every GET.
     expect(fuzzed.has('GET /metrics')).toBe(true)
     expect(fuzzed.has('HEAD /healthz')).toBe(true)
+    expect(fuzzed.has('OPTIONS *')).toBe(true)
   })
 
   it(`answers ${MEMORY_CASES.toLocaleString('en')} cases across every route without a 5xx, an uncatalogued 4xx or a polluted prototype (memory store)`, async () => {

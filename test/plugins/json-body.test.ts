@@ -15,7 +15,8 @@ describe('JSON nesting limit', () => {
 
   beforeAll(async () => {
     app = await buildApp({
-      config: testConfig({ GATEWAY_MAX_JSON_DEPTH: '8' }),
+      // A body limit of 1 MiB, so the nesting is what is refused, not the size.
+      config: testConfig({ GATEWAY_MAX_JSON_DEPTH: '8', GATEWAY_BODY_LIMIT_BYTES: '1048576' }),
       routes: (f) => { f.post('/test/echo', async (request) => ({ received: request.body })) }
     })
   })
