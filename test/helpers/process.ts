@@ -15,13 +15,15 @@ export interface GatewayProcess {
   listening: Promise<string>
 }
 
-export function startGateway (env: Record<string, string>): GatewayProcess {
+/** `cwd`: where the process runs (and writes any file it writes); the test's own by default. */
+export function startGateway (env: Record<string, string>, options: { cwd?: string } = {}): GatewayProcess {
   if (!existsSync(SERVER_ENTRY)) throw new Error(`${SERVER_ENTRY} is missing: run the suite with npm test, which builds first`)
   // Only what the gateway needs: never the test process's own REDIS_URL or GATEWAY_* settings.
   const child = spawn(process.execPath, [SERVER_ENTRY], {
     // Shedding off, as in-process: parallel test files on two cores stall the child's event loop.
     env: { PATH: process.env.PATH ?? '', GATEWAY_SHED_MAX_EVENT_LOOP_DELAY_MS: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd })
   })
   let out = ''
   let err = ''
