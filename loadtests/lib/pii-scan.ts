@@ -25,6 +25,8 @@ export interface PiiNeedles {
   tokens: readonly string[]
   /** Pieces of base64 photos (a slice past the format's fixed header), matched exactly. */
   photoPieces: readonly string[]
+  /** Data made by a rule rather than listed (a rehearsal's "Person <n>-<k> <run>"): each match is a hit. */
+  patterns?: ReadonlyArray<{ kind: PiiKind, pattern: RegExp }>
 }
 
 /** One occurrence: where it is and what kind of datum, never the datum. */
@@ -156,6 +158,11 @@ export function scanText (source: string, text: string, needles: PiiNeedles): Pi
     for (const needle of c.exact) {
       const at = line.indexOf(needle.text)
       if (at !== -1) found.push({ column: at, kind: needle.kind, value: needle.text })
+    }
+    for (const { kind, pattern } of needles.patterns ?? []) {
+      for (const match of line.matchAll(new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`))) {
+        found.push({ column: match.index, kind, value: match[0] })
+      }
     }
     if (found.length === 0) return
     const fields = jsonFields(line)

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { formatHits, needlesFromRegistrations, photoPiece, scanFiles, scanText } from '../../../loadtests/lib/pii-scan.js'
+import { rehearsalNeedles } from '../../../loadtests/rehearsal/driver.js'
 
 const members = [
   { firstName: 'José', lastName: 'Hernández Peña', dateOfBirth: '1984-03-09', usAddress: { line1: '1207 Calle Ocho', line2: 'Apt 4B', city: 'Miami', state: 'FL', zip: '33135' } },
@@ -69,5 +70,22 @@ describe('pii-scan', () => {
       expect(await scanFiles([join(dir, 'a.log'), join(dir, 'b.log')], needles)).toEqual([{ source: join(dir, 'b.log'), line: 3, column: 1, kind: 'name' }])
       await expect(scanFiles([join(dir, 'missing.log')], needles)).rejects.toThrow('ENOENT')
     })
+  })
+
+  it('finds what the rehearsal driver sends by the rule it makes it, and not the gateway\'s own lines', () => {
+    const needles = rehearsalNeedles()
+    // person(tag, 12, 0): "Test" "Person 12-0 <tag>", born 1962-01-13, at "112 Rehearsal Street".
+    const text = [
+      '{"msg":"a","who":"Person 12-0 deadbeef"}',
+      '{"msg":"b","dob":"1962-01-13"}',
+      '{"msg":"c","street":"112 rehearsal street"}',
+      `{"msg":"d","auth":"Bearer ${jwt}"}`,
+      `{"msg":"e","photo":"${Buffer.alloc(300, 7).toString('base64')}"}`,
+      '{"level":30,"method":"POST","route":"/v1/registrations","statusCode":201,"msg":"request completed"}',
+      '{"level":30,"msg":"gateway listening on http://127.0.0.1:8080","poolDate":"2026-11-24"}'
+    ].join('\n')
+    expect(scanText('rehearsal', text, needles).map((h) => [h.line, h.kind, h.field])).toEqual([
+      [1, 'name', 'who'], [2, 'date-of-birth', 'dob'], [3, 'street', 'street'], [4, 'token', 'auth'], [5, 'photo', 'photo']
+    ])
   })
 })
