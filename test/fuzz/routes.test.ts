@@ -2,8 +2,9 @@
 // with and without a token of the right role. The route list comes from the app itself (onRoute),
 // so a new route is fuzzed without a change here, and a route of the OpenAPI document that the
 // fuzzer did not reach fails the run. For every case: no 5xx, a catalogued GW_ERR_* code in every
-// 4xx, Object.prototype untouched, and the app still answering. Then the heap after a garbage
-// collection, before and after a further batch, on the memory store; and a smaller run on Redis.
+// 4xx, the security headers, Object.prototype untouched, and the app still answering. Then the
+// heap after a garbage collection, before and after a further batch, on the memory store; and a
+// smaller run on Redis.
 //
 // A failure names the seed and the path to the failing case: re-run it with
 //   FUZZ_SEED=<seed> npx vitest run --config test/vitest.config.ts test/fuzz/routes.test.ts
@@ -67,6 +68,8 @@ function collector (): { routes: FuzzRoute[], onRoute: (route: RouteOptions) => 
 /** What is wrong with one answer, or undefined when it keeps every promise. */
 function violation (req: FuzzRequest, res: { statusCode: number, headers: Record<string, unknown>, body: string }): string | undefined {
   if (res.statusCode >= 500) return `status ${res.statusCode}: ${res.body.slice(0, 300)}`
+  // Every answer carries the security headers, the router's own refusals included.
+  if (res.headers['x-content-type-options'] !== 'nosniff' || typeof res.headers['content-security-policy'] !== 'string') return `status ${res.statusCode} without the security headers`
   if (res.statusCode >= 400 && req.method !== 'HEAD') {
     let code: unknown
     try {

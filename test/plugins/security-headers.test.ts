@@ -5,7 +5,7 @@ import type { Browser } from 'playwright-core'
 import type { FastifyInstance } from 'fastify'
 import { loadConfig } from '../../config/load.js'
 import { DOCS_CSP } from '../../gateway/plugins/openapi.js'
-import { API_CSP } from '../../gateway/plugins/security-headers.js'
+import { API_CSP, apiSecurityHeaders } from '../../gateway/plugins/security-headers.js'
 import { launchChromium } from '../helpers/browser.js'
 import { buildApp, testConfig } from '../helpers/app.js'
 import { applicant, token } from '../helpers/tokens.js'
@@ -45,6 +45,16 @@ describe('security headers', () => {
     expect(res.headers['content-security-policy']).toBe(API_CSP)
     expect(res.headers).toMatchObject(COMMON)
     expect(res.headers['x-powered-by']).toBeUndefined()
+  })
+
+  it('sets the same headers on the router\'s own refusals (a path that does not decode, a parameter too long), which no hook sees', async () => {
+    const helmet = Object.fromEntries(Object.entries((await app.inject('/healthz')).headers).filter(([name]) => name in apiSecurityHeaders(31_536_000)))
+    expect(helmet).toEqual(apiSecurityHeaders(31_536_000))
+    for (const url of ['/v1/registrations/%C0%AF', `/v1/registrations/${'a'.repeat(101)}`]) {
+      const res = await app.inject(url)
+      expect(res.statusCode, url).toBeLessThan(500)
+      expect(res.headers, url).toMatchObject(helmet)
+    }
   })
 
   it('gives the docs UI and its document their own policy, scripts from this origin only', async () => {
