@@ -6,13 +6,23 @@ export const defaults: Config = {
   server: {
     host: '127.0.0.1',
     port: 8080,
-    bodyLimitBytes: 1024 * 1024,
+    // Small: every JSON body but a registration's fits in well under 1 kB.
+    bodyLimitBytes: 16 * 1024,
+    // A registration of 8 members with every field at its longest, escaped as \uXXXX, is about 40 kB.
+    routeBodyLimits: { 'POST /v1/registrations': 64 * 1024 },
+    maxJsonDepth: 32,
     requestTimeoutMs: 30_000,
     // Above the 60 s idle timeout of common load balancers, so they never reuse a socket we closed.
     keepAliveTimeoutMs: 72_000,
     shutdownTimeoutMs: 10_000,
     trustedProxies: [],
-    docs: true
+    docs: true,
+    hstsMaxAgeSeconds: 31_536_000
+  },
+  // Closed: no browser origin may read an answer unless listed.
+  cors: {
+    origins: [],
+    maxAgeSeconds: 600
   },
   // One process, as `npm start`; `npm run start:cluster -- --instances N` runs N (README, Operations).
   cluster: {

@@ -188,6 +188,10 @@ function crossFieldProblems (config: Config): string[] {
     if (slugs.has(poe.slug)) problems.push(`poes[${i}].slug (GATEWAY_POES) must be unique, got "${poe.slug}" twice`)
     slugs.add(poe.slug)
   })
+  // The schema's patternProperties checks values only: a key it does not match would pass.
+  for (const name of Object.keys(config.server.routeBodyLimits)) {
+    if (!/^(POST|PUT|PATCH|DELETE) \/\S*$/.test(name)) problems.push(`server.routeBodyLimits (GATEWAY_ROUTE_BODY_LIMITS) must name each route as "METHOD /route/template" with a method that takes a body (POST, PUT, PATCH, DELETE), got ${JSON.stringify(name)}`)
+  }
   if (config.trends.defaultLimit > config.trends.maxLimit) {
     problems.push(`trends.defaultLimit (GATEWAY_TRENDS_DEFAULT_LIMIT) must be at most trends.maxLimit (GATEWAY_TRENDS_MAX_LIMIT, ${config.trends.maxLimit}), got ${config.trends.defaultLimit}`)
   }

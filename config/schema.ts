@@ -22,12 +22,20 @@ export const ConfigSchema = Type.Object({
   server: Type.Object({
     host: Type.String({ minLength: 1, maxLength: 255, env: 'GATEWAY_HOST', expected: 'a host name or IP address to listen on', doc: 'interface the HTTP server binds to' }),
     port: Type.Integer({ minimum: 0, maximum: 65535, env: 'GATEWAY_PORT', expected: 'an integer from 0 to 65535', doc: 'TCP port (0 picks a free one)' }),
-    bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, env: 'GATEWAY_BODY_LIMIT_BYTES', expected: 'an integer from 1024 to 67108864', doc: 'largest request body accepted, in bytes (413 above it)' }),
+    bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, env: 'GATEWAY_BODY_LIMIT_BYTES', expected: 'an integer from 1024 to 67108864', doc: 'largest request body of a route without a limit of its own, in bytes (413 GW_ERR_REQUEST_BODY_TOO_LARGE above it)' }),
+    routeBodyLimits: Type.Record(Type.String({ pattern: '^(POST|PUT|PATCH|DELETE) /' }), Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 }), { env: 'GATEWAY_ROUTE_BODY_LIMITS', expected: 'a JSON object of "METHOD /route/template" to a byte count from 1024 to 67108864, each naming a route', doc: 'routes whose body may be larger (or must be smaller) than the default limit; the photo upload takes its own from GATEWAY_LIVENESS_MAX_PHOTO_BYTES unless named here' }),
+    maxJsonDepth: Type.Integer({ minimum: 2, maximum: 1000, env: 'GATEWAY_MAX_JSON_DEPTH', expected: 'an integer from 2 to 1000', doc: 'deepest nesting of arrays and objects a JSON body may have (400 GW_ERR_REQUEST_MALFORMED_JSON above it); our bodies nest 4 levels' }),
     requestTimeoutMs: Type.Integer({ minimum: 1000, maximum: 600000, env: 'GATEWAY_REQUEST_TIMEOUT_MS', expected: 'an integer from 1000 to 600000', doc: 'time a client has to send a whole request before it gets 408' }),
     keepAliveTimeoutMs: Type.Integer({ minimum: 1000, maximum: 600000, env: 'GATEWAY_KEEP_ALIVE_TIMEOUT_MS', expected: 'an integer from 1000 to 600000', doc: 'idle keep-alive time; keep above the load balancer\'s idle timeout' }),
     shutdownTimeoutMs: Type.Integer({ minimum: 100, maximum: 600000, env: 'GATEWAY_SHUTDOWN_TIMEOUT_MS', expected: 'an integer from 100 to 600000', doc: 'how long SIGTERM waits for in-flight requests before forcing exit' }),
     trustedProxies: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64, env: 'GATEWAY_TRUSTED_PROXIES', expected: 'a JSON array of IP addresses or CIDR ranges', doc: 'proxies whose X-Forwarded-For is believed when finding the client IP; empty trusts none' }),
-    docs: Type.Boolean({ env: 'GATEWAY_DOCS_ENABLED', expected: 'true or false', doc: 'serve the OpenAPI document and UI at /docs' })
+    docs: Type.Boolean({ env: 'GATEWAY_DOCS_ENABLED', expected: 'true or false', doc: 'serve the OpenAPI document and UI at /docs' }),
+    hstsMaxAgeSeconds: Type.Integer({ minimum: 0, maximum: 63072000, env: 'GATEWAY_HSTS_MAX_AGE_SECONDS', expected: 'an integer from 0 to 63072000', doc: 'Strict-Transport-Security max-age sent with every answer (browsers heed it over HTTPS only); 0 leaves the header out' })
+  }, { additionalProperties: false }),
+
+  cors: Type.Object({
+    origins: Type.Array(Type.String({ pattern: '^https?://[^/\\s*?#]+$' }), { maxItems: 64, env: 'GATEWAY_CORS_ORIGINS', expected: 'a JSON array of origins such as "https://app.example.gov" (scheme and host, no path, no wildcard)', doc: 'web origins allowed to call the API from a browser; empty (the default) sends no Access-Control-Allow-Origin at all' }),
+    maxAgeSeconds: Type.Integer({ minimum: 0, maximum: 86400, env: 'GATEWAY_CORS_MAX_AGE_SECONDS', expected: 'an integer from 0 to 86400', doc: 'how long a browser may cache a preflight answer' })
   }, { additionalProperties: false }),
 
   cluster: Type.Object({

@@ -6,10 +6,13 @@ import fp from 'fastify-plugin'
 import type { Config } from '../config/load.js'
 import type { VerificationKeys } from './auth/keys.js'
 import auth from './plugins/auth.js'
+import bodyLimits from './plugins/body-limits.js'
+import cors from './plugins/cors.js'
 import draining from './plugins/draining.js'
 import delivery from './plugins/delivery.js'
 import drawScheduler from './plugins/draw-scheduler.js'
 import idempotency from './plugins/idempotency.js'
+import jsonBody from './plugins/json-body.js'
 import errorHandler from './plugins/error-handler.js'
 import events from './plugins/events.js'
 import language from './plugins/language.js'
@@ -20,6 +23,7 @@ import push from './plugins/push.js'
 import rateLimit from './plugins/rate-limit.js'
 import registrationServices from './plugins/registrations.js'
 import requestId from './plugins/request-id.js'
+import securityHeaders from './plugins/security-headers.js'
 import shedding from './plugins/shedding.js'
 import waitingRoom from './plugins/waiting-room.js'
 import stores from './plugins/stores.js'
@@ -71,6 +75,11 @@ async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   fastify.decorate('clock', clock)
   await fastify.register(language)
   await fastify.register(errorHandler, { storeRetryAfterSeconds: config.store.unavailableRetryAfterSeconds })
+  // Before any route, so every route (metrics and docs too) gets their hooks and limits.
+  await fastify.register(securityHeaders, { hstsMaxAgeSeconds: config.server.hstsMaxAgeSeconds })
+  await fastify.register(cors, config.cors)
+  await fastify.register(bodyLimits, { routes: config.server.routeBodyLimits })
+  await fastify.register(jsonBody, { maxDepth: config.server.maxJsonDepth })
   await fastify.register(metrics, config.metrics)
   await fastify.register(stores, { stores: opts.stores })
   await fastify.register(openapi, { enabled: config.server.docs, version })

@@ -3,11 +3,13 @@
 import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
-import type { FastifyServerOptions } from 'fastify'
+import type { FastifyError, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
 import type { DestinationStream } from 'pino'
 import type { Config } from '../config/load.js'
 import { ERRORS, type ErrorCode } from './errors.js'
 import { GatewayLogController, loggerOptions } from './logger.js'
+import { negotiateLanguage } from './plugins/language.js'
+import { apiSecurityHeaders } from './plugins/security-headers.js'
 
 export interface ServerOptionsOverrides {
   /** Where logs go (tests capture them); stdout otherwise. */
@@ -28,6 +30,7 @@ export function serverOptions (config: Config, overrides: ServerOptionsOverrides
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     clientErrorHandler,
+    frameworkErrors: frameworkErrorsFor(apiSecurityHeaders(config.server.hstsMaxAgeSeconds)),
     ajv: {
       customOptions: {
         // Reject rather than silently coerce or strip: a client bug should surface as a 400.
@@ -36,6 +39,27 @@ export function serverOptions (config: Config, overrides: ServerOptionsOverrides
         allErrors: false
       }
     }
+  }
+}
+
+// Errors the router raises before any route or hook runs: a path segment that does not decode
+// (%ZZ, a lone surrogate's bytes) is FST_ERR_BAD_URL, answered by Fastify in its own shape with the
+// path echoed back. Ours instead, localized from the header alone and with the security headers
+// (no plugin has run). A parameter longer than the router's limit (100) names nothing we hold:
+// 404, as without this handler.
+function frameworkErrorsFor (securityHeaders: Record<string, string>) {
+  return function frameworkErrors (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+    const code: ErrorCode = error.code === 'FST_ERR_BAD_URL'
+      ? 'GW_ERR_REQUEST_MALFORMED'
+      : error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'GW_ERR_ROUTE_NOT_FOUND' : 'GW_ERR_SERVER_INTERNAL'
+    if (code === 'GW_ERR_SERVER_INTERNAL') request.log.error({ err: error }, 'request failed in the router')
+    const language = negotiateLanguage(request.headers['accept-language'])
+    reply.code(ERRORS[code].status)
+      .headers(securityHeaders)
+      .header('content-type', 'application/json; charset=utf-8')
+      .header('content-language', language)
+      .header('vary', 'Accept-Language')
+      .send(JSON.stringify({ code, message: ERRORS[code].messages[language] }))
   }
 }
 

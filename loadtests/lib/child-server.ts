@@ -2,6 +2,7 @@
 // line `listening <port>` (or the gateway's own "gateway listening on http://host:port").
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { createWriteStream } from 'node:fs'
 
 export interface ChildServer {
   child: ChildProcess
@@ -9,8 +10,20 @@ export interface ChildServer {
   stop(): Promise<void>
 }
 
-export async function startChildServer (script: string, env: Record<string, string>, timeoutMs = 30_000): Promise<ChildServer> {
-  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+/**
+ * `logFile`: keep everything the child writes (stdout and stderr) in this file, stderr still shown
+ * on ours; without it stdout is read only for the listening line and stderr is inherited.
+ */
+export async function startChildServer (script: string, env: Record<string, string>, timeoutMs = 30_000, options: { logFile?: string } = {}): Promise<ChildServer> {
+  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', options.logFile === undefined ? 'inherit' : 'pipe'] })
+  const log = options.logFile === undefined ? undefined : createWriteStream(options.logFile, { flags: 'a' })
+  if (log !== undefined) {
+    child.stdout?.pipe(log, { end: false })
+    child.stderr?.pipe(log, { end: false })
+    child.stderr?.pipe(process.stderr, { end: false })
+    // 'close', not 'exit': the pipes may still hold output when the process has exited.
+    child.once('close', () => { log.end() })
+  }
   let out = ''
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -39,6 +52,7 @@ export async function startChildServer (script: string, env: Record<string, stri
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
       await exited
       clearTimeout(timer)
+      if (log !== undefined && !log.closed) await once(log, 'close')
     }
   }
 }

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent, request } from 'undici'
 import { eventId } from '../../gateway/domain/events.js'
+import type { PiiNeedles } from '../lib/pii-scan.js'
 import { mixPick, type Behaviour, type Profile, type TxType } from '../profiles/index.js'
 
 const now = (): number => performance.timeOrigin + performance.now()
@@ -90,6 +91,31 @@ function person (runTag: string, n: number, k: number): Record<string, unknown> 
     dateOfBirth: `${1950 + (n % 55)}-${pad(String(1 + (n % 12)), 2)}-${pad(String(1 + (n % 28)), 2)}`,
     nationality: NATIONALITIES[n % NATIONALITIES.length],
     usAddress: { line1: `${100 + (n % 900)} Rehearsal Street`, city: 'Testville', state: 'TX', zip: `7${pad(String(n % 10000), 4)}` }
+  }
+}
+
+/**
+ * What the personal-data scan looks for in a rehearsal's logs: every person person() makes, by the
+ * rule it makes them (names carry the run's tag, streets are "<n> Rehearsal Street"), each date of
+ * birth it can give, and any bearer token or base64 run as long as a photo's.
+ */
+export function rehearsalNeedles (): PiiNeedles {
+  const datesOfBirth = new Set<string>()
+  // person()'s date cycles with n modulo 55, 12 and 28: every one of them within lcm = 4,620.
+  for (let n = 0; n < 4_620; n++) datesOfBirth.add(person('', n, 0).dateOfBirth as string)
+  return {
+    fullNames: [],
+    nameParts: [],
+    datesOfBirth: [...datesOfBirth],
+    streets: [],
+    tokens: [],
+    photoPieces: [],
+    patterns: [
+      { kind: 'name', pattern: /Person \d+-\d+ [0-9a-f]{8}/ },
+      { kind: 'street', pattern: /\d+ Rehearsal Street/i },
+      { kind: 'token', pattern: /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}/ },
+      { kind: 'photo', pattern: /[A-Za-z0-9+/]{200,}/ }
+    ]
   }
 }
 

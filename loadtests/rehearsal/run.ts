@@ -7,14 +7,20 @@
 // A rehearsal prints a table, writes rehearsal-report/<profile>-<time>/summary.json and
 // report.html, and ends with the line
 //   rehearsal: profile=<name> scale=<s> tx=<n> tx_per_h=<n> p99_ms=<n> errors_5xx=<n> lost=<n> verdict=PASS|FAIL
-// (exit 0 on PASS, 1 on FAIL). A knee search prints its steps, writes
+// (exit 0 on PASS, 1 on FAIL). The gateway's stdout and stderr are kept in
+// rehearsal-report/gateway-<profile>-<time>.log and scanned for the personal data the run sent
+// (loadtests/lib/pii-scan.ts); the line before the last says what it found, and a find fails the
+// run (exit 1). A knee search prints its steps, writes
 // rehearsal-report/knee-<profile>-<time>/ and ends with the line
 //   knee: tx_per_s=<n> tx_per_h=<n> x480k=<ratio> cpu_us_per_req=<n>
 // (exit 0 when a failing step bracketed the knee, 1 when none did). Exit 2 on a bad option or a
 // run that could not start.
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
+import { dirname, resolve } from 'node:path'
+import { formatHits, scanFiles } from '../lib/pii-scan.js'
 import { ProfileError, constantRate, durationSeconds as profileDuration, loadProfile, timeUnitSeconds, type Profile } from '../profiles/index.js'
+import { rehearsalNeedles } from './driver.js'
 import { findKnee } from './knee.js'
 import { MAX_DURATION_SECONDS, OptionError, parseOptions } from './options.js'
 import { plan, rehearse } from './rehearse.js'
@@ -70,11 +76,16 @@ async function main (): Promise<number> {
     const earliest = Date.now() + (surge.leadSeconds + 20) * 1000
     opensAt = Math.ceil(earliest / 60_000) * 60_000
   }
+  // The gateway's own output is kept beside the reports, then scanned for personal data once it
+  // has exited (with --target the gateway is someone else's, and so are its logs).
+  const gatewayLog = options.target === undefined ? resolve('rehearsal-report', `gateway-${options.findKnee ? 'knee-' : ''}${profile.name}-${new Date().toISOString().replace(/[:.]/g, '-')}.log`) : undefined
+  let result: { lines: string[], code: number }
   try {
     let baseUrl: string
     let privateKeyPem: string | undefined
     if (options.target === undefined) {
-      stack = await startStack({ opensAt, waitingRoom: surge !== undefined }, say)
+      if (gatewayLog !== undefined) await mkdir(dirname(gatewayLog), { recursive: true })
+      stack = await startStack({ opensAt, waitingRoom: surge !== undefined, ...(gatewayLog === undefined ? {} : { gatewayLogFile: gatewayLog }) }, say)
       baseUrl = stack.url
       privateKeyPem = stack.privateKeyPem
     } else {
@@ -94,16 +105,22 @@ async function main (): Promise<number> {
         maxSteps: options.steps,
         machine: `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`
       })
-      process.stdout.write([...outcome.table, outcome.line].join('\n') + '\n')
-      return outcome.found ? 0 : 1
+      result = { lines: [...outcome.table, outcome.line], code: outcome.found ? 0 : 1 }
+    } else {
+      const outcome = await rehearse({ ...common, profile, scale: options.scale, opensAt })
+      result = { lines: [...outcome.table, outcome.line], code: outcome.summary.verdict === 'PASS' ? 0 : 1 }
     }
-
-    const outcome = await rehearse({ ...common, profile, scale: options.scale, opensAt })
-    process.stdout.write([...outcome.table, outcome.line].join('\n') + '\n')
-    return outcome.summary.verdict === 'PASS' ? 0 : 1
   } finally {
     await stack?.stop()
   }
+  if (gatewayLog !== undefined) {
+    // Where and what kind, never the datum; any hit fails the run.
+    const hits = await scanFiles([gatewayLog], rehearsalNeedles())
+    result.lines.splice(result.lines.length - 1, 0, hits.length === 0 ? `pii-scan: no personal data in the gateway's log ${gatewayLog}` : formatHits(hits))
+    if (hits.length > 0) result.code = 1
+  }
+  process.stdout.write(result.lines.join('\n') + '\n')
+  return result.code
 }
 
 main().then((code) => { process.exitCode = code }, (err: unknown) => {

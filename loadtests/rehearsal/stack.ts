@@ -26,6 +26,8 @@ export interface StackOptions {
   opensAt?: number
   /** Put a waiting room in front of the surge's routes, opening with the request window. */
   waitingRoom: boolean
+  /** Where the gateway's stdout and stderr are kept (for the personal-data scan); not kept when absent. */
+  gatewayLogFile?: string
 }
 
 export interface Stack {
@@ -112,7 +114,7 @@ export async function startStack (options: StackOptions, say: (line: string) => 
     // Any other GATEWAY_* variable of the runner's wins: rehearse a setting without editing code.
     const extra = passedThrough(process.env)
     if (Object.keys(extra).length > 0) say(`passing to the gateway: ${Object.keys(extra).sort().join(', ')}`)
-    const gateway: ChildServer = await startChildServer(here('../../gateway/server.js'), { ...env, ...extra })
+    const gateway: ChildServer = await startChildServer(here('../../gateway/server.js'), { ...env, ...extra }, 30_000, options.gatewayLogFile === undefined ? {} : { logFile: options.gatewayLogFile })
     steps.push(async () => gateway.stop())
     const pid = gateway.child.pid
     if (pid === undefined) throw new Error('the gateway process has no PID')

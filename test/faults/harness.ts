@@ -65,7 +65,7 @@ export interface NamedGateway {
 }
 
 export async function gateway (s: Scratch, name: string, env: Record<string, string>, entry?: string): Promise<NamedGateway> {
-  const process = startGateway({ ...s.env, ...env }, entry)
+  const process = startGateway({ ...s.env, ...env }, entry === undefined ? {} : { entry })
   const url = await process.listening
   return { name, process, url, pid: process.child.pid as number }
 }

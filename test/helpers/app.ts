@@ -1,7 +1,7 @@
 // Builds the real gateway for a test, exactly as server.ts does, on the stores the test chooses.
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
 import { Writable } from 'node:stream'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify'
 import { inject } from 'vitest'
 import { loadConfig, type Config } from '../../config/load.js'
 import app from '../../gateway/app.js'
@@ -92,6 +92,8 @@ export interface BuildOptions {
   livenessWorkerFile?: string
   /** Extra routes a test needs beside the app's own (registered after the app, like a later feature). */
   routes?: (fastify: FastifyInstance) => void | Promise<void>
+  /** Sees every route as it is added, the app's own included (the fuzzer lists them this way). */
+  onRoute?: (route: RouteOptions) => void
 }
 
 export async function buildApp (options: BuildOptions = {}): Promise<FastifyInstance> {
@@ -102,6 +104,7 @@ export async function buildApp (options: BuildOptions = {}): Promise<FastifyInst
   // check allows a year; test/plugins/auth.test.ts tests it on real time.
   const config = options.clock === undefined ? given : { ...given, auth: { ...given.auth, maxTokenLifetimeSeconds: Math.max(given.auth.maxTokenLifetimeSeconds, 365 * 86_400) } }
   const fastify = Fastify(serverOptions(config, options.logs === undefined ? {} : { logStream: options.logs }))
+  if (options.onRoute !== undefined) fastify.addHook('onRoute', options.onRoute)
   await fastify.register(app, {
     config,
     stores: options.stores ?? createMemoryStores(),

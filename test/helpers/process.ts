@@ -15,14 +15,20 @@ export interface GatewayProcess {
   listening: Promise<string>
 }
 
-/** `entry`: another copy of the built server (a fault test's, with a fault-injecting worker file); SERVER_ENTRY by default. */
-export function startGateway (env: Record<string, string>, entry: string = SERVER_ENTRY): GatewayProcess {
+/**
+ * `entry`: another copy of the built server (a fault test's, with a fault-injecting worker file),
+ * SERVER_ENTRY by default; `cwd`: where the process runs (and writes any file it writes), the
+ * test's own by default.
+ */
+export function startGateway (env: Record<string, string>, options: { entry?: string, cwd?: string } = {}): GatewayProcess {
+  const entry = options.entry ?? SERVER_ENTRY
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run the suite with npm test, which builds first`)
   // Only what the gateway needs: never the test process's own REDIS_URL or GATEWAY_* settings.
   const child = spawn(process.execPath, [entry], {
     // Shedding off, as in-process: parallel test files on two cores stall the child's event loop.
     env: { PATH: process.env.PATH ?? '', GATEWAY_SHED_MAX_EVENT_LOOP_DELAY_MS: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd })
   })
   let out = ''
   let err = ''

@@ -30,6 +30,11 @@ describe('npm run rehearsal', () => {
     expect(written.series.requests.reduce((a, b) => a + b, 0)).toBe(written.totals.requests)
     expect(written.series.retries.reduce((a, b) => a + b, 0)).toBe(written.totals.retries)
     expect(written.generator.cpuMicrosPerRequest).toBeGreaterThan(0)
+    // The gateway's output was kept, and scanned for the personal data the run sent: none.
+    const lines = run.stdout.trim().split('\n')
+    const scan = /^pii-scan: no personal data in the gateway's log (.+\.log)$/.exec(lines.at(-2) as string)?.[1] as string
+    expect(scan.startsWith(join(cwd, 'rehearsal-report', 'gateway-steady-480k-'))).toBe(true)
+    expect(readFileSync(scan, 'utf8')).toContain('gateway listening on http://127.0.0.1:')
   }, 100_000)
 
   it('steps the rate up in a knee search and ends with the knee line, calling an unbracketed knee a lower bound', () => {

@@ -109,4 +109,24 @@ describe('error responses', () => {
     expect(b.headers['x-request-id']).not.toBe('chosen-by-client')
     expect(a.headers['x-request-id']).not.toBe(b.headers['x-request-id'])
   })
+
+  // Found by the fuzzer (test/fuzz/): the router refused these before any hook ran, in Fastify's
+  // own shape ({ error, code: FST_ERR_BAD_URL, message quoting the path }).
+  it.each([
+    ['a parameter that is not UTF-8', '/v1/registrations/%C0%AF', 'ht'],
+    ['a lone surrogate\'s bytes', '/v1/liveness/%ED%A0%80', 'es'],
+    ['a broken escape in a wildcard', '/docs/static/%ZZ', 'ru']
+  ] as const)('answers %s with 400 GW_ERR_REQUEST_MALFORMED, localized, the path not echoed', async (_name, url, language) => {
+    const res = await app.inject({ method: 'GET', url, headers: { 'accept-language': language } })
+    expect(res.statusCode).toBe(400)
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8')
+    expect(res.headers['content-language']).toBe(language)
+    expect(res.json()).toEqual({ code: 'GW_ERR_REQUEST_MALFORMED', message: ERRORS.GW_ERR_REQUEST_MALFORMED.messages[language] })
+  })
+
+  it('answers a parameter longer than the router allows with 404 GW_ERR_ROUTE_NOT_FOUND, localized', async () => {
+    const res = await app.inject({ method: 'GET', url: `/v1/registrations/${'a'.repeat(101)}`, headers: { 'accept-language': 'ht' } })
+    expect(res.statusCode).toBe(404)
+    expect(res.json()).toEqual({ code: 'GW_ERR_ROUTE_NOT_FOUND', message: ERRORS.GW_ERR_ROUTE_NOT_FOUND.messages.ht })
+  })
 })
