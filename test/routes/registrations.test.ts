@@ -356,6 +356,47 @@ for (const adapter of ['memory', 'redis'] as const) {
       expect(repeat.json()).toEqual(first.json())
     })
 
+    it('never takes a request of an earlier pool day up again: a key retried the next day leaves the drawn request as it is', async () => {
+      await start()
+      const owner = person()
+      const { registrationId } = (await register(owner)).json()
+      const key = randomUUID()
+      const first = await ask(owner, registrationId, {}, { 'idempotency-key': key })
+      expect(first.statusCode).toBe(202)
+      const requestId = first.json().requestId as string
+      // The draw selects it (as allocations.ts writes it); the answer's record was not kept.
+      const drawn = { ...JSON.parse(await stores.kv.get(requestKey(requestId)) as string), status: 'selected' }
+      await stores.kv.set(requestKey(requestId), JSON.stringify(drawn))
+      await stores.kv.delete(storeKey(`idem.${owner.sub}`, '/v1/appointment-requests', key))
+      // 12:00 ET on Tuesday, 23 h on: the window is open again, for Wednesday's pool, and the key's attempt is still kept.
+      clock.set(MONDAY_1PM_ET + 23 * 3600_000)
+      const retry = await ask(owner, registrationId, {}, { 'idempotency-key': key })
+      expect(retry.statusCode, retry.body).toBe(202)
+      expect(retry.json()).toMatchObject({ registrationId, poolDate: '2026-11-25', status: 'pooled' })
+      expect(retry.json().requestId).not.toBe(requestId)
+      // The drawn request is untouched, and in its own day's pool only.
+      expect(JSON.parse(await stores.kv.get(requestKey(requestId)) as string)).toEqual(drawn)
+      expect(await stores.sortedSets.rangeByRank(poolKey('brownsville', '2026-11-25'), 0, -1)).toEqual([{ member: `${retry.json().requestId as string}:2`, score: MONDAY_1PM_ET }])
+    })
+
+    it('answers a retry whose earlier try wrote its record with that record, even once the day\'s claim is gone', async () => {
+      await start()
+      const owner = person()
+      const { registrationId } = (await register(owner)).json()
+      const key = randomUUID()
+      const first = await ask(owner, registrationId, {}, { 'idempotency-key': key })
+      expect(first.statusCode).toBe(202)
+      const requestId = first.json().requestId as string
+      const drawn = { ...JSON.parse(await stores.kv.get(requestKey(requestId)) as string), status: 'not-selected' }
+      await stores.kv.set(requestKey(requestId), JSON.stringify(drawn))
+      await stores.kv.delete(storeKey(`reg.${registrationId}`, 'req', '2026-11-24'))
+      await stores.kv.delete(storeKey(`idem.${owner.sub}`, '/v1/appointment-requests', key))
+      const retry = await ask(owner, registrationId, {}, { 'idempotency-key': key })
+      expect(retry.statusCode, retry.body).toBe(202)
+      expect(retry.json()).toEqual({ ...first.json(), status: 'not-selected' })
+      expect(JSON.parse(await stores.kv.get(requestKey(requestId)) as string)).toEqual(drawn)
+    })
+
     it('exports the size of each port\'s pool for the next draw, every port from the start', async () => {
       await start()
       const size = async (poe: string) => new RegExp(`^gateway_allocation_pool_size\\{poe="${poe}"\\} (\\d+)$`, 'm').exec((await gateway.inject({ url: '/metrics' })).body)?.[1]
