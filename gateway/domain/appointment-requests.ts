@@ -20,7 +20,7 @@ import { GatewayError } from '../errors.js'
 import type { Clock } from '../store/clock.js'
 import { storeKey } from '../store/keys.js'
 import type { Stores } from '../store/ports.js'
-import { attemptId } from './attempts.js'
+import { attemptId, type Attempt } from './attempts.js'
 import type { DomainEvent, EventPublisher } from './events.js'
 import { judgeFix, type Fix, type Geofence } from './geofence.js'
 import { randomId, type RegistrationRecord, type RegistrationService } from './registrations.js'
@@ -120,7 +120,7 @@ export class AppointmentRequestService {
    * id is per registration and pool day, so a key reused for another registration, or the next
    * day, never names this request; a retry whose earlier try wrote its record gets that record.
    */
-  async request (subject: string, input: NewAppointmentRequest, attempt?: string): Promise<{ created: boolean, request: AppointmentRequestView }> {
+  async request (subject: string, input: NewAppointmentRequest, attempt?: Attempt): Promise<{ created: boolean, request: AppointmentRequestView }> {
     const registration = await this.#registrations.get(subject, input.registrationId)
     const now = this.#clock.now()
     const state = scheduleAt(now, this.#schedule)

@@ -21,7 +21,7 @@ import { GatewayError } from '../errors.js'
 import type { Clock } from '../store/clock.js'
 import { storeKey, type StoreKey } from '../store/keys.js'
 import type { Stores, WindowAdmission } from '../store/ports.js'
-import { attemptId } from './attempts.js'
+import { attemptId, type Attempt } from './attempts.js'
 import type { DomainEvent, EventPublisher } from './events.js'
 import { identityHash, type PersonIdentity } from './identity.js'
 import type { SharedAddressIndex } from './shared-addresses.js'
@@ -134,9 +134,13 @@ export class RegistrationService {
    * instance killed between two steps, so that no answer and no idempotency record was kept)
    * take it up again under the same id: each step finds its own earlier effect (a window entry,
    * an identity claim, the record) and goes on, where a fresh id would be refused as too soon
-   * after itself (GW_ERR_REG_VELOCITY) or as a second registration of the same people.
+   * after itself (GW_ERR_REG_VELOCITY) or as a second registration of the same people. Only a
+   * retry of the same body does: another body under the same key is refused (attempts.ts), so
+   * the id's identity claims only ever hold the people its record, once written, lists (and a
+   * withdrawal frees). A try cut off before its record and never retried leaves its claims to
+   * expire with the registration TTL, as any crash before the record does (see the top).
    */
-  async create (actor: Actor, input: NewRegistration, attempt?: string): Promise<RegistrationView> {
+  async create (actor: Actor, input: NewRegistration, attempt?: Attempt): Promise<RegistrationView> {
     const { kv, sortedSets } = this.#stores
     const blocked = storeKey(`sub.${actor.subject}`, 'blocked')
     if (await kv.get(blocked) !== null) {

@@ -319,6 +319,44 @@ for (const adapter of ['memory', 'redis'] as const) {
       expect(again.json().code).toBe('GW_ERR_REG_VELOCITY')
     })
 
+    it('refuses a retry with the same key and another body once the answer is gone: the cut-off attempt keeps its own people', async () => {
+      await start()
+      const owner = person()
+      const headers = headersOf(owner)
+      const first = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: family('first-body') })
+      const id = first.json().registrationId as string
+      await stores.kv.delete(registrationKey(id))
+      await stores.kv.delete(storeKey(`idem.${owner.sub}`, '/v1/registrations', headers['idempotency-key']))
+      const other = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: family('second-body') })
+      expect(other.statusCode, other.body).toBe(422)
+      expect(other.json().code).toBe('GW_ERR_IDEMPOTENCY_KEY_REUSED')
+      expect(await stores.kv.get(registrationKey(id))).toBeNull()
+      // The first body's retry still takes its attempt up, and its withdrawal frees its people.
+      const retry = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: family('first-body') })
+      expect(retry.statusCode, retry.body).toBe(201)
+      expect(retry.json().registrationId).toBe(id)
+      expect((await gateway.inject({ method: 'DELETE', url: `/v1/registrations/${id}`, headers: headersOf(owner) })).statusCode).toBe(200)
+      const again = await register(person(), family('first-body'))
+      expect(again.statusCode, again.body).toBe(201)
+    })
+
+    it('refuses a request retried with the same key for another port once the answer is gone', async () => {
+      await start()
+      const owner = person()
+      const { registrationId } = (await register(owner)).json()
+      const key = randomUUID()
+      const first = await ask(owner, registrationId, {}, { 'idempotency-key': key })
+      const requestId = first.json().requestId as string
+      await stores.kv.delete(requestKey(requestId))
+      await stores.sortedSets.remove(poolKey('brownsville', '2026-11-24'), `${requestId}:2`)
+      await stores.kv.delete(storeKey(`idem.${owner.sub}`, '/v1/appointment-requests', key))
+      const other = await ask(owner, registrationId, { poe: 'laredo' }, { 'idempotency-key': key })
+      expect(other.statusCode, other.body).toBe(422)
+      expect(other.json().code).toBe('GW_ERR_IDEMPOTENCY_KEY_REUSED')
+      expect(await stores.kv.get(requestKey(requestId))).toBeNull()
+      expect(await stores.sortedSets.count(poolKey('laredo', '2026-11-24'))).toBe(0)
+    })
+
     it('pools a request for the next draw, and answers a repeat with the same request', async () => {
       await start()
       const owner = person()
