@@ -153,7 +153,10 @@ export class RegistrationService {
       // Cut off after the record was written: it is the answer, once its event is surely appended.
       const raw = await kv.get(registrationKey(registrationId))
       const earlier = raw === null ? undefined : JSON.parse(raw) as RegistrationRecord
-      if (earlier?.owner === actor.subject) {
+      // An attempt is per account, so its id never names another's registration; if it ever
+      // did, refuse rather than take that registration's windows and claims as this one's.
+      if (earlier !== undefined && earlier.owner !== actor.subject) throw new GatewayError('GW_ERR_IDEMPOTENCY_KEY_REUSED')
+      if (earlier !== undefined) {
         await this.#events.append(createdEvent(earlier))
         return view(earlier)
       }

@@ -319,6 +319,22 @@ for (const adapter of ['memory', 'redis'] as const) {
       expect(again.json().code).toBe('GW_ERR_REG_VELOCITY')
     })
 
+    it('refuses a resumed attempt whose id names a registration of another owner, leaving that registration alone', async () => {
+      await start()
+      const owner = person()
+      const headers = headersOf(owner)
+      const body = family('foreign')
+      const first = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: body })
+      const id = first.json().registrationId as string
+      const foreign = { ...JSON.parse(await stores.kv.get(registrationKey(id)) as string), owner: 's-someone-else' }
+      await stores.kv.set(registrationKey(id), JSON.stringify(foreign))
+      await stores.kv.delete(storeKey(`idem.${owner.sub}`, '/v1/registrations', headers['idempotency-key']))
+      const retry = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: body })
+      expect(retry.statusCode, retry.body).toBe(422)
+      expect(retry.json().code).toBe('GW_ERR_IDEMPOTENCY_KEY_REUSED')
+      expect(JSON.parse(await stores.kv.get(registrationKey(id)) as string)).toEqual(foreign)
+    })
+
     it('refuses a retry with the same key and another body once the answer is gone: the cut-off attempt keeps its own people', async () => {
       await start()
       const owner = person()
