@@ -152,7 +152,7 @@ export class AppointmentRequestService {
     const perDay = storeKey(`reg.${registration.registrationId}`, 'req', poolDate)
     // Per registration and pool day: a key reused for another registration, or on a later day
     // (the first request drawn meanwhile), never names a request it did not start.
-    const { id: requestId, resumed } = attempt === undefined ? { id: randomId('apr'), resumed: false } : await attemptId(kv, subject, `apr.${registration.registrationId}.${poolDate}`, attempt, randomId('apr'), this.#attemptTtlMs)
+    const { id: requestId, resumed, forget } = attempt === undefined ? { id: randomId('apr'), resumed: false, forget: async () => {} } : await attemptId(kv, subject, `apr.${registration.registrationId}.${poolDate}`, attempt, randomId('apr'), this.#attemptTtlMs)
     if (resumed) {
       // An earlier try of this attempt wrote its record: that is the answer (its event surely
       // appended), whatever became of the day's claim or of the request since.
@@ -165,9 +165,11 @@ export class AppointmentRequestService {
     const claimed = await kv.setIfAbsent(perDay, requestId, { ttlMs: CLAIM_TTL_MS })
     if (!claimed) {
       const existing = await kv.get(perDay)
-      // Null only if the first request just failed and let its claim go: the client retries.
-      if (existing === null) throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_PROGRESS', { retryAfterSeconds: 1 })
       if (existing !== requestId) {
+        // This try creates nothing: its attempt goes (attempts.ts).
+        await forget()
+        // Null only if the first request just failed and let its claim go: the client retries.
+        if (existing === null) throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_PROGRESS', { retryAfterSeconds: 1 })
         const stored = await kv.get(requestKey(existing))
         // The first request is still writing its record: the client asks again in a second.
         if (stored === null) throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_PROGRESS', { retryAfterSeconds: 1 })
@@ -211,6 +213,7 @@ export class AppointmentRequestService {
         await kv.delete(requestKey(requestId)).catch(() => {})
       }
       if (claimed) await kv.deleteIfEquals(perDay, requestId).catch(() => {})
+      if (err instanceof GatewayError) await forget()
       throw err
     }
     await this.#registrations.touch(registration)

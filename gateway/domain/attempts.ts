@@ -4,7 +4,7 @@
 // the leftovers of the first. No Fastify, no Redis: the key-value store port.
 import { createHash } from 'node:crypto'
 import { GatewayError } from '../errors.js'
-import { storeKey } from '../store/keys.js'
+import { storeKey, type StoreKey } from '../store/keys.js'
 import type { KeyValueStore } from '../store/ports.js'
 
 /**
@@ -26,14 +26,23 @@ interface AttemptRecord { id: string, fingerprint: string }
  * record lasts: a retry takes up only the write it repeats, never puts other people or another
  * port under the id (and the claims) of a first try that asked something else.
  */
-export async function attemptId (kv: KeyValueStore, subject: string, kind: string, attempt: Attempt, fresh: string, ttlMs: number): Promise<{ id: string, resumed: boolean }> {
-  const key = storeKey(`sub.${subject}`, `${kind}-attempt`, createHash('sha256').update(attempt.key).digest('base64url'))
-  const mine: AttemptRecord = { id: fresh, fingerprint: attempt.fingerprint }
-  if (await kv.setIfAbsent(key, JSON.stringify(mine), { ttlMs })) return { id: fresh, resumed: false }
+export async function attemptId (kv: KeyValueStore, subject: string, kind: string, attempt: Attempt, fresh: string, ttlMs: number): Promise<{ id: string, resumed: boolean, forget: () => Promise<void> }> {
+  const key = attemptKey(subject, kind, attempt.key)
+  const mine = JSON.stringify({ id: fresh, fingerprint: attempt.fingerprint } satisfies AttemptRecord)
+  // A try that created nothing (refused, or answered with another request) lets its attempt go,
+  // so that refusals do not each leave a record for a day; only a first try's, which names no
+  // earlier leftovers, and only while it is still this try's.
+  const forget = async (): Promise<void> => { await kv.deleteIfEquals(key, mine).catch(() => {}) }
+  if (await kv.setIfAbsent(key, mine, { ttlMs })) return { id: fresh, resumed: false, forget }
   const raw = await kv.get(key)
-  if (raw === null) return { id: fresh, resumed: false }
+  if (raw === null) return { id: fresh, resumed: false, forget: async () => {} }
   // A bare id: kept before attempts held their fingerprint (for a day after the upgrade), taken as is.
   const earlier: AttemptRecord = raw.startsWith('{') ? JSON.parse(raw) as AttemptRecord : { id: raw, fingerprint: attempt.fingerprint }
   if (earlier.fingerprint !== attempt.fingerprint) throw new GatewayError('GW_ERR_IDEMPOTENCY_KEY_REUSED')
-  return { id: earlier.id, resumed: true }
+  return { id: earlier.id, resumed: true, forget: async () => {} }
+}
+
+/** Where `attempt` (an Idempotency-Key) of `kind` for `subject` is kept. */
+export function attemptKey (subject: string, kind: string, attempt: string): StoreKey {
+  return storeKey(`sub.${subject}`, `${kind}-attempt`, createHash('sha256').update(attempt).digest('base64url'))
 }

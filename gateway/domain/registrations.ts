@@ -148,7 +148,7 @@ export class RegistrationService {
       throw new GatewayError('GW_ERR_REG_SUBJECT_BLOCKED')
     }
 
-    const { id: registrationId, resumed } = attempt === undefined ? { id: this.#newId(), resumed: false } : await attemptId(kv, actor.subject, 'reg', attempt, this.#newId(), this.#attemptTtlMs)
+    const { id: registrationId, resumed, forget } = attempt === undefined ? { id: this.#newId(), resumed: false, forget: async () => {} } : await attemptId(kv, actor.subject, 'reg', attempt, this.#newId(), this.#attemptTtlMs)
     if (resumed) {
       // Cut off after the record was written: it is the answer, once its event is surely appended.
       const raw = await kv.get(registrationKey(registrationId))
@@ -236,6 +236,9 @@ export class RegistrationService {
       return view(record)
     } catch (err) {
       await rollback()
+      // A refusal undid every step: nothing is left for a retry to take up. After a store error
+      // the undo may have failed part-way, so the attempt stays for the retry to find its leftovers.
+      if (err instanceof GatewayError) await forget()
       throw err
     }
   }

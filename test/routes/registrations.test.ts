@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { poolKey, requestKey } from '../../gateway/domain/appointment-requests.js'
+import { attemptKey } from '../../gateway/domain/attempts.js'
 import { registrationKey } from '../../gateway/domain/registrations.js'
 import { ERRORS } from '../../gateway/errors.js'
 import { ManualClock } from '../../gateway/store/clock.js'
@@ -317,6 +318,26 @@ for (const adapter of ['memory', 'redis'] as const) {
       const again = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers: headersOf(owner), payload: body })
       expect(again.statusCode).toBe(429)
       expect(again.json().code).toBe('GW_ERR_REG_VELOCITY')
+    })
+
+    it('keeps no attempt for a write refused or answered with what is there: nothing is left to take up', async () => {
+      await start()
+      const owner = person()
+      // A write that was made keeps its attempt, for a retry cut off from its answer.
+      const madeKey = randomUUID()
+      const { registrationId } = (await register(owner, family('made'), { 'idempotency-key': madeKey })).json()
+      expect(JSON.parse(await stores.kv.get(attemptKey(owner.sub, 'reg', madeKey)) as string).id).toBe(registrationId)
+      const tooSoon = randomUUID()
+      const refused = await register(owner, family('too-soon'), { 'idempotency-key': tooSoon })
+      expect(refused.statusCode).toBe(429)
+      expect(refused.json().code).toBe('GW_ERR_REG_VELOCITY')
+      expect(await stores.kv.get(attemptKey(owner.sub, 'reg', tooSoon))).toBeNull()
+      const kind = `apr.${registrationId as string}.2026-11-24`
+      expect((await ask(owner, registrationId)).statusCode).toBe(202)
+      const repeatKey = randomUUID()
+      const repeat = await ask(owner, registrationId, {}, { 'idempotency-key': repeatKey })
+      expect(repeat.statusCode).toBe(200)
+      expect(await stores.kv.get(attemptKey(owner.sub, kind, repeatKey))).toBeNull()
     })
 
     it('refuses a resumed attempt whose id names a registration of another owner, leaving that registration alone', async () => {
