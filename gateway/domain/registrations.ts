@@ -9,7 +9,9 @@
 //   2. claim each member's identity hash, SET NX              (undo: delete-if-still-ours)
 //   2b. record the members' address claims (shared-addresses.ts); idempotent and never undone:
 //      a claim attempted is a claim counted, and its people count once however often retried
-//   3. write the registration record                          (on failure: undo 2 and 1)
+//   3. write the registration record, SET NX                  (on failure: undo 2 and 1)
+// A resumed try (attempts.ts) undoes only what it did itself: window entries, claims and a record
+// already there are an earlier try's, which another live try of the attempt may be finishing.
 //   4. append registration.created to the outbox              (on failure: undo 3, 2 and 1)
 // The event's intent is recorded before step 3 (gateway/domain/events.ts): if the process dies
 // between 3 and 4, recovery appends the event, since the record is there.
@@ -167,7 +169,7 @@ export class RegistrationService {
     }
 
     try {
-      await this.#admit(undo, storeKey(`dev.${actor.deviceId}`, 'regs'), registrationId, {
+      await this.#admit(undo, resumed, storeKey(`dev.${actor.deviceId}`, 'regs'), registrationId, {
         windowMs: this.#rules.perDeviceWindowHours * 3600_000,
         max: this.#rules.perDeviceMax,
         minIntervalMs: this.#rules.minIntervalSeconds * 1000
@@ -180,14 +182,14 @@ export class RegistrationService {
         this.#signals.refused('device_limit')
         return new GatewayError('GW_ERR_REG_DEVICE_LIMIT', { retryAfterSeconds: seconds(admission.retryAfterMs) })
       })
-      await this.#admit(undo, storeKey(`sub.${actor.subject}`, 'regs'), registrationId, {
+      await this.#admit(undo, resumed, storeKey(`sub.${actor.subject}`, 'regs'), registrationId, {
         windowMs: this.#rules.perSubjectWindowHours * 3600_000,
         max: this.#rules.perSubjectMax
       }, (admission) => {
         this.#signals.refused('subject_limit')
         return new GatewayError('GW_ERR_REG_SUBJECT_LIMIT', { retryAfterSeconds: seconds(admission.retryAfterMs) })
       })
-      await this.#admit(undo, storeKey(`net.${actor.network}`, 'regs'), registrationId, {
+      await this.#admit(undo, resumed, storeKey(`net.${actor.network}`, 'regs'), registrationId, {
         windowMs: this.#rules.perIpWindowMinutes * 60_000,
         max: this.#rules.perIpMax
       }, (admission) => {
@@ -210,11 +212,13 @@ export class RegistrationService {
       // In sorted order, so two groups holding the same people in opposite order cannot each
       // take one and refuse the other.
       for (const hash of [...identities].sort()) {
-        // Held by this very registration only when an attempt cut off after claiming it resumes.
-        if (!await kv.setIfAbsent(identityKey(hash), registrationId, { ttlMs: this.#ttlMs }) && await kv.get(identityKey(hash)) !== registrationId) {
+        // Held by this very registration only when an attempt cut off after claiming it resumes;
+        // then it is the earlier try's, and only a claim this try took is given back on failure.
+        if (await kv.setIfAbsent(identityKey(hash), registrationId, { ttlMs: this.#ttlMs })) {
+          undo.push(async () => kv.deleteIfEquals(identityKey(hash), registrationId))
+        } else if (await kv.get(identityKey(hash)) !== registrationId) {
           throw await this.#conflict(actor.subject)
         }
-        undo.push(async () => kv.deleteIfEquals(identityKey(hash), registrationId))
       }
 
       const now = this.#clock.now()
@@ -230,8 +234,18 @@ export class RegistrationService {
       const created = createdEvent(record)
       await this.#addresses?.recordRegistration(record)
       await this.#events.intend(created)
+      // Only where none is: a resumed try racing another live try of the same attempt (the first
+      // one's pending lock expired while it still ran; GATEWAY_REQUEST_TIMEOUT_MS bounds the
+      // request's arrival, not its handling) answers with the other's record, and never undoes it.
+      if (!await kv.setIfAbsent(registrationKey(registrationId), JSON.stringify(record), { ttlMs: this.#ttlMs })) {
+        const raw = await kv.get(registrationKey(registrationId))
+        const other = raw === null ? undefined : JSON.parse(raw) as RegistrationRecord
+        if (other === undefined) throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_PROGRESS', { retryAfterSeconds: 1 })
+        if (other.owner !== actor.subject) throw new GatewayError('GW_ERR_IDEMPOTENCY_KEY_REUSED')
+        await this.#events.append(createdEvent(other))
+        return view(other)
+      }
       undo.push(async () => kv.delete(registrationKey(registrationId)))
-      await kv.set(registrationKey(registrationId), JSON.stringify(record), { ttlMs: this.#ttlMs })
       await this.#events.append(created)
       return view(record)
     } catch (err) {
@@ -312,10 +326,12 @@ export class RegistrationService {
     return true
   }
 
-  async #admit (undo: Array<() => Promise<unknown>>, key: StoreKey, member: string, rule: { windowMs: number, max: number, minIntervalMs?: number }, refuse: (a: WindowAdmission) => GatewayError): Promise<void> {
+  // `resumed`: the entry may be an earlier try's, whose registration another live try of the same
+  // attempt may be finishing; a failure here must not take it back (it expires with its window).
+  async #admit (undo: Array<() => Promise<unknown>>, resumed: boolean, key: StoreKey, member: string, rule: { windowMs: number, max: number, minIntervalMs?: number }, refuse: (a: WindowAdmission) => GatewayError): Promise<void> {
     const admission = await this.#stores.windows.admit(key, member, rule)
     if (!admission.admitted) throw refuse(admission)
-    undo.push(async () => this.#stores.windows.release(key, member))
+    if (!resumed) undo.push(async () => this.#stores.windows.release(key, member))
   }
 
   // A 409 tells the caller that a named person is registered; an account collecting many is

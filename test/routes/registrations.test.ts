@@ -356,6 +356,31 @@ for (const adapter of ['memory', 'redis'] as const) {
       expect(JSON.parse(await stores.kv.get(registrationKey(id)) as string)).toEqual(foreign)
     })
 
+    it('leaves an earlier try\'s window entries and claims alone when a resumed try is refused: only its own steps are undone', async () => {
+      await start()
+      const owner = person()
+      const headers = headersOf(owner)
+      const body = family('resumed-refused')
+      const first = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: body })
+      const id = first.json().registrationId as string
+      const record = JSON.parse(await stores.kv.get(registrationKey(id)) as string)
+      const claims = (record.identities as string[]).map((hash) => storeKey(`idn.${hash}`))
+      // An earlier try cut off after its windows and claims (no record, no answer), and one of
+      // its people claimed meanwhile by another registration: this retry is refused, 409.
+      await stores.kv.delete(registrationKey(id))
+      await stores.kv.delete(storeKey(`idem.${owner.sub}`, '/v1/registrations', headers['idempotency-key']))
+      const [taken, kept] = [...claims].sort((a, b) => String(b).localeCompare(String(a)))
+      await stores.kv.set(taken, 'reg_someone_else')
+      const retry = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: body })
+      expect(retry.statusCode, retry.body).toBe(409)
+      expect(retry.json().code).toBe('GW_ERR_REG_DUPLICATE_IDENTITY')
+      // The earlier try's claim and device window entry stay: a new registration from the device is still too soon.
+      expect(await stores.kv.get(kept)).toBe(id)
+      const again = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers: headersOf(owner), payload: family('other-people') })
+      expect(again.statusCode, again.body).toBe(429)
+      expect(again.json().code).toBe('GW_ERR_REG_VELOCITY')
+    })
+
     it('refuses a retry with the same key and another body once the answer is gone: the cut-off attempt keeps its own people', async () => {
       await start()
       const owner = person()
