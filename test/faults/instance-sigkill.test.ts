@@ -26,7 +26,7 @@ import { defaults } from '../../config/defaults.js'
 import { eventId } from '../../gateway/domain/events.js'
 import { startRedis, stopRedis } from '../../loadtests/lib/redis-server.js'
 import { startBackend, type BackendSimulator } from '../../loadtests/simulators/backend.js'
-import { applicants, call, gateway, kill, metric, outcome, personalDataInLogs, scratch, sleep, tally, until, type Answer, type NamedGateway, type Scratch } from './harness.js'
+import { applicants, call, gateway, kill, metric, outcome, personalDataInLogs, saveLogs, scratch, sleep, tally, until, type Answer, type NamedGateway, type Scratch } from './harness.js'
 
 const APPLICANTS = 160
 const REQUESTS_PER_SECOND = 40
@@ -53,6 +53,8 @@ let inspect: Redis | undefined
 const agent = new Agent({ connections: 64 })
 
 afterAll(async () => {
+  // Logs first, so that a failed test keeps them (its scratch dir is kept then).
+  if (s !== undefined) await saveLogs(s, [a, b])
   await kill(a)
   await kill(b)
   inspect?.disconnect()
@@ -227,7 +229,7 @@ it('a gateway SIGKILLed mid-load: its pending events are taken over and delivere
   process.stdout.write(`instance-sigkill: injected SIGKILL of gateway A (pid ${a.pid}) at ${(killedAt / 1000).toFixed(1)} s into the requests, backend down until after; drained=${drained}\n` +
     `instance-sigkill: first tries ${JSON.stringify(tally([...firstTries, ...newcomerTries].map((w) => `${w.via} ${w.path} ${outcome(w.answer)}`)))}; retries on B ${JSON.stringify(tally(retryOutcomes))}\n` +
     `instance-sigkill: counts ${JSON.stringify(counts)}\n` +
-    `instance-sigkill: logs ${pii.lines} lines, personal values sent ${s.sent.size}, found ${pii.found.length} (control: ${pii.control} found where all are); took ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
+    `instance-sigkill: logs ${pii.lines} lines, personal values sent ${s.sent.size}, found ${pii.found.length} (control: ${pii.control} found when planted in a copy of a real log); took ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
 
   // The fault was felt: A had events pending when it died, and requests it never answered.
   expect(pendingUnderA.length).toBeGreaterThan(0)
