@@ -20,7 +20,7 @@ import { GatewayError } from '../errors.js'
 import type { Clock } from '../store/clock.js'
 import { storeKey } from '../store/keys.js'
 import type { Stores } from '../store/ports.js'
-import { attemptId } from './attempts.js'
+import { attemptId, type Attempt } from './attempts.js'
 import type { DomainEvent, EventPublisher } from './events.js'
 import { judgeFix, type Fix, type Geofence } from './geofence.js'
 import { randomId, type RegistrationRecord, type RegistrationService } from './registrations.js'
@@ -117,9 +117,10 @@ export class AppointmentRequestService {
    * back). `attempt` (the Idempotency-Key) lets a retry take up a try that was cut off after it
    * claimed the day (its instance killed): under the same id it finishes the steps, where any other
    * try would be told, for as long as the claim lasts, that the first is still in progress. The
-   * id is per registration, so a key reused for another registration never names this request.
+   * id is per registration and pool day, so a key reused for another registration, or the next
+   * day, never names this request; a retry whose earlier try wrote its record gets that record.
    */
-  async request (subject: string, input: NewAppointmentRequest, attempt?: string): Promise<{ created: boolean, request: AppointmentRequestView }> {
+  async request (subject: string, input: NewAppointmentRequest, attempt?: Attempt): Promise<{ created: boolean, request: AppointmentRequestView }> {
     const registration = await this.#registrations.get(subject, input.registrationId)
     const now = this.#clock.now()
     const state = scheduleAt(now, this.#schedule)
@@ -149,25 +150,32 @@ export class AppointmentRequestService {
     // The day's seed is committed before its first entry is pooled (see allocations.ts).
     await this.#commit(poolDate)
     const perDay = storeKey(`reg.${registration.registrationId}`, 'req', poolDate)
-    const { id: requestId } = attempt === undefined ? { id: randomId('apr') } : await attemptId(kv, subject, `apr.${registration.registrationId}`, attempt, randomId('apr'), this.#attemptTtlMs)
-    if (!await kv.setIfAbsent(perDay, requestId, { ttlMs: CLAIM_TTL_MS })) {
+    // Per registration and pool day: a key reused for another registration, or on a later day
+    // (the first request drawn meanwhile), never names a request it did not start.
+    const { id: requestId, resumed, forget } = attempt === undefined ? { id: randomId('apr'), resumed: false, forget: async () => {} } : await attemptId(kv, subject, `apr.${registration.registrationId}.${poolDate}`, attempt, randomId('apr'), this.#attemptTtlMs)
+    if (resumed) {
+      // An earlier try of this attempt wrote its record: that is the answer (its event surely
+      // appended), whatever became of the day's claim or of the request since.
+      const earlier = await this.#ownRecord(subject, requestId)
+      if (earlier !== undefined) {
+        await this.#events.append(requestedEvent(earlier))
+        return { created: true, request: viewOf(earlier) }
+      }
+    }
+    const claimed = await kv.setIfAbsent(perDay, requestId, { ttlMs: CLAIM_TTL_MS })
+    if (!claimed) {
       const existing = await kv.get(perDay)
-      // Null only if the first request just failed and let its claim go: the client retries.
-      if (existing === null) throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_PROGRESS', { retryAfterSeconds: 1 })
-      const stored = await kv.get(requestKey(existing))
-      if (existing === requestId) {
-        // This very attempt, cut off after its claim: with its record written, that is the answer
-        // (its event surely appended); without, the steps below are taken up again.
-        if (stored !== null) {
-          const record = JSON.parse(stored) as AppointmentRequestRecord
-          await this.#events.append(requestedEvent(record))
-          return { created: true, request: viewOf(record) }
-        }
-      } else {
+      if (existing !== requestId) {
+        // This try creates nothing: its attempt goes (attempts.ts).
+        await forget()
+        // Null only if the first request just failed and let its claim go: the client retries.
+        if (existing === null) throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_PROGRESS', { retryAfterSeconds: 1 })
+        const stored = await kv.get(requestKey(existing))
         // The first request is still writing its record: the client asks again in a second.
         if (stored === null) throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_PROGRESS', { retryAfterSeconds: 1 })
         return { created: false, request: viewOf(JSON.parse(stored) as AppointmentRequestRecord) }
       }
+      // This very attempt, cut off after its claim, before its record: the steps below are taken up again.
     }
     const record: AppointmentRequestRecord = {
       requestId,
@@ -180,17 +188,32 @@ export class AppointmentRequestService {
       status: 'pooled'
     }
     const requested = requestedEvent(record)
+    let wrote = false
     try {
       await this.#events.intend(requested)
-      await kv.set(requestKey(requestId), JSON.stringify(record), { ttlMs: REQUEST_TTL_MS })
+      // Only where none is: a resumed try racing another live try of the same attempt (the first
+      // one's pending lock expired while it still ran) takes the other's record as its answer,
+      // never overwrites it (a draw may have changed it since), and its failure never deletes it.
+      wrote = await kv.setIfAbsent(requestKey(requestId), JSON.stringify(record), { ttlMs: REQUEST_TTL_MS })
+      if (!wrote) {
+        const other = await this.#ownRecord(subject, requestId)
+        if (other === undefined) throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_PROGRESS', { retryAfterSeconds: 1 })
+        await this.#events.append(requestedEvent(other))
+        return { created: true, request: viewOf(other) }
+      }
       await sortedSets.add(poolKey(input.poe, poolDate), `${requestId}:${record.groupSize}`, registration.createdAtMs, { ttlMs: CLAIM_TTL_MS })
       await this.#addresses?.recordRequest(registration, input.poe, now)
       await this.#events.append(requested)
     } catch (err) {
-      // The pool add may have happened before the error (a timeout after the write): undo it too.
-      await sortedSets.remove(poolKey(input.poe, poolDate), `${requestId}:${record.groupSize}`).catch(() => {})
-      await kv.delete(requestKey(requestId)).catch(() => {})
-      await kv.deleteIfEquals(perDay, requestId).catch(() => {})
+      // Only what this try wrote: the pool add may have happened before the error (a timeout
+      // after the write), so it goes too; an earlier try's claim and record stay, for the
+      // attempt's next retry to take up.
+      if (wrote) {
+        await sortedSets.remove(poolKey(input.poe, poolDate), `${requestId}:${record.groupSize}`).catch(() => {})
+        await kv.delete(requestKey(requestId)).catch(() => {})
+      }
+      if (claimed) await kv.deleteIfEquals(perDay, requestId).catch(() => {})
+      if (err instanceof GatewayError) await forget()
       throw err
     }
     await this.#registrations.touch(registration)
@@ -230,6 +253,15 @@ export class AppointmentRequestService {
         if (await kv.replaceIfEquals(requestKey(requestId), raw, JSON.stringify({ ...record, status: 'withdrawn' }), { ttlMs: REQUEST_TTL_MS })) break
       }
     }
+  }
+
+  async #ownRecord (subject: string, requestId: string): Promise<AppointmentRequestRecord | undefined> {
+    const raw = await this.#stores.kv.get(requestKey(requestId))
+    if (raw === null) return undefined
+    const record = JSON.parse(raw) as AppointmentRequestRecord
+    // An attempt is per subject, so another owner is never expected here: refuse rather than answer with it.
+    if (record.owner !== subject) throw new GatewayError('GW_ERR_REQ_NOT_FOUND')
+    return record
   }
 
   async get (subject: string, requestId: string): Promise<AppointmentRequestView> {

@@ -9,7 +9,9 @@
 //   2. claim each member's identity hash, SET NX              (undo: delete-if-still-ours)
 //   2b. record the members' address claims (shared-addresses.ts); idempotent and never undone:
 //      a claim attempted is a claim counted, and its people count once however often retried
-//   3. write the registration record                          (on failure: undo 2 and 1)
+//   3. write the registration record, SET NX                  (on failure: undo 2 and 1)
+// A resumed try (attempts.ts) undoes only what it did itself: window entries, claims and a record
+// already there are an earlier try's, which another live try of the attempt may be finishing.
 //   4. append registration.created to the outbox              (on failure: undo 3, 2 and 1)
 // The event's intent is recorded before step 3 (gateway/domain/events.ts): if the process dies
 // between 3 and 4, recovery appends the event, since the record is there.
@@ -21,7 +23,7 @@ import { GatewayError } from '../errors.js'
 import type { Clock } from '../store/clock.js'
 import { storeKey, type StoreKey } from '../store/keys.js'
 import type { Stores, WindowAdmission } from '../store/ports.js'
-import { attemptId } from './attempts.js'
+import { attemptId, type Attempt } from './attempts.js'
 import type { DomainEvent, EventPublisher } from './events.js'
 import { identityHash, type PersonIdentity } from './identity.js'
 import type { SharedAddressIndex } from './shared-addresses.js'
@@ -134,9 +136,13 @@ export class RegistrationService {
    * instance killed between two steps, so that no answer and no idempotency record was kept)
    * take it up again under the same id: each step finds its own earlier effect (a window entry,
    * an identity claim, the record) and goes on, where a fresh id would be refused as too soon
-   * after itself (GW_ERR_REG_VELOCITY) or as a second registration of the same people.
+   * after itself (GW_ERR_REG_VELOCITY) or as a second registration of the same people. Only a
+   * retry of the same body does: another body under the same key is refused (attempts.ts), so
+   * the id's identity claims only ever hold the people its record, once written, lists (and a
+   * withdrawal frees). A try cut off before its record and never retried leaves its claims to
+   * expire with the registration TTL, as any crash before the record does (see the top).
    */
-  async create (actor: Actor, input: NewRegistration, attempt?: string): Promise<RegistrationView> {
+  async create (actor: Actor, input: NewRegistration, attempt?: Attempt): Promise<RegistrationView> {
     const { kv, sortedSets } = this.#stores
     const blocked = storeKey(`sub.${actor.subject}`, 'blocked')
     if (await kv.get(blocked) !== null) {
@@ -144,12 +150,15 @@ export class RegistrationService {
       throw new GatewayError('GW_ERR_REG_SUBJECT_BLOCKED')
     }
 
-    const { id: registrationId, resumed } = attempt === undefined ? { id: this.#newId(), resumed: false } : await attemptId(kv, actor.subject, 'reg', attempt, this.#newId(), this.#attemptTtlMs)
+    const { id: registrationId, resumed, forget } = attempt === undefined ? { id: this.#newId(), resumed: false, forget: async () => {} } : await attemptId(kv, actor.subject, 'reg', attempt, this.#newId(), this.#attemptTtlMs)
     if (resumed) {
       // Cut off after the record was written: it is the answer, once its event is surely appended.
       const raw = await kv.get(registrationKey(registrationId))
       const earlier = raw === null ? undefined : JSON.parse(raw) as RegistrationRecord
-      if (earlier?.owner === actor.subject) {
+      // An attempt is per account, so its id never names another's registration; if it ever
+      // did, refuse rather than take that registration's windows and claims as this one's.
+      if (earlier !== undefined && earlier.owner !== actor.subject) throw new GatewayError('GW_ERR_IDEMPOTENCY_KEY_REUSED')
+      if (earlier !== undefined) {
         await this.#events.append(createdEvent(earlier))
         return view(earlier)
       }
@@ -160,7 +169,7 @@ export class RegistrationService {
     }
 
     try {
-      await this.#admit(undo, storeKey(`dev.${actor.deviceId}`, 'regs'), registrationId, {
+      await this.#admit(undo, resumed, storeKey(`dev.${actor.deviceId}`, 'regs'), registrationId, {
         windowMs: this.#rules.perDeviceWindowHours * 3600_000,
         max: this.#rules.perDeviceMax,
         minIntervalMs: this.#rules.minIntervalSeconds * 1000
@@ -173,14 +182,14 @@ export class RegistrationService {
         this.#signals.refused('device_limit')
         return new GatewayError('GW_ERR_REG_DEVICE_LIMIT', { retryAfterSeconds: seconds(admission.retryAfterMs) })
       })
-      await this.#admit(undo, storeKey(`sub.${actor.subject}`, 'regs'), registrationId, {
+      await this.#admit(undo, resumed, storeKey(`sub.${actor.subject}`, 'regs'), registrationId, {
         windowMs: this.#rules.perSubjectWindowHours * 3600_000,
         max: this.#rules.perSubjectMax
       }, (admission) => {
         this.#signals.refused('subject_limit')
         return new GatewayError('GW_ERR_REG_SUBJECT_LIMIT', { retryAfterSeconds: seconds(admission.retryAfterMs) })
       })
-      await this.#admit(undo, storeKey(`net.${actor.network}`, 'regs'), registrationId, {
+      await this.#admit(undo, resumed, storeKey(`net.${actor.network}`, 'regs'), registrationId, {
         windowMs: this.#rules.perIpWindowMinutes * 60_000,
         max: this.#rules.perIpMax
       }, (admission) => {
@@ -203,11 +212,13 @@ export class RegistrationService {
       // In sorted order, so two groups holding the same people in opposite order cannot each
       // take one and refuse the other.
       for (const hash of [...identities].sort()) {
-        // Held by this very registration only when an attempt cut off after claiming it resumes.
-        if (!await kv.setIfAbsent(identityKey(hash), registrationId, { ttlMs: this.#ttlMs }) && await kv.get(identityKey(hash)) !== registrationId) {
+        // Held by this very registration only when an attempt cut off after claiming it resumes;
+        // then it is the earlier try's, and only a claim this try took is given back on failure.
+        if (await kv.setIfAbsent(identityKey(hash), registrationId, { ttlMs: this.#ttlMs })) {
+          undo.push(async () => kv.deleteIfEquals(identityKey(hash), registrationId))
+        } else if (await kv.get(identityKey(hash)) !== registrationId) {
           throw await this.#conflict(actor.subject)
         }
-        undo.push(async () => kv.deleteIfEquals(identityKey(hash), registrationId))
       }
 
       const now = this.#clock.now()
@@ -223,12 +234,25 @@ export class RegistrationService {
       const created = createdEvent(record)
       await this.#addresses?.recordRegistration(record)
       await this.#events.intend(created)
+      // Only where none is: a resumed try racing another live try of the same attempt (the first
+      // one's pending lock expired while it still ran; GATEWAY_REQUEST_TIMEOUT_MS bounds the
+      // request's arrival, not its handling) answers with the other's record, and never undoes it.
+      if (!await kv.setIfAbsent(registrationKey(registrationId), JSON.stringify(record), { ttlMs: this.#ttlMs })) {
+        const raw = await kv.get(registrationKey(registrationId))
+        const other = raw === null ? undefined : JSON.parse(raw) as RegistrationRecord
+        if (other === undefined) throw new GatewayError('GW_ERR_IDEMPOTENCY_IN_PROGRESS', { retryAfterSeconds: 1 })
+        if (other.owner !== actor.subject) throw new GatewayError('GW_ERR_IDEMPOTENCY_KEY_REUSED')
+        await this.#events.append(createdEvent(other))
+        return view(other)
+      }
       undo.push(async () => kv.delete(registrationKey(registrationId)))
-      await kv.set(registrationKey(registrationId), JSON.stringify(record), { ttlMs: this.#ttlMs })
       await this.#events.append(created)
       return view(record)
     } catch (err) {
       await rollback()
+      // A refusal undid every step: nothing is left for a retry to take up. After a store error
+      // the undo may have failed part-way, so the attempt stays for the retry to find its leftovers.
+      if (err instanceof GatewayError) await forget()
       throw err
     }
   }
@@ -302,10 +326,12 @@ export class RegistrationService {
     return true
   }
 
-  async #admit (undo: Array<() => Promise<unknown>>, key: StoreKey, member: string, rule: { windowMs: number, max: number, minIntervalMs?: number }, refuse: (a: WindowAdmission) => GatewayError): Promise<void> {
+  // `resumed`: the entry may be an earlier try's, whose registration another live try of the same
+  // attempt may be finishing; a failure here must not take it back (it expires with its window).
+  async #admit (undo: Array<() => Promise<unknown>>, resumed: boolean, key: StoreKey, member: string, rule: { windowMs: number, max: number, minIntervalMs?: number }, refuse: (a: WindowAdmission) => GatewayError): Promise<void> {
     const admission = await this.#stores.windows.admit(key, member, rule)
     if (!admission.admitted) throw refuse(admission)
-    undo.push(async () => this.#stores.windows.release(key, member))
+    if (!resumed) undo.push(async () => this.#stores.windows.release(key, member))
   }
 
   // A 409 tells the caller that a named person is registered; an account collecting many is

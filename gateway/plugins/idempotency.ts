@@ -4,7 +4,9 @@
 // after an error the key is free, so the client's retry does the work.
 // The record lives in the store port, so every instance sees it.
 import { createHash } from 'node:crypto'
+import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import type { Attempt } from '../domain/attempts.js'
 import { GatewayError } from '../errors.js'
 import { storeKey, type StoreKey } from '../store/keys.js'
 
@@ -16,6 +18,16 @@ declare module 'fastify' {
   interface FastifyRequest {
     idempotency: { key: StoreKey, fingerprint: string } | null
   }
+}
+
+/**
+ * The write's attempt for the domain (attempts.ts): the client's key and this plugin's
+ * fingerprint of what it asks, so that a retry resumes only the write it repeats.
+ */
+export function attemptOf (request: FastifyRequest): Attempt | undefined {
+  const claim = request.idempotency
+  const raw = request.headers['idempotency-key']
+  return claim == null || typeof raw !== 'string' ? undefined : { key: raw, fingerprint: claim.fingerprint }
 }
 
 export interface IdempotencyOptions {

@@ -2,13 +2,15 @@
 // end up in files there, applicants with their own account, device and client address (so the
 // registration windows and buckets never refuse them: the faults are what is under test), bodies
 // with personal data a log must never hold, one bounded HTTP call that never throws, and the check
-// that the logs hold none of what was sent (a local stand-in for the shared PII scanner).
+// that the logs hold none of what was sent (a local stand-in for the shared PII scanner). A test
+// that fails keeps its scratch dir, logs saved, and prints its path.
 import { randomUUID } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createSigner } from 'fast-jwt'
 import { Agent, request } from 'undici'
+import { onTestFailed } from 'vitest'
 import { defaults } from '../../config/defaults.js'
 import { gatewayKeys, type GatewayKeys } from '../../loadtests/lib/gateway-env.js'
 import { startGateway, type GatewayProcess } from '../helpers/process.js'
@@ -20,6 +22,7 @@ export interface Scratch {
   env: Record<string, string>
   /** Every personal value the test sent (names, dates of birth, address lines, locations, tokens). */
   sent: Set<string>
+  /** Removes the dir; keeps it, and prints where, when the test failed (its logs are there). */
   remove: () => Promise<void>
 }
 
@@ -39,7 +42,10 @@ function openWindow (): Record<string, string> {
   }
 }
 
+/** Called inside the test, so that a failure keeps the dir. */
 export async function scratch (name: string): Promise<Scratch> {
+  let failed = false
+  onTestFailed(() => { failed = true })
   const dir = await mkdtemp(join(tmpdir(), `gateway-fault-${name}-`))
   const keys = await gatewayKeys(dir)
   return {
@@ -52,7 +58,10 @@ export async function scratch (name: string): Promise<Scratch> {
       GATEWAY_TRUSTED_PROXIES: '["127.0.0.1"]'
     },
     sent: new Set(),
-    remove: async () => rm(dir, { recursive: true, force: true })
+    remove: async () => {
+      if (!failed) return rm(dir, { recursive: true, force: true })
+      process.stdout.write(`fault ${name}: the test failed; its logs and data are kept in ${dir}\n`)
+    }
   }
 }
 
@@ -70,10 +79,14 @@ export async function gateway (s: Scratch, name: string, env: Record<string, str
   return { name, process, url, pid: process.child.pid as number }
 }
 
-/** Writes each gateway's stdout and stderr so far into the scratch dir; returns the files. */
-export async function saveLogs (s: Scratch, gateways: readonly NamedGateway[]): Promise<string[]> {
+/**
+ * Writes each gateway's stdout and stderr so far into the scratch dir; returns the files. The
+ * tests call it in afterAll, before they kill anything, so a failed test keeps its logs too.
+ */
+export async function saveLogs (s: Scratch, gateways: ReadonlyArray<NamedGateway | undefined>): Promise<string[]> {
   const files: string[] = []
   for (const g of gateways) {
+    if (g === undefined) continue
     for (const [stream, text] of [['stdout', g.process.stdout()], ['stderr', g.process.stderr()]] as const) {
       const file = join(s.dir, `${g.name}.${stream}.log`)
       await writeFile(file, text)
@@ -85,22 +98,32 @@ export async function saveLogs (s: Scratch, gateways: readonly NamedGateway[]): 
 
 /**
  * The personal values found in the gateways' logs: every one the test sent, searched for as it
- * was sent. A stand-in for the shared PII scanner; it knows only what this test sent. `control`
- * is how many of them the same search finds in a file that holds them all: proof that it can.
+ * was sent. A stand-in for the shared PII scanner; it knows only what this test sent. `control`:
+ * how many of them the same search finds in a copy of the largest real log with every value
+ * planted in it as a log line's field (JSON-encoded, as pino writes it), each on its own line:
+ * proof that the search finds a value where a log would hold it.
  */
 export async function personalDataInLogs (s: Scratch, gateways: readonly NamedGateway[]): Promise<{ lines: number, found: string[], control: number }> {
   const files = await saveLogs(s, gateways)
   let lines = 0
   const found = new Set<string>()
+  let largest = ''
   for (const file of files) {
     const text = await readFile(file, 'utf8')
     lines += text.split('\n').length - 1
-    for (const value of s.sent) if (text.includes(value)) found.add(value)
+    for (const value of personalValuesIn(text, s.sent)) found.add(value)
+    if (text.length > largest.length) largest = text
   }
-  const controlFile = join(s.dir, 'sent-values.control')
-  await writeFile(controlFile, [...s.sent].join('\n'))
-  const control = await readFile(controlFile, 'utf8')
-  return { lines, found: [...found], control: [...s.sent].filter((v) => control.includes(v)).length }
+  const real = largest.split('\n')
+  const planted = [...s.sent].map((value, i) => JSON.stringify({ level: 40, time: i, msg: 'control', value }))
+  const copy = real.flatMap((line, i) => (i % Math.max(1, Math.floor(real.length / planted.length)) === 0 && planted.length > 0 ? [line, planted.shift() as string] : [line]))
+  const controlFile = join(s.dir, 'planted-log.control')
+  await writeFile(controlFile, [...copy, ...planted].join('\n'))
+  return { lines, found: [...found], control: personalValuesIn(await readFile(controlFile, 'utf8'), s.sent).length }
+}
+
+function personalValuesIn (text: string, values: ReadonlySet<string>): string[] {
+  return [...values].filter((value) => text.includes(value))
 }
 
 /** Stops a gateway this test started, by its PID, and waits for it to end. */

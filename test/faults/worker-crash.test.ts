@@ -27,7 +27,7 @@ import { startRedis, stopRedis } from '../../loadtests/lib/redis-server.js'
 import { startBackend, type BackendSimulator } from '../../loadtests/simulators/backend.js'
 import { startLivenessVendor, type LivenessVendorSimulator } from '../../loadtests/simulators/liveness-vendor.js'
 import { PORTRAITS, portraitJpeg } from '../fixtures/photos.js'
-import { applicants, call, gateway, kill, metric, outcome, personalDataInLogs, scratch, tally, until, type Answer, type NamedGateway, type Scratch } from './harness.js'
+import { applicants, call, gateway, kill, metric, outcome, personalDataInLogs, saveLogs, scratch, tally, until, type Answer, type NamedGateway, type Scratch } from './harness.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const ROUNDS = 4
@@ -70,6 +70,8 @@ let gw: NamedGateway | undefined
 const agent = new Agent({ connections: 32 })
 
 afterAll(async () => {
+  // Logs first, so that a failed test keeps them (its scratch dir is kept then).
+  if (s !== undefined) await saveLogs(s, [gw])
   await kill(gw)
   if (redis !== undefined) await stopRedis(redis.child)
   await vendor?.close()
@@ -156,7 +158,7 @@ it('a worker thread that dies or throws mid-check fails that upload only (422, n
   const pii = await personalDataInLogs(s, [gw])
   process.stdout.write(`worker-crash: injected ${faults.filter((u) => u.kind === 'CRASH').length} thread exits and ${faults.filter((u) => u.kind === 'THROW').length} throws over ${ROUNDS} rounds of ${ROUND.length} concurrent uploads (2 threads); drained=${drained}\n` +
     `worker-crash: counts ${JSON.stringify(counts)}\n` +
-    `worker-crash: logs ${pii.lines} lines, personal values sent ${s.sent.size}, found ${pii.found.length} (control: ${pii.control} found where all are); took ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
+    `worker-crash: logs ${pii.lines} lines, personal values sent ${s.sent.size}, found ${pii.found.length} (control: ${pii.control} found when planted in a copy of a real log); took ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
 
   for (const u of faults) {
     expect(u.answer.status, u.answer.text).toBe(422)

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { poolKey, requestKey } from '../../gateway/domain/appointment-requests.js'
+import { attemptKey } from '../../gateway/domain/attempts.js'
 import { registrationKey } from '../../gateway/domain/registrations.js'
 import { ERRORS } from '../../gateway/errors.js'
 import { ManualClock } from '../../gateway/store/clock.js'
@@ -319,6 +320,105 @@ for (const adapter of ['memory', 'redis'] as const) {
       expect(again.json().code).toBe('GW_ERR_REG_VELOCITY')
     })
 
+    it('keeps no attempt for a write refused or answered with what is there: nothing is left to take up', async () => {
+      await start()
+      const owner = person()
+      // A write that was made keeps its attempt, for a retry cut off from its answer.
+      const madeKey = randomUUID()
+      const { registrationId } = (await register(owner, family('made'), { 'idempotency-key': madeKey })).json()
+      expect(JSON.parse(await stores.kv.get(attemptKey(owner.sub, 'reg', madeKey)) as string).id).toBe(registrationId)
+      const tooSoon = randomUUID()
+      const refused = await register(owner, family('too-soon'), { 'idempotency-key': tooSoon })
+      expect(refused.statusCode).toBe(429)
+      expect(refused.json().code).toBe('GW_ERR_REG_VELOCITY')
+      expect(await stores.kv.get(attemptKey(owner.sub, 'reg', tooSoon))).toBeNull()
+      const kind = `apr.${registrationId as string}.2026-11-24`
+      expect((await ask(owner, registrationId)).statusCode).toBe(202)
+      const repeatKey = randomUUID()
+      const repeat = await ask(owner, registrationId, {}, { 'idempotency-key': repeatKey })
+      expect(repeat.statusCode).toBe(200)
+      expect(await stores.kv.get(attemptKey(owner.sub, kind, repeatKey))).toBeNull()
+    })
+
+    it('refuses a resumed attempt whose id names a registration of another owner, leaving that registration alone', async () => {
+      await start()
+      const owner = person()
+      const headers = headersOf(owner)
+      const body = family('foreign')
+      const first = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: body })
+      const id = first.json().registrationId as string
+      const foreign = { ...JSON.parse(await stores.kv.get(registrationKey(id)) as string), owner: 's-someone-else' }
+      await stores.kv.set(registrationKey(id), JSON.stringify(foreign))
+      await stores.kv.delete(storeKey(`idem.${owner.sub}`, '/v1/registrations', headers['idempotency-key']))
+      const retry = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: body })
+      expect(retry.statusCode, retry.body).toBe(422)
+      expect(retry.json().code).toBe('GW_ERR_IDEMPOTENCY_KEY_REUSED')
+      expect(JSON.parse(await stores.kv.get(registrationKey(id)) as string)).toEqual(foreign)
+    })
+
+    it('leaves an earlier try\'s window entries and claims alone when a resumed try is refused: only its own steps are undone', async () => {
+      await start()
+      const owner = person()
+      const headers = headersOf(owner)
+      const body = family('resumed-refused')
+      const first = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: body })
+      const id = first.json().registrationId as string
+      const record = JSON.parse(await stores.kv.get(registrationKey(id)) as string)
+      const claims = (record.identities as string[]).map((hash) => storeKey(`idn.${hash}`))
+      // An earlier try cut off after its windows and claims (no record, no answer), and one of
+      // its people claimed meanwhile by another registration: this retry is refused, 409.
+      await stores.kv.delete(registrationKey(id))
+      await stores.kv.delete(storeKey(`idem.${owner.sub}`, '/v1/registrations', headers['idempotency-key']))
+      const [taken, kept] = [...claims].sort((a, b) => String(b).localeCompare(String(a)))
+      await stores.kv.set(taken, 'reg_someone_else')
+      const retry = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: body })
+      expect(retry.statusCode, retry.body).toBe(409)
+      expect(retry.json().code).toBe('GW_ERR_REG_DUPLICATE_IDENTITY')
+      // The earlier try's claim and device window entry stay: a new registration from the device is still too soon.
+      expect(await stores.kv.get(kept)).toBe(id)
+      const again = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers: headersOf(owner), payload: family('other-people') })
+      expect(again.statusCode, again.body).toBe(429)
+      expect(again.json().code).toBe('GW_ERR_REG_VELOCITY')
+    })
+
+    it('refuses a retry with the same key and another body once the answer is gone: the cut-off attempt keeps its own people', async () => {
+      await start()
+      const owner = person()
+      const headers = headersOf(owner)
+      const first = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: family('first-body') })
+      const id = first.json().registrationId as string
+      await stores.kv.delete(registrationKey(id))
+      await stores.kv.delete(storeKey(`idem.${owner.sub}`, '/v1/registrations', headers['idempotency-key']))
+      const other = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: family('second-body') })
+      expect(other.statusCode, other.body).toBe(422)
+      expect(other.json().code).toBe('GW_ERR_IDEMPOTENCY_KEY_REUSED')
+      expect(await stores.kv.get(registrationKey(id))).toBeNull()
+      // The first body's retry still takes its attempt up, and its withdrawal frees its people.
+      const retry = await gateway.inject({ method: 'POST', url: '/v1/registrations', headers, payload: family('first-body') })
+      expect(retry.statusCode, retry.body).toBe(201)
+      expect(retry.json().registrationId).toBe(id)
+      expect((await gateway.inject({ method: 'DELETE', url: `/v1/registrations/${id}`, headers: headersOf(owner) })).statusCode).toBe(200)
+      const again = await register(person(), family('first-body'))
+      expect(again.statusCode, again.body).toBe(201)
+    })
+
+    it('refuses a request retried with the same key for another port once the answer is gone', async () => {
+      await start()
+      const owner = person()
+      const { registrationId } = (await register(owner)).json()
+      const key = randomUUID()
+      const first = await ask(owner, registrationId, {}, { 'idempotency-key': key })
+      const requestId = first.json().requestId as string
+      await stores.kv.delete(requestKey(requestId))
+      await stores.sortedSets.remove(poolKey('brownsville', '2026-11-24'), `${requestId}:2`)
+      await stores.kv.delete(storeKey(`idem.${owner.sub}`, '/v1/appointment-requests', key))
+      const other = await ask(owner, registrationId, { poe: 'laredo' }, { 'idempotency-key': key })
+      expect(other.statusCode, other.body).toBe(422)
+      expect(other.json().code).toBe('GW_ERR_IDEMPOTENCY_KEY_REUSED')
+      expect(await stores.kv.get(requestKey(requestId))).toBeNull()
+      expect(await stores.sortedSets.count(poolKey('laredo', '2026-11-24'))).toBe(0)
+    })
+
     it('pools a request for the next draw, and answers a repeat with the same request', async () => {
       await start()
       const owner = person()
@@ -354,6 +454,47 @@ for (const adapter of ['memory', 'redis'] as const) {
       const repeat = await ask(owner, registrationId)
       expect(repeat.statusCode).toBe(200)
       expect(repeat.json()).toEqual(first.json())
+    })
+
+    it('never takes a request of an earlier pool day up again: a key retried the next day leaves the drawn request as it is', async () => {
+      await start()
+      const owner = person()
+      const { registrationId } = (await register(owner)).json()
+      const key = randomUUID()
+      const first = await ask(owner, registrationId, {}, { 'idempotency-key': key })
+      expect(first.statusCode).toBe(202)
+      const requestId = first.json().requestId as string
+      // The draw selects it (as allocations.ts writes it); the answer's record was not kept.
+      const drawn = { ...JSON.parse(await stores.kv.get(requestKey(requestId)) as string), status: 'selected' }
+      await stores.kv.set(requestKey(requestId), JSON.stringify(drawn))
+      await stores.kv.delete(storeKey(`idem.${owner.sub}`, '/v1/appointment-requests', key))
+      // 12:00 ET on Tuesday, 23 h on: the window is open again, for Wednesday's pool, and the key's attempt is still kept.
+      clock.set(MONDAY_1PM_ET + 23 * 3600_000)
+      const retry = await ask(owner, registrationId, {}, { 'idempotency-key': key })
+      expect(retry.statusCode, retry.body).toBe(202)
+      expect(retry.json()).toMatchObject({ registrationId, poolDate: '2026-11-25', status: 'pooled' })
+      expect(retry.json().requestId).not.toBe(requestId)
+      // The drawn request is untouched, and in its own day's pool only.
+      expect(JSON.parse(await stores.kv.get(requestKey(requestId)) as string)).toEqual(drawn)
+      expect(await stores.sortedSets.rangeByRank(poolKey('brownsville', '2026-11-25'), 0, -1)).toEqual([{ member: `${retry.json().requestId as string}:2`, score: MONDAY_1PM_ET }])
+    })
+
+    it('answers a retry whose earlier try wrote its record with that record, even once the day\'s claim is gone', async () => {
+      await start()
+      const owner = person()
+      const { registrationId } = (await register(owner)).json()
+      const key = randomUUID()
+      const first = await ask(owner, registrationId, {}, { 'idempotency-key': key })
+      expect(first.statusCode).toBe(202)
+      const requestId = first.json().requestId as string
+      const drawn = { ...JSON.parse(await stores.kv.get(requestKey(requestId)) as string), status: 'not-selected' }
+      await stores.kv.set(requestKey(requestId), JSON.stringify(drawn))
+      await stores.kv.delete(storeKey(`reg.${registrationId}`, 'req', '2026-11-24'))
+      await stores.kv.delete(storeKey(`idem.${owner.sub}`, '/v1/appointment-requests', key))
+      const retry = await ask(owner, registrationId, {}, { 'idempotency-key': key })
+      expect(retry.statusCode, retry.body).toBe(202)
+      expect(retry.json()).toEqual({ ...first.json(), status: 'not-selected' })
+      expect(JSON.parse(await stores.kv.get(requestKey(requestId)) as string)).toEqual(drawn)
     })
 
     it('exports the size of each port\'s pool for the next draw, every port from the start', async () => {

@@ -1,6 +1,7 @@
 // POST /v1/appointment-requests and GET /v1/appointment-requests/:id: into the day's pool.
 import type { FastifyPluginAsync } from 'fastify'
 import type { NewAppointmentRequest } from '../../domain/appointment-requests.js'
+import { attemptOf } from '../../plugins/idempotency.js'
 import { newAppointmentRequestSchema, RequestParams } from '../../schemas/registration.js'
 import { errorResponses } from '../../schemas/error.js'
 
@@ -21,7 +22,7 @@ const appointmentRequests: FastifyPluginAsync = async function (fastify) {
       }
     }
   }, async function (request, reply) {
-    const { created, request: pooled } = await fastify.appointmentRequests.request(request.principal?.subject as string, request.body as NewAppointmentRequest, request.headers['idempotency-key'] as string)
+    const { created, request: pooled } = await fastify.appointmentRequests.request(request.principal?.subject as string, request.body as NewAppointmentRequest, attemptOf(request))
     // A repeat for the same registration and pool day answers with the request it already has.
     return reply.code(created ? 202 : 200).send(pooled)
   })

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { clientNetwork } from '../../domain/rate-limit-rules.js'
 import type { NewRegistration } from '../../domain/registrations.js'
 import { GatewayError } from '../../errors.js'
+import { attemptOf } from '../../plugins/idempotency.js'
 import { newRegistrationSchema, RegistrationParams } from '../../schemas/registration.js'
 import { errorResponses } from '../../schemas/error.js'
 
@@ -26,7 +27,7 @@ const registrations: FastifyPluginAsync = async function (fastify) {
       deviceId: request.deviceId as string,
       network: clientNetwork(request.ip)
     // The idempotency plugin has checked the key: a retry cut off mid-way resumes under it.
-    }, body, request.headers['idempotency-key'] as string)
+    }, body, attemptOf(request))
     return reply.code(201).send(created)
   })
 
