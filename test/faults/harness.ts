@@ -2,7 +2,7 @@
 // end up in files there, applicants with their own account, device and client address (so the
 // registration windows and buckets never refuse them: the faults are what is under test), bodies
 // with personal data a log must never hold, one bounded HTTP call that never throws, and the check
-// that the logs hold none of what was sent (a local stand-in for the shared PII scanner). A test
+// that the logs hold none of what was sent (exactly as sent, and by the shared PII scanner). A test
 // that fails keeps its scratch dir, logs saved, and prints its path.
 import { randomUUID } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -13,6 +13,7 @@ import { Agent, request } from 'undici'
 import { onTestFailed } from 'vitest'
 import { defaults } from '../../config/defaults.js'
 import { gatewayKeys, type GatewayKeys } from '../../loadtests/lib/gateway-env.js'
+import { formatHits, needlesFromRegistrations, scanFiles, scanText, type PersonLike } from '../../loadtests/lib/pii-scan.js'
 import { startGateway, type GatewayProcess } from '../helpers/process.js'
 
 export interface Scratch {
@@ -22,6 +23,9 @@ export interface Scratch {
   env: Record<string, string>
   /** Every personal value the test sent (names, dates of birth, address lines, locations, tokens). */
   sent: Set<string>
+  /** The people registered and the bearer tokens used, for the shared scanner (loadtests/lib/pii-scan.ts). */
+  people: PersonLike[]
+  tokens: string[]
   /** Removes the dir; keeps it, and prints where, when the test failed (its logs are there). */
   remove: () => Promise<void>
 }
@@ -58,6 +62,8 @@ export async function scratch (name: string): Promise<Scratch> {
       GATEWAY_TRUSTED_PROXIES: '["127.0.0.1"]'
     },
     sent: new Set(),
+    people: [],
+    tokens: [],
     remove: async () => {
       if (!failed) return rm(dir, { recursive: true, force: true })
       process.stdout.write(`fault ${name}: the test failed; its logs and data are kept in ${dir}\n`)
@@ -97,11 +103,13 @@ export async function saveLogs (s: Scratch, gateways: ReadonlyArray<NamedGateway
 }
 
 /**
- * The personal values found in the gateways' logs: every one the test sent, searched for as it
- * was sent. A stand-in for the shared PII scanner; it knows only what this test sent. `control`:
- * how many of them the same search finds in a copy of the largest real log with every value
- * planted in it as a log line's field (JSON-encoded, as pino writes it), each on its own line:
- * proof that the search finds a value where a log would hold it.
+ * The personal data found in the gateways' logs, two ways: every value the test sent, searched
+ * for exactly as it was sent (locations and photo pieces included), and the shared scanner
+ * (loadtests/lib/pii-scan.ts: names, dates of birth and streets case- and accent-folded, and
+ * tokens), whose hits say where and what kind. `control`: how many sent values the exact search
+ * finds in a copy of the largest real log with every value planted in it as a log line's field
+ * (JSON-encoded, as pino writes it), each on its own line, and the scanner must find each
+ * person's name there too: proof that both find a value where a log would hold it.
  */
 export async function personalDataInLogs (s: Scratch, gateways: readonly NamedGateway[]): Promise<{ lines: number, found: string[], control: number }> {
   const files = await saveLogs(s, gateways)
@@ -119,7 +127,12 @@ export async function personalDataInLogs (s: Scratch, gateways: readonly NamedGa
   const copy = real.flatMap((line, i) => (i % Math.max(1, Math.floor(real.length / planted.length)) === 0 && planted.length > 0 ? [line, planted.shift() as string] : [line]))
   const controlFile = join(s.dir, 'planted-log.control')
   await writeFile(controlFile, [...copy, ...planted].join('\n'))
-  return { lines, found: [...found], control: personalValuesIn(await readFile(controlFile, 'utf8'), s.sent).length }
+  const control = await readFile(controlFile, 'utf8')
+  const needles = needlesFromRegistrations(s.people.map((member) => ({ members: [member] })), { tokens: s.tokens })
+  const hits = await scanFiles(files, needles)
+  const scannerControl = new Set(scanText('control', control, needles).filter((h) => h.kind === 'name').map((h) => h.line))
+  if (s.people.length > 0 && scannerControl.size < s.people.length) throw new Error(`pii-scan found ${scannerControl.size} of ${s.people.length} planted names: the scan is blind`)
+  return { lines, found: [...found, ...(hits.length === 0 ? [] : [formatHits(hits)])], control: personalValuesIn(control, s.sent).length }
 }
 
 function personalValuesIn (text: string, values: ReadonlySet<string>): string[] {
@@ -159,6 +172,8 @@ export function applicants (s: Scratch, count: number, tag: string): Applicant[]
     const line1 = `${1000 + i} Faultline Avenue ${letters(i)}`
     const location = { latitude: Number(`25.9${String(i).padStart(5, '0')}1`), longitude: -97.49, accuracyMeters: 12 }
     for (const value of [first, last, dob, line1, token, token.split('.')[2] as string, String(location.latitude)]) s.sent.add(value)
+    s.people.push({ firstName: first, lastName: last, dateOfBirth: dob, usAddress: { line1 } })
+    s.tokens.push(token)
     return {
       headers: {
         authorization: `Bearer ${token}`,
