@@ -26,7 +26,7 @@ import { afterAll, expect, it } from 'vitest'
 import { eventId } from '../../gateway/domain/events.js'
 import { AOF_ALWAYS, startRedis, stopRedis } from '../../loadtests/lib/redis-server.js'
 import { startBackend, type BackendSimulator } from '../../loadtests/simulators/backend.js'
-import { applicants, call, gateway, kill, outcome, personalDataInLogs, saveLogs, scratch, sleep, tally, until, type Answer, type NamedGateway, type Scratch } from './harness.js'
+import { applicants, call, gateway, outcome, personalDataInLogs, scratch, sleep, tally, tearDown, until, type Answer, type NamedGateway, type Scratch } from './harness.js'
 
 const APPLICANTS = 360
 // Applicants started per second: the load spans the outage (about 14 s of it in all).
@@ -44,13 +44,7 @@ let gw: NamedGateway | undefined
 const agent = new Agent({ connections: 64 })
 
 afterAll(async () => {
-  // Logs first, so that a failed test keeps them (its scratch dir is kept then).
-  if (s !== undefined) await saveLogs(s, [gw])
-  await kill(gw)
-  if (redis !== undefined) await stopRedis(redis.child)
-  await backend?.close()
-  await agent.close()
-  await s?.remove()
+  await tearDown(s, [gw], async () => { if (redis !== undefined) await stopRedis(redis.child) }, async () => backend?.close(), async () => agent.close())
 })
 
 interface Attempt { kind: 'registration' | 'request', at: number, answer: Answer }

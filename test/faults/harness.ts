@@ -139,6 +139,18 @@ function personalValuesIn (text: string, values: ReadonlySet<string>): string[] 
   return [...values].filter((value) => text.includes(value))
 }
 
+/**
+ * A fault test's clean-up, in its order: the gateways' logs saved first (a failed test keeps its
+ * scratch dir with them), then the gateways killed by PID, then the rest of what it started
+ * (its redis-server, simulators, connection pools), then the scratch dir removed unless it failed.
+ */
+export async function tearDown (s: Scratch | undefined, gateways: ReadonlyArray<NamedGateway | undefined>, ...rest: Array<(() => unknown) | undefined>): Promise<void> {
+  if (s !== undefined) await saveLogs(s, gateways)
+  for (const g of gateways) await kill(g)
+  for (const stop of rest) await stop?.()
+  await s?.remove()
+}
+
 /** Stops a gateway this test started, by its PID, and waits for it to end. */
 export async function kill (g: NamedGateway | undefined, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   if (g === undefined || g.process.child.exitCode !== null || g.process.child.signalCode !== null) return

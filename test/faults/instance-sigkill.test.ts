@@ -30,7 +30,7 @@ import { defaults } from '../../config/defaults.js'
 import { eventId } from '../../gateway/domain/events.js'
 import { startRedis, stopRedis } from '../../loadtests/lib/redis-server.js'
 import { startBackend, type BackendSimulator } from '../../loadtests/simulators/backend.js'
-import { applicants, call, gateway, kill, metric, outcome, personalDataInLogs, saveLogs, scratch, sleep, tally, until, type Answer, type NamedGateway, type Scratch } from './harness.js'
+import { applicants, call, gateway, kill, metric, outcome, personalDataInLogs, scratch, sleep, tally, tearDown, until, type Answer, type NamedGateway, type Scratch } from './harness.js'
 
 const APPLICANTS = 160
 const REQUESTS_PER_SECOND = 40
@@ -57,15 +57,7 @@ let inspect: Redis | undefined
 const agent = new Agent({ connections: 64 })
 
 afterAll(async () => {
-  // Logs first, so that a failed test keeps them (its scratch dir is kept then).
-  if (s !== undefined) await saveLogs(s, [a, b])
-  await kill(a)
-  await kill(b)
-  inspect?.disconnect()
-  if (redis !== undefined) await stopRedis(redis.child)
-  await backend?.close()
-  await agent.close()
-  await s?.remove()
+  await tearDown(s, [a, b], () => inspect?.disconnect(), async () => { if (redis !== undefined) await stopRedis(redis.child) }, async () => backend?.close(), async () => agent.close())
 })
 
 interface Write { who: number, key: string, body: unknown, path: string, via: 'A' | 'B', answer: Answer }

@@ -22,7 +22,7 @@ import { startRedis, stopRedis } from '../../loadtests/lib/redis-server.js'
 import { startBackend, type BackendSimulator } from '../../loadtests/simulators/backend.js'
 import { startLivenessVendor, type LivenessVendorSimulator } from '../../loadtests/simulators/liveness-vendor.js'
 import { PORTRAITS, portraitJpeg } from '../fixtures/photos.js'
-import { applicants, call, gateway, kill, metric, outcome, personalDataInLogs, saveLogs, scratch, sleep, tally, until, type Answer, type NamedGateway, type Scratch } from './harness.js'
+import { applicants, call, gateway, metric, outcome, personalDataInLogs, scratch, sleep, tally, tearDown, until, type Answer, type NamedGateway, type Scratch } from './harness.js'
 
 const OUTAGE_MS = 60_000
 const BEFORE_MS = 5_000
@@ -43,14 +43,7 @@ let gw: NamedGateway | undefined
 const agent = new Agent({ connections: 32 })
 
 afterAll(async () => {
-  // Logs first, so that a failed test keeps them (its scratch dir is kept then).
-  if (s !== undefined) await saveLogs(s, [gw])
-  await kill(gw)
-  if (redis !== undefined) await stopRedis(redis.child)
-  await vendor?.close()
-  await backend?.close()
-  await agent.close()
-  await s?.remove()
+  await tearDown(s, [gw], async () => { if (redis !== undefined) await stopRedis(redis.child) }, async () => vendor?.close(), async () => backend?.close(), async () => agent.close())
 })
 
 interface Upload { at: number, who: number, answer: Answer }
