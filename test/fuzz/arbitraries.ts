@@ -8,6 +8,8 @@ export interface FuzzRoute {
   method: string
   url: string
   roles: readonly string[] | undefined
+  /** The statuses its response schema lists. */
+  statuses: number[]
   schema: {
     body?: JsonSchema
     querystring?: JsonSchema
@@ -351,24 +353,57 @@ export function pathFor (route: FuzzRoute): fc.Arbitrary<string> {
   })
 }
 
-/** One whole case for `route`. */
-export function requestFor (route: FuzzRoute): fc.Arbitrary<FuzzRequest & { auth: AuthMode }> {
+/**
+ * A request that should succeed, built from state the test created: the route's path parameters
+ * (and query) naming things that exist, the subject that owns them, and a body the handler takes.
+ * The fuzzer sends these often, and bends them, so cases reach the handlers past "not found".
+ */
+export interface KnownCase {
+  /** The owner: the subject of the right-role token. */
+  subject: string
+  params?: Record<string, string>
+  query?: Record<string, string>
+  body?: unknown
+}
+
+/** One whole case for `route`; `known` (real ids, owners and bodies) are mixed in when given. */
+export function requestFor (route: FuzzRoute, known: readonly KnownCase[] = []): fc.Arbitrary<FuzzRequest & { auth: AuthMode }> {
+  const roles = route.roles ?? []
   return fc.record({
     path: pathFor(route),
     query: queryFor(route),
     head: headersFor(route),
     body: bodyFor(route),
+    // Three cases in five start from a known request; of those, the parts kept or swapped for fuzz.
+    known: known.length > 0 ? fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 3, arbitrary: fc.constantFrom(...known) }) : fc.constant(undefined),
+    keepPath: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+    keepBody: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+    owner: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
     // Now and then the wrong method on the route's path.
     method: fc.oneof({ weight: 9, arbitrary: fc.constant(route.method) }, { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD') })
-  }).map(({ path, query, head, body, method }) => {
+  }).map(({ path, query, head, body, known: real, keepPath, keepBody, owner, method }) => {
     const sendsBody = method !== 'GET' && method !== 'HEAD'
+    let headers = head.headers
+    let payload = body
+    if (real !== undefined && keepPath) {
+      path = route.url.replace(/:([A-Za-z0-9_]+)/g, (whole, name: string) => {
+        const value = real.params?.[name]
+        return value === undefined ? whole : encode(value)
+      })
+      if (real.query !== undefined) query = Object.entries(real.query).map(([k, v]) => `${encode(k)}=${encode(v)}`).join('&')
+    }
+    if (real !== undefined && keepBody && real.body !== undefined) payload = { payload: JSON.stringify(real.body), kind: 'known' }
+    if (real !== undefined && owner && head.auth === 'right-role' && roles.length > 0) {
+      const role = roles.includes('applicant') ? 'applicant' : roles[0] as string
+      headers = { ...headers, authorization: `Bearer ${token({ role, sub: real.subject })}` }
+    }
     return {
       method,
       url: query === '' ? path : `${path}?${query}`,
-      headers: head.headers,
-      ...(sendsBody && body.payload !== undefined ? { payload: body.payload } : {}),
+      headers,
+      ...(sendsBody && payload.payload !== undefined ? { payload: payload.payload } : {}),
       auth: head.auth,
-      label: `${method} ${route.method} ${route.url} auth=${head.auth} body=${sendsBody ? body.kind : 'none'} (${body.payload === undefined ? 0 : Buffer.byteLength(body.payload)} bytes)`
+      label: `${method} ${route.method} ${route.url} auth=${head.auth}${real === undefined ? '' : ` known=${keepPath ? 'path' : 'fuzzed-path'}${owner ? '+owner' : ''}`} body=${sendsBody ? payload.kind : 'none'} (${payload.payload === undefined ? 0 : Buffer.byteLength(payload.payload)} bytes)`
     }
   })
 }
