@@ -13,8 +13,11 @@ import type { KnownCase } from './arbitraries.js'
 /** The schedule the world is built on: 23 November's pool sealed (not drawn), 24 November's drawn. */
 export const SEALED_DATE = '2026-11-23'
 export const DRAWN_DATE = '2026-11-24'
-/** Where the fuzz runs: after the draw of the 24th, inside the waiting room's active period. */
-const FUZZ_TIME = Date.parse('2026-11-24T16:05:00Z')
+/**
+ * Where the fuzz runs: after the draw of the 24th (its appointments not yet due for confirmation),
+ * with the request window of the 25th open, inside the waiting room's active period.
+ */
+const FUZZ_TIME = Date.parse('2026-11-24T17:05:00Z')
 export const BEACON = 'fuzz-beacon'
 export const ROOM = 'fuzz'
 
