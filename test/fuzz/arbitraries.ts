@@ -361,6 +361,8 @@ export function pathFor (route: FuzzRoute): fc.Arbitrary<string> {
 export interface KnownCase {
   /** The owner: the subject of the right-role token. */
   subject: string
+  /** Its role, one of the route's; by default applicant where the route takes one, else its first. */
+  role?: string
   params?: Record<string, string>
   query?: Record<string, string>
   body?: unknown
@@ -394,7 +396,7 @@ export function requestFor (route: FuzzRoute, known: readonly KnownCase[] = []):
     }
     if (real !== undefined && keepBody && real.body !== undefined) payload = { payload: JSON.stringify(real.body), kind: 'known' }
     if (real !== undefined && owner && head.auth === 'right-role' && roles.length > 0) {
-      const role = roles.includes('applicant') ? 'applicant' : roles[0] as string
+      const role = real.role ?? (roles.includes('applicant') ? 'applicant' : roles[0] as string)
       headers = { ...headers, authorization: `Bearer ${token({ role, sub: real.subject })}` }
     }
     return {

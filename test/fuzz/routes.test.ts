@@ -64,7 +64,7 @@ const env = {
   GATEWAY_AUTH_FAILURE_BURST_PER_IP: '1000000',
   // CORS open to one origin, so its preflight route is fuzzed too.
   GATEWAY_CORS_ORIGINS: '["https://app.example.gov"]',
-  // A waiting room in front of GET /v1/schedule, so its own routes and page have a room to show.
+  // A waiting room in front of GET /v1/allocations/:date, so its own routes and page have a room to show.
   GATEWAY_WAITING_ROOMS: WAITING_ROOMS
 }
 

@@ -21,10 +21,15 @@ const FUZZ_TIME = Date.parse('2026-11-24T17:05:00Z')
 export const BEACON = 'fuzz-beacon'
 export const ROOM = 'fuzz'
 
-/** A waiting room standing in front of GET /v1/schedule while the fuzz runs, so its routes are live. */
+/**
+ * A waiting room standing while the fuzz runs, so its routes and page are live. It stands in front
+ * of a route that partners, officers and ops share with applicants: only applicants queue, so the
+ * other roles still reach the route's handler (in front of an applicants-only route such as
+ * GET /v1/schedule, no case would reach its handler).
+ */
 export const WAITING_ROOMS = JSON.stringify([{
   name: ROOM,
-  routes: ['GET /v1/schedule'],
+  routes: ['GET /v1/allocations/:date'],
   openings: ['2026-11-24T16:00:00Z'],
   preOpenMinutes: 15,
   activeMinutes: 600,
@@ -79,6 +84,7 @@ export async function buildWorld (app: FastifyInstance, clock: ManualClock): Pro
   clock.set(Date.parse('2026-11-22T18:00:00Z'))
   await request('fuzz-x', await register('fuzz-x'))
   clock.set(Date.parse('2026-11-23T16:01:00Z'))
+  // Sealing is a step of the draw schedule, not a route: called as the schedule's tick would.
   await app.allocations.seal(SEALED_DATE)
   expectStatus(await app.inject({ method: 'PUT', url: `/v1/ops/allocations/${SEALED_DATE}/beacon`, headers: ops, payload: { beacon: BEACON } }), 200, 'the beacon')
 
@@ -111,7 +117,7 @@ export async function buildWorld (app: FastifyInstance, clock: ManualClock): Pro
   await waitFor(async () => (await app.inject({ url: `/v1/liveness/${livA}`, headers: who('fuzz-a') })).json().status === 'passed', 20_000, 'the vendor\'s verdict')
 
   // A ticket of the waiting room, a's own.
-  const waiting = (await app.inject({ url: '/v1/schedule', headers: who('fuzz-a') })).json() as { status?: string, ticket?: string }
+  const waiting = (await app.inject({ url: `/v1/allocations/${DRAWN_DATE}`, headers: who('fuzz-a') })).json() as { status?: string, ticket?: string }
   if (waiting.ticket === undefined) throw new Error(`building the fuzz world: no waiting-room ticket (${JSON.stringify(waiting)})`)
   const ticket = waiting.ticket
 
@@ -134,7 +140,8 @@ export async function buildWorld (app: FastifyInstance, clock: ManualClock): Pro
   add('POST /v1/partner/validations', { subject: 'fuzz-partner', body: { confirmationNumber: numA, dateOfBirth: '1980-01-01' } }, { subject: 'fuzz-partner', body: { confirmationNumber: numB, dateOfBirth: '1980-01-01' } })
   add('POST /v1/liveness', { subject: 'fuzz-c', body: { registrationId: regC, memberIndex: 0, photo } }, { subject: 'fuzz-c', body: { registrationId: regC, memberIndex: 1, photo } })
   add('GET /v1/liveness/:id', { subject: 'fuzz-a', params: { id: livA } })
-  add('GET /v1/allocations/:date', ...[SEALED_DATE, DRAWN_DATE].map((date) => ({ subject: 'fuzz-a', params: { date } })))
+  // As a partner or an officer (past the waiting room) and as the applicant (in it).
+  add('GET /v1/allocations/:date', ...[SEALED_DATE, DRAWN_DATE].flatMap((date) => ['partner', 'officer', 'applicant'].map((role) => ({ subject: `fuzz-${role}`, role, params: { date } }))))
   add('POST /v1/ops/allocations', { subject: 'fuzz-ops', body: { date: DRAWN_DATE } })
   add('GET /v1/ops/allocations/:date', ...[SEALED_DATE, DRAWN_DATE].map((date) => ({ subject: 'fuzz-ops', params: { date } })))
   add('PUT /v1/ops/allocations/:date/beacon', { subject: 'fuzz-ops', params: { date: SEALED_DATE }, body: { beacon: BEACON } })
