@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { StoreNotReplicatedError } from '../../gateway/store/errors.js'
+import { StoreNotReplicatedError, StoreUnavailableError } from '../../gateway/store/errors.js'
 import { storeKey } from '../../gateway/store/keys.js'
 import type { Stores } from '../../gateway/store/ports.js'
 import { startRedis, stopRedis } from '../../loadtests/lib/redis-server.js'
@@ -115,6 +115,43 @@ describe('durable writes (WAIT for replicas) on a master with one replica', () =
       expect(res.headers['retry-after']).toBe('7')
       expect(res.json()).toEqual({ code: 'GW_ERR_STORE_NOT_REPLICATED', message: 'El servicio no pudo confirmar que su solicitud se guardó. Inténtelo de nuevo en un minuto.', retryAfterSeconds: 7 })
     } finally {
+      await gateway.close()
+    }
+  })
+
+  it('reports not ready (503 on /readyz) while the durable connection is down, though the main one is up', async () => {
+    const s = await stores(1)
+    const gateway = await buildApp({ stores: s, config: testConfig() })
+    const admin = new Redis(master.port, '127.0.0.1', { lazyConnect: true })
+    await admin.connect()
+    const [, maxClients] = await admin.config('GET', 'maxclients') as [string, string]
+    try {
+      expect((await gateway.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200)
+      // Close every durable connection to this master (this test's and the earlier ones') and
+      // leave no room for one more client, so they stay down while the main ones stay up.
+      const durableIds = String(await admin.client('LIST')).split('\n').filter((line) => / name=gateway-durable /.test(line)).map((line) => /^id=(\d+) /.exec(line)?.[1] as string)
+      expect(durableIds.length).toBeGreaterThan(0)
+      const connected = Number(/^connected_clients:(\d+)/m.exec(await admin.info('clients'))?.[1])
+      await admin.config('SET', 'maxclients', String(connected - durableIds.length))
+      for (const id of durableIds) await admin.client('KILL', 'ID', id)
+
+      const down = await gateway.inject({ method: 'GET', url: '/readyz' })
+      expect(down.statusCode).toBe(503)
+      expect(down.json().code).toBe('GW_ERR_STORE_UNAVAILABLE')
+      // As readiness says: record writes are refused, the main connection still answers.
+      await expect(s.kv.set(storeKey('while-down'), 'v')).rejects.toBeInstanceOf(StoreUnavailableError)
+      expect((await s.rateLimits.decide([{ key: storeKey('bucket-down'), ratePerSecond: 1, burst: 1 }]))[0]?.allowed).toBe(true)
+
+      await admin.config('SET', 'maxclients', maxClients)
+      const deadline = Date.now() + 15_000
+      while ((await gateway.inject({ method: 'GET', url: '/readyz' })).statusCode !== 200) {
+        if (Date.now() > deadline) throw new Error('/readyz not 200 within 15 s of the durable connection being let back')
+        await sleep(100)
+      }
+      await s.kv.set(storeKey('after'), 'v')
+    } finally {
+      await admin.config('SET', 'maxclients', maxClients)
+      admin.disconnect()
       await gateway.close()
     }
   })
