@@ -218,4 +218,12 @@ describe('durable writes (WAIT for replicas) on a master with one replica', () =
       client.disconnect()
     }
   })
+
+  it('validates its options when built, with exact messages', async () => {
+    const client = createRedisClient({ url: `redis://127.0.0.1:${master.port}`, keyPrefix: uniquePrefix(), commandTimeoutMs: 1_000, connectTimeoutMs: 1_000 })
+    expect(() => new Replication(client, { replicas: -1, timeoutMs: 1 })).toThrow('replicas must be a non-negative integer')
+    expect(() => new Replication(client, { replicas: 1, timeoutMs: 0 })).toThrow('timeoutMs must be a positive integer')
+    expect(() => new Replication(client, { replicas: 1, timeoutMs: 1, queueBudgetMs: 1.5 })).toThrow('queueBudgetMs must be a non-negative integer')
+    client.disconnect()
+  })
 })
