@@ -51,6 +51,11 @@ export interface RedisCluster {
   masterOf(slot: number): Promise<ClusterNodeInfo>
   /** The cluster's view of its nodes, from a live node. */
   topology(): Promise<ClusterNodeInfo[]>
+  /**
+   * Closes the replication links of the master on `port` (CLIENT KILL TYPE replica); returns how
+   * many. Its replicas reconnect within a second and catch up from the backlog, unless stopped.
+   */
+  dropReplicaLinks(port: number): Promise<number>
   /** SIGKILLs (by PID) the master serving `slot`; returns its port. */
   killMasterOf(slot: number): Promise<number>
   /** Waits until `slot` is served by a live master other than `oldPort` and every live node says cluster_state:ok. */
@@ -282,6 +287,7 @@ export async function startRedisCluster (options: RedisClusterOptions = {}): Pro
     },
     masterOf,
     topology,
+    dropReplicaLinks: async (port) => Number(await onNode(port, async (r) => r.call('CLIENT', 'KILL', 'TYPE', 'replica'))),
     killMasterOf: async (slot) => {
       const master = await masterOf(slot)
       const node = nodes.find((n) => n.port === master.port)

@@ -5,7 +5,8 @@
 //   cluster, since it kills nodes); the suite's single redis-server is there too.
 // - on-cluster: test/cluster/on-cluster/** (a gateway process on the Cluster), and existing test files whose Redis cases reach Redis through test/helpers/app.ts
 //   (redisStores, suiteRedis), run again with that Redis a 6-node Redis Cluster
-//   (test/cluster/setup/redis-cluster.ts): the store contract, the rate limits, the allocation
+//   (test/cluster/setup/redis-cluster.ts): the store contract (there also a second time with
+//   GATEWAY_REDIS_WAIT_REPLICAS=1, writes through replication.ts), the rate limits, the allocation
 //   pool, the outbox and the waiting room, the vendor contract limiter. Their memory cases run
 //   again too (cheap); cases that start a redis-server of their own still use it.
 import { fileURLToPath } from 'node:url'

@@ -11,6 +11,18 @@ storeContract(suiteRedisName(), async () => {
   return { stores: await redisStores({ clock }), clock, elapse: realTimeElapse(clock) }
 })
 
+// On the Cluster (the on-cluster project of npm run test:cluster, whose masters each have a
+// replica), the contract again with durable writes: the key-value writes, the sorted-set MULTI
+// and the outbox EVALs go as [w1..wn, WAIT 1] pipelines per master (replication.ts), and must
+// behave as the plain ones. The suite's single redis-server has no replica to wait for.
+if (suiteRedisName() === 'redis cluster') {
+  storeContract('redis cluster with GATEWAY_REDIS_WAIT_REPLICAS=1', async () => {
+    const clock = new ManualClock()
+    // Generous, as in test/store/replication.test.ts: the contract is about what the writes do.
+    return { stores: await redisStores({ clock, waitReplicas: 1, waitTimeoutMs: 2_000, commandTimeoutMs: 4_000 }), clock, elapse: realTimeElapse(clock) }
+  })
+}
+
 describe('redis store when Redis is away', () => {
   it('fails every call at once with StoreUnavailableError instead of queueing it', async () => {
     const stores = await redisStores({ url: `redis://127.0.0.1:${await closedPort()}` })

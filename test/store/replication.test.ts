@@ -9,8 +9,11 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { StoreNotReplicatedError } from '../../gateway/store/errors.js'
+import { StoreNotReplicatedError, StoreUnavailableError } from '../../gateway/store/errors.js'
 import { storeKey } from '../../gateway/store/keys.js'
+import { createRedisClient } from '../../gateway/store/redis/client.js'
+import { RedisKeyValueStore } from '../../gateway/store/redis/key-value-store.js'
+import { Replication } from '../../gateway/store/redis/replication.js'
 import type { Stores } from '../../gateway/store/ports.js'
 import { startRedis, stopRedis } from '../../loadtests/lib/redis-server.js'
 import { buildApp, redisStores, testConfig, uniquePrefix } from '../helpers/app.js'
@@ -117,5 +120,110 @@ describe('durable writes (WAIT for replicas) on a master with one replica', () =
     } finally {
       await gateway.close()
     }
+  })
+
+  it('reports not ready (503 on /readyz) while the durable connection is down, though the main one is up', async () => {
+    const s = await stores(1)
+    const gateway = await buildApp({ stores: s, config: testConfig() })
+    const admin = new Redis(master.port, '127.0.0.1', { lazyConnect: true })
+    await admin.connect()
+    const [, maxClients] = await admin.config('GET', 'maxclients') as [string, string]
+    try {
+      expect((await gateway.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200)
+      // Close every durable connection to this master (this test's and the earlier ones') and
+      // leave no room for one more client, so they stay down while the main ones stay up.
+      const durableIds = String(await admin.client('LIST')).split('\n').filter((line) => / name=gateway-durable /.test(line)).map((line) => /^id=(\d+) /.exec(line)?.[1] as string)
+      expect(durableIds.length).toBeGreaterThan(0)
+      const connected = Number(/^connected_clients:(\d+)/m.exec(await admin.info('clients'))?.[1])
+      await admin.config('SET', 'maxclients', String(connected - durableIds.length))
+      for (const id of durableIds) await admin.client('KILL', 'ID', id)
+
+      const down = await gateway.inject({ method: 'GET', url: '/readyz' })
+      expect(down.statusCode).toBe(503)
+      expect(down.json().code).toBe('GW_ERR_STORE_UNAVAILABLE')
+      // As readiness says: record writes are refused, the main connection still answers.
+      await expect(s.kv.set(storeKey('while-down'), 'v')).rejects.toBeInstanceOf(StoreUnavailableError)
+      expect((await s.rateLimits.decide([{ key: storeKey('bucket-down'), ratePerSecond: 1, burst: 1 }]))[0]?.allowed).toBe(true)
+
+      await admin.config('SET', 'maxclients', maxClients)
+      const deadline = Date.now() + 15_000
+      while ((await gateway.inject({ method: 'GET', url: '/readyz' })).statusCode !== 200) {
+        if (Date.now() > deadline) throw new Error('/readyz not 200 within 15 s of the durable connection being let back')
+        await sleep(100)
+      }
+      await s.kv.set(storeKey('after'), 'v')
+    } finally {
+      await admin.config('SET', 'maxclients', maxClients)
+      admin.disconnect()
+      await gateway.close()
+    }
+  })
+
+  it('sends concurrent durable writes together (group commit): each resolves, replicated, under fewer WAITs than writes', async () => {
+    const prefix = uniquePrefix()
+    const s = await stores(1, prefix)
+    const onMaster = new Redis(master.port, '127.0.0.1', { lazyConnect: true })
+    await onMaster.connect()
+    const waits = async () => Number(/^cmdstat_wait:calls=(\d+),/m.exec(await onMaster.info('commandstats'))?.[1] ?? 0)
+    try {
+      const before = await waits()
+      const n = 200
+      const added = await Promise.all(Array.from({ length: n }, async (_, i) => {
+        if (i % 4 === 1) return s.kv.setIfAbsent(storeKey(`g.${i}`), `v${i}`, { ttlMs: 60_000 })
+        if (i % 4 === 2) return s.sortedSets.add(storeKey('g.pool'), `m${i}`, i, { ttlMs: 60_000 })
+        if (i % 4 === 3) return (await s.outbox.append({ id: `evt_g${i}`, type: 't', time: i, payload: '{}' }, `p${i}`)).entryId
+        await s.kv.set(storeKey(`g.${i}`), `v${i}`, { ttlMs: 60_000 })
+        return undefined
+      }))
+      for (const [i, reply] of added.entries()) {
+        if (i % 4 === 1 || i % 4 === 2) expect(reply).toBe(true)
+        if (i % 4 === 3) expect(reply).toMatch(/^\d+-\d+$/)
+      }
+      const waited = await waits() - before
+      expect(waited).toBeGreaterThan(0)
+      expect(waited).toBeLessThan(n)
+      // Each resolved once replicated: all on the replica, read without waiting.
+      for (let i = 0; i < n; i += 4) expect(await onReplica.get(`${prefix}:${storeKey(`g.${i}`)}`)).toBe(`v${i}`)
+      for (let i = 1; i < n; i += 4) expect(await onReplica.get(`${prefix}:${storeKey(`g.${i}`)}`)).toBe(`v${i}`)
+      expect(await onReplica.zcard(`${prefix}:${storeKey('g.pool')}`)).toBe(n / 4)
+    } finally {
+      onMaster.disconnect()
+    }
+  })
+
+  it('refuses a durable write that waited in the queue past its budget without sending it: its key stays absent', async () => {
+    const prefix = uniquePrefix()
+    const client = createRedisClient({ url: `redis://127.0.0.1:${master.port}`, keyPrefix: prefix, commandTimeoutMs: 6_000, connectTimeoutMs: 2_000 })
+    await client.connect()
+    const onMaster = new Redis(master.port, '127.0.0.1', { lazyConnect: true })
+    await onMaster.connect()
+    try {
+      // Two replicas asked, one there: the first pipeline's WAIT holds the connection for its
+      // whole 400 ms, so the write queued behind it waits past its 50 ms budget.
+      const kv = new RedisKeyValueStore(client, new Replication(client, { replicas: 2, timeoutMs: 400, queueBudgetMs: 50 }))
+      const first = kv.set(storeKey('first'), 'v').then(() => undefined, (e: unknown) => e)
+      const queued = kv.set(storeKey('queued'), 'v').then(() => undefined, (e: unknown) => e)
+      expect(await first).toBeInstanceOf(StoreNotReplicatedError)
+      const refused = await queued
+      expect(refused).toBeInstanceOf(StoreUnavailableError)
+      expect(refused).not.toBeInstanceOf(StoreNotReplicatedError)
+      // Sent and written, though not acknowledged: the first. Never sent: the queued one. A
+      // later write on the same connection has been answered, so nothing sent before it is pending.
+      await expect(kv.set(storeKey('later'), 'v')).rejects.toBeInstanceOf(StoreNotReplicatedError)
+      expect(await onMaster.get(`${prefix}:${storeKey('first')}`)).toBe('v')
+      expect(await onMaster.get(`${prefix}:${storeKey('later')}`)).toBe('v')
+      expect(await onMaster.exists(`${prefix}:${storeKey('queued')}`)).toBe(0)
+    } finally {
+      onMaster.disconnect()
+      client.disconnect()
+    }
+  })
+
+  it('validates its options when built, with exact messages', async () => {
+    const client = createRedisClient({ url: `redis://127.0.0.1:${master.port}`, keyPrefix: uniquePrefix(), commandTimeoutMs: 1_000, connectTimeoutMs: 1_000 })
+    expect(() => new Replication(client, { replicas: -1, timeoutMs: 1 })).toThrow('replicas must be a non-negative integer')
+    expect(() => new Replication(client, { replicas: 1, timeoutMs: 0 })).toThrow('timeoutMs must be a positive integer')
+    expect(() => new Replication(client, { replicas: 1, timeoutMs: 1, queueBudgetMs: 1.5 })).toThrow('queueBudgetMs must be a non-negative integer')
+    client.disconnect()
   })
 })

@@ -10,6 +10,8 @@ export interface RedisClientOptions {
   commandTimeoutMs: number
   connectTimeoutMs: number
   autoPipelining?: boolean
+  /** CLIENT SETNAME of each connection, so CLIENT LIST tells them apart. */
+  connectionName?: string
 }
 
 /**
@@ -72,7 +74,8 @@ function createServerClient (options: RedisClientOptions): Redis {
     // Off by default: each request needs one script call, and batching calls across requests
     // measured slower here (see README, Performance).
     enableAutoPipelining: options.autoPipelining ?? false,
-    retryStrategy
+    retryStrategy,
+    ...(options.connectionName === undefined ? {} : { connectionName: options.connectionName })
   })
 }
 
@@ -99,7 +102,8 @@ function createClusterClient (options: RedisClientOptions, nodes: ReadonlyArray<
     redisOptions: {
       commandTimeout: options.commandTimeoutMs,
       connectTimeout: options.connectTimeoutMs,
-      maxRetriesPerRequest: 1
+      maxRetriesPerRequest: 1,
+      ...(options.connectionName === undefined ? {} : { connectionName: options.connectionName })
     }
   })
 }

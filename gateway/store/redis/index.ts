@@ -41,7 +41,7 @@ export async function createRedisStores (options: RedisStoresOptions): Promise<S
   // WAIT blocks the connection it is sent on until the replicas answer: on the shared connection,
   // a master that lost its replica (after a failover, until one rejoins) would hold every rate
   // limit and read behind a WAIT's timeout. Durable writes get a connection of their own.
-  const durable = replicas > 0 ? createRedisClient(options) : undefined
+  const durable = replicas > 0 ? createRedisClient({ ...options, connectionName: 'gateway-durable' }) : undefined
   const replication = new Replication(durable ?? redis, { replicas, timeoutMs: options.waitTimeoutMs ?? 200 })
   const clients = durable === undefined ? [redis] : [redis, durable]
   await Promise.all(clients.map(async (client) => {
@@ -66,7 +66,14 @@ export async function createRedisStores (options: RedisStoresOptions): Promise<S
     // A write, not a PING: a replica or a Redis out of memory answers PING but refuses our writes.
     // On a Cluster it lands on the master of {health}'s slot; a Cluster that lost a slot's master
     // with no replica to promote refuses every slot (CLUSTERDOWN, cluster-require-full-coverage).
-    ping: async () => { await guard(redis.set('{health}:probe', '1', 'PX', 10_000)) },
+    ping: async () => {
+      await guard(redis.set('{health}:probe', '1', 'PX', 10_000))
+      // Durable writes have their own connection: with it down, every record write answers 503
+      // while the main connection says ready. A PING, not a WAIT: readiness asks whether this
+      // process can reach Redis, not whether a replica is in sync (a master left without one
+      // refuses its slots' writes until one rejoins, and the other slots still take them).
+      if (durable !== undefined) await guard(durable.ping())
+    },
     close: async () => {
       await Promise.all(clients.map(async (client) => {
         try {
