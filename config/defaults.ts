@@ -8,8 +8,10 @@ export const defaults: Config = {
     port: 8080,
     // Small: every JSON body but a registration's fits in well under 1 kB.
     bodyLimitBytes: 16 * 1024,
-    // A registration of 8 members with every field at its longest, escaped as \uXXXX, is about 40 kB.
-    routeBodyLimits: { 'POST /v1/registrations': 64 * 1024 },
+    // None: the registration route takes its own from its schema and registrations.maxMembers
+    // (74 kB for 8 members, every field at its longest and escaped), the photo upload from
+    // liveness.maxPhotoBytes.
+    routeBodyLimits: {},
     maxJsonDepth: 32,
     requestTimeoutMs: 30_000,
     // Above the 60 s idle timeout of common load balancers, so they never reuse a socket we closed.

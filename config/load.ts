@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { DateTime } from 'luxon'
 import Value from 'typebox/value'
+import { registrationBodyLimit } from '../gateway/schemas/registration.js'
 import { defaults } from './defaults.js'
 import { ConfigSchema, type Config } from './schema.js'
 
@@ -181,6 +182,8 @@ function schemaProblems (candidate: unknown): string[] {
   return problems
 }
 
+const REGISTRATION_ROUTE = 'POST /v1/registrations'
+
 function crossFieldProblems (config: Config): string[] {
   const problems: string[] = []
   const slugs = new Set<string>()
@@ -191,6 +194,13 @@ function crossFieldProblems (config: Config): string[] {
   // The schema's patternProperties checks values only: a key it does not match would pass.
   for (const name of Object.keys(config.server.routeBodyLimits)) {
     if (!/^(POST|PUT|PATCH|DELETE) \/\S*$/.test(name)) problems.push(`server.routeBodyLimits (GATEWAY_ROUTE_BODY_LIMITS) must name each route as "METHOD /route/template" with a method that takes a body (POST, PUT, PATCH, DELETE), got ${JSON.stringify(name)}`)
+  }
+  // Below the largest honest registration, a group at GATEWAY_REGISTRATION_MAX_MEMBERS with long
+  // names would be refused 413 at random, by script and encoder.
+  const registrationLimit = config.server.routeBodyLimits[REGISTRATION_ROUTE]
+  const registrationLargest = registrationBodyLimit(config.registrations.maxMembers)
+  if (registrationLimit !== undefined && registrationLimit < registrationLargest) {
+    problems.push(`server.routeBodyLimits (GATEWAY_ROUTE_BODY_LIMITS) must give "${REGISTRATION_ROUTE}" at least ${registrationLargest} bytes, the largest registration of registrations.maxMembers (GATEWAY_REGISTRATION_MAX_MEMBERS, ${config.registrations.maxMembers}) members escaped, or leave it out, got ${registrationLimit}`)
   }
   if (config.trends.defaultLimit > config.trends.maxLimit) {
     problems.push(`trends.defaultLimit (GATEWAY_TRENDS_DEFAULT_LIMIT) must be at most trends.maxLimit (GATEWAY_TRENDS_MAX_LIMIT, ${config.trends.maxLimit}), got ${config.trends.defaultLimit}`)

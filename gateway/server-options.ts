@@ -7,6 +7,7 @@ import type { FastifyError, FastifyReply, FastifyRequest, FastifyServerOptions }
 import type { DestinationStream } from 'pino'
 import type { Config } from '../config/load.js'
 import { ERRORS, type ErrorCode } from './errors.js'
+import { appendVary } from './lib/vary.js'
 import { GatewayLogController, loggerOptions } from './logger.js'
 import { negotiateLanguage } from './plugins/language.js'
 import { apiSecurityHeaders } from './plugins/security-headers.js'
@@ -54,11 +55,10 @@ function frameworkErrorsFor (securityHeaders: Record<string, string>) {
       : error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'GW_ERR_ROUTE_NOT_FOUND' : 'GW_ERR_SERVER_INTERNAL'
     if (code === 'GW_ERR_SERVER_INTERNAL') request.log.error({ err: error }, 'request failed in the router')
     const language = negotiateLanguage(request.headers['accept-language'])
-    reply.code(ERRORS[code].status)
+    appendVary(reply.code(ERRORS[code].status)
       .headers(securityHeaders)
       .header('content-type', 'application/json; charset=utf-8')
-      .header('content-language', language)
-      .header('vary', 'Accept-Language')
+      .header('content-language', language), 'Accept-Language')
       .send(JSON.stringify({ code, message: ERRORS[code].messages[language] }))
   }
 }

@@ -1,6 +1,7 @@
-// Body limits per route: the server's default (GATEWAY_BODY_LIMIT_BYTES, small) for every route,
-// except those GATEWAY_ROUTE_BODY_LIMITS names. A name that matches no route stops the boot: a
-// typo would otherwise leave the route on the default in silence.
+// Body limits per route: the server's default (GATEWAY_BODY_LIMIT_BYTES, small) for every route
+// that sets none of its own (the registration takes one from its schema, the photo upload from the
+// photo size), and GATEWAY_ROUTE_BODY_LIMITS over both for the routes it names. A name that matches
+// no route stops the boot: a typo would otherwise leave the route on the default in silence.
 import fp from 'fastify-plugin'
 
 export interface BodyLimitsOptions {

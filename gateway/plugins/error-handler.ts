@@ -3,6 +3,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { GatewayError } from '../errors.js'
+import { appendVary } from '../lib/vary.js'
 import { StoreNotReplicatedError, StoreUnavailableError } from '../store/errors.js'
 
 declare module 'fastify' {
@@ -19,9 +20,7 @@ export interface ErrorHandlerOptions {
 export default fp<ErrorHandlerOptions>(async function errorHandler (fastify, opts) {
   fastify.decorateReply('sendError', function (this: FastifyReply, error: GatewayError) {
     const language = this.request.language
-    this.code(error.statusCode)
-      .header('content-language', language)
-      .header('vary', 'Accept-Language')
+    appendVary(this.code(error.statusCode).header('content-language', language), 'Accept-Language')
     if (error.retryAfterSeconds !== undefined) this.header('retry-after', String(error.retryAfterSeconds))
     return this.send(error.toBody(language))
   })

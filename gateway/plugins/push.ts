@@ -120,6 +120,7 @@ export default fp(async function push (fastify) {
       maxBackpressureBytes: rules.wsMaxBackpressureBytes,
       maxConnections: rules.wsMaxConnections,
       subscribeTimeoutMs: 10_000,
+      hstsMaxAgeSeconds: config.server.hstsMaxAgeSeconds,
       onSubscribe: async (ticket, language) => subscribe(ticket, language).catch((err: unknown) => {
         // The store away: the client is told so (and reconnects), not that something broke.
         if (err instanceof StoreUnavailableError) throw new GatewayError('GW_ERR_STORE_UNAVAILABLE', { cause: err })

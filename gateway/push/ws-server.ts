@@ -50,6 +50,7 @@ import uWS from '@trufflesuite/uws-js-unofficial'
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket as ListenSocket, us_socket_context_t as SocketContext } from '@trufflesuite/uws-js-unofficial'
 import { ERRORS, GatewayError, type ErrorCode, type Language } from '../errors.js'
 import { negotiateLanguage } from '../plugins/language.js'
+import { apiSecurityHeaders } from '../plugins/security-headers.js'
 
 /** Every message pushed is a JSON object with a `type`, which the signals are counted by. */
 export interface PushMessage {
@@ -98,6 +99,8 @@ export interface PushServerOptions {
   subscribeTimeoutMs: number
   /** Open connections at most; beyond, upgrades get 503, which bounds memory. */
   maxConnections: number
+  /** Strict-Transport-Security max-age on its HTTP answers, as on the API's (0 leaves it out). */
+  hstsMaxAgeSeconds: number
   /** Retry-After of a 503 (plus up to as much jitter). Default 5. */
   retryAfterSeconds?: number
   /** Called once per connection, with its ticket and the language negotiated from the upgrade's Accept-Language. */
@@ -146,6 +149,7 @@ interface UserData {
 
 interface ValidOptions extends PushServerOptions {
   retryAfterSeconds: number
+  securityHeaders: Record<string, string>
 }
 
 /** A WebSocket push server; start() it, close() it once. */
@@ -288,7 +292,11 @@ export class PushServer {
   #answer (res: HttpResponse, code: ErrorCode, language: Language, retryAfterSeconds?: number): void {
     const error = new GatewayError(code, retryAfterSeconds === undefined ? {} : { retryAfterSeconds })
     res.writeStatus(`${error.statusCode} ${STATUS_CODES[error.statusCode] ?? ''}`)
+    // Its own port, but answers a browser may render all the same: the API's security headers.
+    for (const [name, value] of Object.entries(this.#options.securityHeaders)) res.writeHeader(name, value)
     res.writeHeader('content-type', 'application/json; charset=utf-8')
+    res.writeHeader('content-language', language)
+    res.writeHeader('vary', 'Accept-Language')
     if (retryAfterSeconds !== undefined) res.writeHeader('retry-after', String(retryAfterSeconds))
     res.end(JSON.stringify(error.toBody(language)), true)
   }
@@ -442,7 +450,7 @@ function subscribeTicket (parsed: unknown): string | undefined {
 const MAX_INT32 = 2 ** 31 - 1
 
 function validate (options: PushServerOptions): ValidOptions {
-  const { host, port, path, idleTimeoutSeconds, maxBackpressureBytes, subscribeTimeoutMs, maxConnections, retryAfterSeconds = 5, onSubscribe } = options
+  const { host, port, path, idleTimeoutSeconds, maxBackpressureBytes, subscribeTimeoutMs, maxConnections, hstsMaxAgeSeconds, retryAfterSeconds = 5, onSubscribe } = options
   if (typeof host !== 'string' || host === '') throw new RangeError('host must be a non-empty string')
   if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new RangeError('port must be an integer from 0 to 65535')
   if (typeof path !== 'string' || !/^\/[A-Za-z0-9._~/-]*$/.test(path)) throw new RangeError('path must start with / and hold only letters, digits and . _ ~ / -')
@@ -459,6 +467,7 @@ function validate (options: PushServerOptions): ValidOptions {
   }
   if (!(Number.isInteger(maxConnections) && maxConnections >= 1)) throw new RangeError('maxConnections must be a positive integer')
   if (!(Number.isInteger(retryAfterSeconds) && retryAfterSeconds >= 1)) throw new RangeError('retryAfterSeconds must be a positive integer')
+  if (!(Number.isInteger(hstsMaxAgeSeconds) && hstsMaxAgeSeconds >= 0)) throw new RangeError('hstsMaxAgeSeconds must be a non-negative integer')
   if (typeof onSubscribe !== 'function') throw new TypeError('onSubscribe must be a function')
-  return { ...options, retryAfterSeconds }
+  return { ...options, retryAfterSeconds, securityHeaders: apiSecurityHeaders(hstsMaxAgeSeconds) }
 }

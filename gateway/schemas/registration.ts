@@ -1,6 +1,8 @@
 // Request and response bodies of the registration and appointment-request routes. Every string
-// is length- and format-bounded, unknown fields are refused (additionalProperties: false).
+// is length- and format-bounded (maxLength on every string of a registration: its body limit is
+// computed from them), unknown fields are refused (additionalProperties: false).
 import Type from 'typebox'
+import { worstCaseJsonBytes } from './json-size.js'
 
 // No control or invisible format characters (zero-width spaces, bidi marks) in names and
 // addresses: they have no place there, break logs and CSV, and dress one person up as two.
@@ -8,7 +10,7 @@ const TEXT = '^[^\\u0000-\\u001F\\u007F\\p{Cf}]*$'
 const text = (min: number, max: number, description: string) => Type.String({ minLength: min, maxLength: max, pattern: TEXT, description })
 
 /** A calendar date, YYYY-MM-DD, that exists (format: date rejects 1990-02-30). */
-export const DateSchema = (description = 'YYYY-MM-DD') => Type.String({ format: 'date', pattern: '^\\d{4}-\\d{2}-\\d{2}$', description })
+export const DateSchema = (description = 'YYYY-MM-DD') => Type.String({ format: 'date', pattern: '^\\d{4}-\\d{2}-\\d{2}$', maxLength: 10, description })
 
 /** A phone's location fix, as sent with appointment requests and confirmations. */
 export const LocationSchema = Type.Object({
@@ -24,13 +26,13 @@ export const MemberSchema = Type.Object({
   firstName: text(1, 100, 'given name(s), as on the travel document'),
   lastName: text(1, 100, 'family name(s), as on the travel document'),
   dateOfBirth: DateSchema(),
-  nationality: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 3166-1 alpha-3, e.g. HTI' }),
+  nationality: Type.String({ pattern: '^[A-Z]{3}$', maxLength: 3, description: 'ISO 3166-1 alpha-3, e.g. HTI' }),
   usAddress: Type.Object({
     line1: text(1, 200, 'street address'),
     line2: Type.Optional(text(0, 200, 'apartment, suite, unit')),
     city: text(1, 100, 'city'),
-    state: Type.String({ pattern: '^[A-Z]{2}$', description: 'two-letter US state code' }),
-    zip: Type.String({ pattern: '^\\d{5}(-\\d{4})?$', description: 'ZIP or ZIP+4' })
+    state: Type.String({ pattern: '^[A-Z]{2}$', maxLength: 2, description: 'two-letter US state code' }),
+    zip: Type.String({ pattern: '^\\d{5}(-\\d{4})?$', maxLength: 10, description: 'ZIP or ZIP+4' })
   }, { additionalProperties: false })
 }, { additionalProperties: false })
 
@@ -39,6 +41,15 @@ export function newRegistrationSchema (maxMembers: number) {
     members: Type.Array(MemberSchema, { minItems: 1, maxItems: maxMembers }),
     preferredLanguage: Type.String({ pattern: '^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$', maxLength: 12, description: 'BCP 47 language tag, e.g. ht or es-MX' })
   }, { additionalProperties: false })
+}
+
+/**
+ * The body limit of POST /v1/registrations: the largest body an honest client sends for a group of
+ * maxMembers, every field at its longest and escaped (json-size.ts). Derived, so that raising
+ * GATEWAY_REGISTRATION_MAX_MEMBERS or a field's maxLength raises it too.
+ */
+export function registrationBodyLimit (maxMembers: number): number {
+  return worstCaseJsonBytes(newRegistrationSchema(maxMembers))
 }
 
 export const RegistrationSchema = Type.Object({

@@ -15,11 +15,15 @@ export type PiiKind = 'name' | 'date-of-birth' | 'street' | 'token' | 'photo'
 export interface PiiNeedles {
   /** Whole names as sent ("First Last"), matched case- and accent-insensitively. */
   fullNames: readonly string[]
-  /** Single given or family names, matched as whole words, case and accents as written (see MIN_NAME_LENGTH). */
+  /** Single given or family names, matched as whole words, case- and accent-insensitively (see MIN_NAME_LENGTH). */
   nameParts: readonly string[]
-  /** YYYY-MM-DD. */
+  /** YYYY-MM-DD; also found written 1987/03/09, 03/09/1987, 09/03/1987, 09.03.1987 and 19870309 (a whole token). */
   datesOfBirth: readonly string[]
-  /** Street lines (line1, line2), matched case- and accent-insensitively. */
+  /**
+   * Street lines (line1, line2), matched case- and accent-insensitively; a line that starts with a
+   * house number also by its number and first word ("1420 Maple" of "1420 Maple Avenue") and by its
+   * street without the number when that is at least MIN_STREET_NAME_LENGTH long.
+   */
   streets: readonly string[]
   /** Bearer tokens, admission tokens, keys: matched exactly, and by their last dot-separated part (a JWT's signature). */
   tokens: readonly string[]
@@ -43,6 +47,14 @@ export interface PiiHit {
 
 /** A single name shorter than this is too common a string to judge alone (Li, Sow). */
 export const MIN_NAME_LENGTH = 3
+
+/**
+ * A street without its house number is matched alone from this many characters: "Maple Avenue"
+ * (12) or "Calle Ocho" (10) name one street of one town in a log of registrations, while "Elm St"
+ * (6) or "Main St" (7) read as ordinary text too often to tell a leak from noise. The number and
+ * first word ("55 Elm") still find the short ones.
+ */
+export const MIN_STREET_NAME_LENGTH = 10
 
 /** Any registration-shaped thing: the synthetic population's, the rehearsal driver's, a test's. */
 export interface PersonLike {
@@ -94,10 +106,35 @@ export function fold (text: string): string {
   return text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase()
 }
 
+/**
+ * Percent-decodes each run of %XX escapes (a name in a URL: Hern%C3%A1ndez), leaving a run that is
+ * not valid UTF-8 as it is. `origin[i]` is the index in `text` of decoded character i, so that a
+ * hit still says where it is in the line as read.
+ */
+export function percentDecode (text: string): { text: string, origin: number[] } {
+  let out = ''
+  const origin: number[] = []
+  let last = 0
+  for (const match of text.matchAll(/(?:%[0-9A-Fa-f]{2})+/g)) {
+    for (let k = last; k < match.index; k++) origin.push(k)
+    out += text.slice(last, match.index)
+    let decoded: string
+    try {
+      decoded = decodeURIComponent(match[0])
+    } catch {
+      decoded = match[0]
+    }
+    for (let k = 0; k < decoded.length; k++) origin.push(decoded === match[0] ? match.index + k : match.index)
+    out += decoded
+    last = match.index + match[0].length
+  }
+  for (let k = last; k < text.length; k++) origin.push(k)
+  return { text: out + text.slice(last), origin }
+}
+
 interface Compiled {
   // Folded needle by its first folded word, for whole-phrase matching.
   phrases: Map<string, Array<{ text: string, kind: PiiKind }>>
-  parts: Set<string>
   dates: Set<string>
   exact: Array<{ text: string, kind: PiiKind }>
 }
@@ -117,7 +154,12 @@ function compile (needles: PiiNeedles): Compiled {
     phrases.set(first, list)
   }
   for (const name of needles.fullNames) addPhrase(name, 'name')
-  for (const street of needles.streets) addPhrase(street, 'street')
+  // Folded like whole names: a lone HERNANDEZ, hernández or its NFD spelling is the same datum.
+  for (const part of needles.nameParts) if (fold(part).trim().length >= MIN_NAME_LENGTH) addPhrase(part, 'name')
+  for (const street of needles.streets) {
+    addPhrase(street, 'street')
+    for (const piece of streetPieces(street)) addPhrase(piece, 'street')
+  }
   const exact: Array<{ text: string, kind: PiiKind }> = []
   for (const token of needles.tokens) {
     if (token.length < 8) continue
@@ -126,48 +168,54 @@ function compile (needles: PiiNeedles): Compiled {
     if (last.length >= 16 && last !== token) exact.push({ text: last, kind: 'token' })
   }
   for (const piece of needles.photoPieces) exact.push({ text: piece, kind: 'photo' })
-  const compiled = { phrases, parts: new Set(needles.nameParts.filter((p) => p.length >= MIN_NAME_LENGTH)), dates: new Set(needles.datesOfBirth), exact }
+  const compiled = { phrases, dates: new Set(needles.datesOfBirth), exact }
   compiledCache.set(needles, compiled)
   return compiled
 }
 
-/** Every occurrence of a needle in `text`, line by line. */
+/**
+ * The parts of a street line that still point at one address: house number with the words up to
+ * the first of three letters or more ("1420 Maple", "1420 N Maple"), and the street without the
+ * number when it is long enough (MIN_STREET_NAME_LENGTH). None for a line without a house number.
+ */
+function streetPieces (street: string): string[] {
+  const words = fold(street).trim().split(/\s+/)
+  if (words.length < 2 || !/^\d+[a-z]?$/.test(words[0] as string)) return []
+  const firstLong = words.findIndex((word, i) => i > 0 && word.length >= 3)
+  const pieces = [words.slice(0, firstLong === -1 ? words.length : firstLong + 1).join(' ')]
+  const name = words.slice(1).join(' ')
+  if (name.length >= MIN_STREET_NAME_LENGTH) pieces.push(name)
+  return pieces
+}
+
+// Other ways to write a date of birth, each turned back into YYYY-MM-DD candidates. The 8-digit
+// form only as a whole token (not a piece of a longer number, an id or a decimal's digits).
+const DATE_FORMS: ReadonlyArray<{ pattern: RegExp, iso: (m: RegExpMatchArray) => string[] }> = [
+  { pattern: /\d{4}-\d{2}-\d{2}/g, iso: (m) => [m[0]] },
+  { pattern: /(?<!\d)(\d{4})\/(\d{2})\/(\d{2})(?!\d)/g, iso: (m) => [`${m[1]}-${m[2]}-${m[3]}`] },
+  // US month first, and day first as most of the world writes it.
+  { pattern: /(?<!\d)(\d{2})\/(\d{2})\/(\d{4})(?!\d)/g, iso: (m) => [`${m[3]}-${m[1]}-${m[2]}`, `${m[3]}-${m[2]}-${m[1]}`] },
+  { pattern: /(?<![\d.])(\d{2})\.(\d{2})\.(\d{4})(?![\d]|\.\d)/g, iso: (m) => [`${m[3]}-${m[2]}-${m[1]}`] },
+  { pattern: /(?<![\p{L}\p{N}_.])(\d{4})(\d{2})(\d{2})(?![\p{L}\p{N}_]|\.\d)/gu, iso: (m) => [`${m[1]}-${m[2]}-${m[3]}`] }
+]
+
+/** Every occurrence of a needle in `text`, line by line; each line also read percent-decoded. */
 export function scanText (source: string, text: string, needles: PiiNeedles): PiiHit[] {
   const c = compile(needles)
   const hits: PiiHit[] = []
   text.split('\n').forEach((line, i) => {
     const found: Array<{ column: number, kind: PiiKind, value: string }> = []
-    // Names and streets: phrases starting with a word of the line, found in the folded line at word edges.
-    const folded = fold(line)
-    const seen = new Set<string>()
-    for (const word of folded.match(/[\p{L}\p{N}]+/gu) ?? []) {
-      if (seen.has(word)) continue
-      seen.add(word)
-      for (const phrase of c.phrases.get(word) ?? []) {
-        const at = indexOfWord(folded, phrase.text)
-        if (at !== -1) found.push({ column: at, kind: phrase.kind, value: phrase.text })
-      }
-    }
-    // Single names: whole words, as written.
-    for (const match of line.matchAll(/[\p{L}\p{M}'-]+/gu)) {
-      if (c.parts.has(match[0])) found.push({ column: match.index, kind: 'name', value: match[0] })
-    }
-    for (const match of line.matchAll(/\d{4}-\d{2}-\d{2}/g)) {
-      if (c.dates.has(match[0])) found.push({ column: match.index, kind: 'date-of-birth', value: match[0] })
-    }
-    for (const needle of c.exact) {
-      const at = line.indexOf(needle.text)
-      if (at !== -1) found.push({ column: at, kind: needle.kind, value: needle.text })
-    }
-    for (const { kind, pattern } of needles.patterns ?? []) {
-      for (const match of line.matchAll(new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`))) {
-        found.push({ column: match.index, kind, value: match[0] })
-      }
+    const decoded = line.includes('%') ? percentDecode(line) : undefined
+    findIn(c, needles, line, found)
+    if (decoded !== undefined && decoded.text !== line) {
+      const more: typeof found = []
+      findIn(c, needles, decoded.text, more)
+      for (const f of more) found.push({ ...f, column: decoded.origin[f.column] ?? f.column })
     }
     if (found.length === 0) return
     const fields = jsonFields(line)
     // One hit per kind and field (per kind and line outside JSON): a full name also matches as
-    // its parts, a token as its signature.
+    // its parts, a token as its signature, a decoded line as the line.
     const reported = new Set<string>()
     for (const f of found.sort((a, b) => a.column - b.column)) {
       const field = fields === undefined ? undefined : fieldHolding(fields, f.value, f.kind)
@@ -178,6 +226,34 @@ export function scanText (source: string, text: string, needles: PiiNeedles): Pi
     }
   })
   return hits
+}
+
+function findIn (c: Compiled, needles: PiiNeedles, line: string, found: Array<{ column: number, kind: PiiKind, value: string }>): void {
+  // Names and streets: phrases starting with a word of the line, found in the folded line at word edges.
+  const folded = fold(line)
+  const seen = new Set<string>()
+  for (const word of folded.match(/[\p{L}\p{N}]+/gu) ?? []) {
+    if (seen.has(word)) continue
+    seen.add(word)
+    for (const phrase of c.phrases.get(word) ?? []) {
+      const at = indexOfWord(folded, phrase.text)
+      if (at !== -1) found.push({ column: at, kind: phrase.kind, value: phrase.text })
+    }
+  }
+  for (const form of DATE_FORMS) {
+    for (const match of line.matchAll(form.pattern)) {
+      if (form.iso(match).some((iso) => c.dates.has(iso))) found.push({ column: match.index ?? 0, kind: 'date-of-birth', value: match[0] })
+    }
+  }
+  for (const needle of c.exact) {
+    const at = line.indexOf(needle.text)
+    if (at !== -1) found.push({ column: at, kind: needle.kind, value: needle.text })
+  }
+  for (const { kind, pattern } of needles.patterns ?? []) {
+    for (const match of line.matchAll(new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`))) {
+      found.push({ column: match.index, kind, value: match[0] })
+    }
+  }
 }
 
 /** Reads each file (as UTF-8) and scans it; a file that does not exist is an error, not a pass. */
@@ -224,9 +300,12 @@ function jsonFields (line: string): Array<[string, string]> | undefined {
 }
 
 function fieldHolding (fields: Array<[string, string]>, value: string, kind: PiiKind): string | undefined {
-  const folded = kind === 'name' || kind === 'street' ? fold(value) : value
-  for (const [path, text] of fields) {
-    if ((kind === 'name' || kind === 'street' ? fold(text) : text).includes(folded)) return path
+  const folds = kind === 'name' || kind === 'street'
+  const wanted = folds ? fold(value) : value
+  for (const [path, raw] of fields) {
+    for (const text of raw.includes('%') ? [raw, percentDecode(raw).text] : [raw]) {
+      if ((folds ? fold(text) : text).includes(wanted)) return path
+    }
   }
   return undefined
 }

@@ -111,7 +111,7 @@ export function rehearsalNeedles (): PiiNeedles {
     tokens: [],
     photoPieces: [],
     patterns: [
-      { kind: 'name', pattern: /Person \d+-\d+ [0-9a-f]{8}/ },
+      { kind: 'name', pattern: /Person \d+-\d+ [0-9a-f]{8}/i },
       { kind: 'street', pattern: /\d+ Rehearsal Street/i },
       { kind: 'token', pattern: /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}/ },
       { kind: 'photo', pattern: /[A-Za-z0-9+/]{200,}/ }

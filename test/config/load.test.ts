@@ -151,9 +151,17 @@ describe('loadConfig', () => {
     [{ REDIS_CLUSTER_NODES: '127.0.0.1:7000', GATEWAY_AUTH_PUBLIC_KEY_FILE: 'a.pem' }, 'registrations.identityKeyFile (GATEWAY_IDENTITY_KEY_FILE) must be set when REDIS_CLUSTER_NODES is set: a development identity key serves the embedded store only'],
     [{ GATEWAY_REDIS_WAIT_REPLICAS: '1', GATEWAY_REDIS_WAIT_TIMEOUT_MS: '250' }, 'store.waitTimeoutMs (GATEWAY_REDIS_WAIT_TIMEOUT_MS) must be less than store.commandTimeoutMs (GATEWAY_REDIS_COMMAND_TIMEOUT_MS, 250) when GATEWAY_REDIS_WAIT_REPLICAS is above 0, got 250'],
     [{ GATEWAY_REDIS_WAIT_REPLICAS: '6' }, 'store.waitReplicas (GATEWAY_REDIS_WAIT_REPLICAS) must be an integer from 0 to 5, got 6'],
-    [{ GATEWAY_METRICS_HTTP_BUCKETS: '[0]' }, 'metrics.httpDurationBuckets[0] (GATEWAY_METRICS_HTTP_BUCKETS) must be a JSON array of 1 to 30 ascending positive numbers of seconds, got 0']
+    [{ GATEWAY_METRICS_HTTP_BUCKETS: '[0]' }, 'metrics.httpDurationBuckets[0] (GATEWAY_METRICS_HTTP_BUCKETS) must be a JSON array of 1 to 30 ascending positive numbers of seconds, got 0'],
+    // Below the largest honest registration (schemas/registration.ts), a group with long names is refused 413.
+    [{ GATEWAY_ROUTE_BODY_LIMITS: '{"POST /v1/registrations":65536}' }, 'server.routeBodyLimits (GATEWAY_ROUTE_BODY_LIMITS) must give "POST /v1/registrations" at least 73902 bytes, the largest registration of registrations.maxMembers (GATEWAY_REGISTRATION_MAX_MEMBERS, 8) members escaped, or leave it out, got 65536'],
+    [{ GATEWAY_REGISTRATION_MAX_MEMBERS: '50', GATEWAY_ROUTE_BODY_LIMITS: '{"POST /v1/registrations":131072}' }, 'server.routeBodyLimits (GATEWAY_ROUTE_BODY_LIMITS) must give "POST /v1/registrations" at least 460302 bytes, the largest registration of registrations.maxMembers (GATEWAY_REGISTRATION_MAX_MEMBERS, 50) members escaped, or leave it out, got 131072']
   ])('refuses %j with an exact message', (env, message) => {
     expect(problemsOf(env)).toEqual([message])
+  })
+
+  it('takes a registration body limit at or above the largest registration', () => {
+    expect(loadConfig({ env: { GATEWAY_ROUTE_BODY_LIMITS: '{"POST /v1/registrations":73902}' } }).server.routeBodyLimits).toEqual({ 'POST /v1/registrations': 73_902 })
+    expect(loadConfig({ env: { GATEWAY_REGISTRATION_MAX_MEMBERS: '2', GATEWAY_ROUTE_BODY_LIMITS: '{"POST /v1/registrations":65536}' } }).server.routeBodyLimits).toEqual({ 'POST /v1/registrations': 65_536 })
   })
 
   it('takes several instances on Redis, their port ranges apart', () => {

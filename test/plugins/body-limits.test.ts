@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import { defaults } from '../../config/defaults.js'
 import { loadConfig } from '../../config/load.js'
 import { ERRORS } from '../../gateway/errors.js'
+import { registrationBodyLimit } from '../../gateway/schemas/registration.js'
 import { buildApp, testConfig } from '../helpers/app.js'
 import { applicant, token } from '../helpers/tokens.js'
 
@@ -16,6 +17,42 @@ function bodyOf (bytes: number, fields: Record<string, unknown> = {}): string {
   return head.slice(0, -2) + 'x'.repeat(bytes - head.length) + '"}'
 }
 
+// Letters outside the BMP (Mathematical Fraktur, CJK Extension B): one code point each, two UTF-16
+// units, 12 bytes once escaped.
+const FRAKTUR = [...'𝔄𝔅𝔇𝔈𝔉𝔊𝔍𝔎𝔏𝔐𝔑𝔒𝔓𝔔𝔖𝔗𝔘𝔙𝔚𝔛𝔜']
+const CJK_B = [...'𠀀𠀁𠀂𠀃𠀄𠀅𠀆𠀇𠀈𠀉𠀊𠀋𠀌𠀍𠀎𠀏']
+
+/** `length` code points outside the BMP, distinct for each seed so no two members are the same person. */
+function astral (length: number, seed: number): string {
+  return Array.from({ length }, (_, i) => (i === 0 ? CJK_B[seed % CJK_B.length] : FRAKTUR[(i + seed) % FRAKTUR.length])).join('')
+}
+
+/** A group of `members`, every free-text field at its maxLength (schemas/registration.ts) in non-BMP letters. */
+function largestRegistration (members: number) {
+  return {
+    members: Array.from({ length: members }, (_, i) => ({
+      firstName: astral(100, i),
+      lastName: astral(100, i + 1),
+      dateOfBirth: `19${String(50 + i).padStart(2, '0')}-12-31`,
+      nationality: 'HTI',
+      usAddress: { line1: astral(200, i + 2), line2: astral(200, i + 3), city: astral(100, i + 4), state: 'FL', zip: '33101-1234' }
+    })),
+    preferredLanguage: 'es'
+  }
+}
+
+/**
+ * JSON as Python's json.dumps writes it by default: ", " and ": " between items, every character
+ * outside ASCII escaped as \uXXXX (a surrogate pair for one outside the BMP); ASCII escaped too,
+ * which JSON allows, so that every field takes its most bytes.
+ */
+function pythonJson (value: unknown): string {
+  if (typeof value === 'string') return `"${Array.from({ length: value.length }, (_, k) => `\\u${value.charCodeAt(k).toString(16).padStart(4, '0')}`).join('')}"`
+  if (Array.isArray(value)) return `[${value.map(pythonJson).join(', ')}]`
+  if (value !== null && typeof value === 'object') return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v)}`).join(', ')}}`
+  return JSON.stringify(value)
+}
+
 describe('body limits per route', () => {
   let app: FastifyInstance
   const write = (url: string, payload: string, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url, payload, headers: { ...applicant(), 'idempotency-key': randomUUID(), 'content-type': 'application/json', ...headers } })
@@ -23,9 +60,11 @@ describe('body limits per route', () => {
   beforeAll(async () => { app = await buildApp({ config: testConfig({ GATEWAY_RATE_LIMIT_RULES: '[]' }) }) })
   afterAll(async () => { await app.close() })
 
-  it('has a small default and a larger limit for registrations', () => {
+  it('has a small default, and a registration limit derived from the schema and maxMembers', () => {
     expect(defaults.server.bodyLimitBytes).toBe(16 * 1024)
-    expect(defaults.server.routeBodyLimits).toEqual({ 'POST /v1/registrations': 64 * 1024 })
+    expect(defaults.server.routeBodyLimits).toEqual({})
+    expect(registrationBodyLimit(8)).toBe(73_902)
+    expect(registrationBodyLimit(50)).toBe(460_302)
   })
 
   it.each([
@@ -48,13 +87,37 @@ describe('body limits per route', () => {
     expect(ops.statusCode).toBe(413)
   })
 
-  it('reads a registration of 40 kB (a large group, escaped text) and refuses one over 64 KiB', async () => {
-    const large = await write('/v1/registrations', bodyOf(40 * 1024, { preferredLanguage: 'es' }))
-    expect(large.statusCode).toBe(400)
-    expect(large.json().code).toBe('GW_ERR_REQUEST_INVALID')
-    const over = await write('/v1/registrations', bodyOf(64 * 1024 + 1), { 'accept-language': 'es' })
+  it('reads a registration body at its derived limit and refuses one a byte over', async () => {
+    const limit = registrationBodyLimit(8)
+    const at = await write('/v1/registrations', bodyOf(limit, { preferredLanguage: 'es' }))
+    expect(at.statusCode).toBe(400)
+    expect(at.json().code).toBe('GW_ERR_REQUEST_INVALID')
+    const over = await write('/v1/registrations', bodyOf(limit + 1), { 'accept-language': 'es' })
     expect(over.statusCode).toBe(413)
     expect(over.json().message).toBe(ERRORS.GW_ERR_REQUEST_BODY_TOO_LARGE.messages.es)
+  })
+
+  it('accepts the largest honest registration: 8 members, every field at its longest in non-BMP text, escaped as json.dumps does', async () => {
+    const body = pythonJson(largestRegistration(8))
+    // 68.5 kB measured with Python for long names alone; every field escaped at its longest is more.
+    expect(Buffer.byteLength(body)).toBeGreaterThan(64 * 1024)
+    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(registrationBodyLimit(8))
+    const res = await write('/v1/registrations', body)
+    expect(res.statusCode).toBe(201)
+    expect(res.json().members).toEqual(largestRegistration(8).members)
+  })
+
+  it('accepts the largest honest registration of 50 members when GATEWAY_REGISTRATION_MAX_MEMBERS is 50', async () => {
+    const large = await buildApp({ config: testConfig({ GATEWAY_RATE_LIMIT_RULES: '[]', GATEWAY_REGISTRATION_MAX_MEMBERS: '50' }) })
+    try {
+      const body = pythonJson(largestRegistration(50))
+      expect(Buffer.byteLength(body)).toBeGreaterThan(218_000)
+      const res = await large.inject({ method: 'POST', url: '/v1/registrations', payload: body, headers: { ...applicant(), 'idempotency-key': randomUUID(), 'content-type': 'application/json' } })
+      expect(res.statusCode).toBe(201)
+      expect(res.json().members).toHaveLength(50)
+    } finally {
+      await large.close()
+    }
   })
 
   it('reads a photo upload of 1 MB (its own limit, from the photo size) where a JSON route stops at 16 KiB', async () => {
@@ -77,8 +140,11 @@ describe('body limit settings', () => {
       const headers = { authorization: `Bearer ${token({ role: 'partner' })}`, 'content-type': 'application/json' }
       expect((await app.inject({ method: 'POST', url: '/v1/partner/validations', headers, payload: bodyOf(1025) })).statusCode).toBe(413)
       expect((await app.inject({ method: 'POST', url: '/v1/partner/validations', headers, payload: bodyOf(1024) })).statusCode).toBe(400)
-      // Registrations lost their own entry with the override: the default of 2048 holds.
-      expect((await app.inject({ method: 'POST', url: '/v1/registrations', headers: { ...applicant(), 'idempotency-key': randomUUID(), 'content-type': 'application/json' }, payload: bodyOf(2049) })).statusCode).toBe(413)
+      // Registrations keep the limit derived from their schema: naming another route (or lowering
+      // the default) does not drop them to 2048, as a default entry replaced by the override once did.
+      const register = async (payload: string) => (await app.inject({ method: 'POST', url: '/v1/registrations', headers: { ...applicant(), 'idempotency-key': randomUUID(), 'content-type': 'application/json' }, payload })).statusCode
+      expect(await register(bodyOf(registrationBodyLimit(8)))).toBe(400)
+      expect(await register(bodyOf(registrationBodyLimit(8) + 1))).toBe(413)
     } finally {
       await app.close()
     }

@@ -78,6 +78,24 @@ describe('CORS open to a list of origins', () => {
     expect(refused.headers['access-control-allow-origin']).toBe('http://localhost:5173')
   })
 
+  // A cache keyed on Vary must keep one origin's refusal from another: the error handler adds
+  // Accept-Language to the Origin @fastify/cors set, it does not replace it.
+  it('keeps Vary: Origin on refusals (404, 401, 400) beside Accept-Language', async () => {
+    const ok = await app.inject({ url: '/v1/schedule', headers: { ...applicant(), origin: APP } })
+    expect(ok.statusCode).toBe(200)
+    expect(ok.headers.vary).toBe('Origin')
+    for (const [request, status] of [
+      [{ url: '/v1/no-such-route', headers: { origin: APP } }, 404],
+      [{ url: '/v1/schedule', headers: { origin: APP } }, 401],
+      [{ method: 'POST' as const, url: '/v1/registrations', headers: { ...applicant(), origin: APP, 'content-type': 'application/json' }, payload: '{' }, 400]
+    ] as const) {
+      const res = await app.inject(request)
+      expect(res.statusCode, request.url).toBe(status)
+      expect(res.headers['access-control-allow-origin'], request.url).toBe(APP)
+      expect(res.headers.vary, request.url).toBe('Origin, Accept-Language')
+    }
+  })
+
   it.each([
     ['no Origin', { 'access-control-request-method': 'POST' }],
     ['no Access-Control-Request-Method', { origin: APP }],

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { ERRORS, GatewayError, type Language } from '../../gateway/errors.js'
+import { API_CSP, apiSecurityHeaders } from '../../gateway/plugins/security-headers.js'
 import { MAX_MESSAGE_BYTES, MAX_PENDING, PushServer, type PushMessage, type PushRefusal, type PushServerOptions, type PushSubscription } from '../../gateway/push/ws-server.js'
 
 const PATH = '/v1/waiting-room/ws'
@@ -108,6 +109,14 @@ async function welcome (ticket: string, language: Language): Promise<PushSubscri
   return { ok: true, welcome: { type: 'welcome', ticket, language }, topics: ['positions', `ticket.${ticket}`] }
 }
 
+const HSTS_MAX_AGE = 31_536_000
+
+/** The answer's headers among those the API's security headers name (any of them, present or not). */
+function securityHeadersOf (headers: Headers): Record<string, string> {
+  const names = Object.keys(apiSecurityHeaders(HSTS_MAX_AGE))
+  return Object.fromEntries(names.flatMap((name) => { const value = headers.get(name); return value === null ? [] : [[name, value]] }))
+}
+
 async function start (options: Partial<PushServerOptions> = {}): Promise<PushServer> {
   const server = await PushServer.start({
     host: '127.0.0.1',
@@ -117,6 +126,7 @@ async function start (options: Partial<PushServerOptions> = {}): Promise<PushSer
     maxBackpressureBytes: 64 * 1024,
     subscribeTimeoutMs: 5_000,
     maxConnections: 1_000,
+    hstsMaxAgeSeconds: HSTS_MAX_AGE,
     onSubscribe: welcome,
     onError: (error) => { errors.push(error) },
     ...options
@@ -348,12 +358,28 @@ describe('push server: bad input gets an error and 1008, never a crash', () => {
     expect(server.connections()).toBe(1)
   })
 
-  it('answers 404 on any other path', async () => {
+  it('answers 404 on any other path, with the API\'s security headers and its language', async () => {
     const server = await start()
     await expect(open(server.port, { path: '/elsewhere' })).rejects.toThrow('HTTP 404')
     const response = await fetch(`http://127.0.0.1:${server.port}/elsewhere`, { headers: { 'accept-language': 'ht' } })
     expect(response.status).toBe(404)
     expect(await response.json()).toEqual({ code: 'GW_ERR_ROUTE_NOT_FOUND', message: ERRORS.GW_ERR_ROUTE_NOT_FOUND.messages.ht })
+    expect(securityHeadersOf(response.headers)).toEqual(apiSecurityHeaders(HSTS_MAX_AGE))
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(response.headers.get('x-frame-options')).toBe('DENY')
+    expect(response.headers.get('content-security-policy')).toBe(API_CSP)
+    expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8')
+    expect(response.headers.get('content-language')).toBe('ht')
+    expect(response.headers.get('vary')).toBe('Accept-Language')
+  })
+
+  it('leaves Strict-Transport-Security out when hstsMaxAgeSeconds is 0, as the API does', async () => {
+    const server = await start({ hstsMaxAgeSeconds: 0 })
+    const response = await fetch(`http://127.0.0.1:${server.port}/elsewhere`)
+    expect(response.status).toBe(404)
+    expect(response.headers.get('strict-transport-security')).toBeNull()
+    expect(securityHeadersOf(response.headers)).toEqual(apiSecurityHeaders(0))
+    await response.body?.cancel()
   })
 })
 
@@ -376,19 +402,21 @@ describe('push server: liveness and limits', () => {
     const server = await start({ maxConnections: 2, retryAfterSeconds: 3 })
     const first = await subscribed(server.port, 'ticket-one1')
     await open(server.port)
-    const refused = await new Promise<{ status: number, retryAfter: string | undefined, body: unknown }>((resolve, reject) => {
+    const refused = await new Promise<{ status: number, retryAfter: string | undefined, headers: Record<string, unknown>, body: unknown }>((resolve, reject) => {
       const ws = new WebSocket(`ws://127.0.0.1:${server.port}${PATH}`, { headers: { 'accept-language': 'ru' } })
       ws.on('error', reject)
       ws.on('unexpected-response', (req, res) => {
         let body = ''
         res.on('data', (chunk: Buffer) => { body += chunk.toString() })
         res.on('end', () => {
-          resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body: JSON.parse(body) })
+          resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], headers: res.headers, body: JSON.parse(body) })
           req.destroy()
         })
       })
     })
     expect(refused.status).toBe(503)
+    expect(Object.fromEntries(Object.keys(apiSecurityHeaders(HSTS_MAX_AGE)).map((name) => [name, refused.headers[name]]))).toEqual(apiSecurityHeaders(HSTS_MAX_AGE))
+    expect(refused.headers['content-language']).toBe('ru')
     const seconds = Number(refused.retryAfter)
     expect(seconds).toBeGreaterThanOrEqual(3)
     expect(seconds).toBeLessThanOrEqual(6)
@@ -437,6 +465,7 @@ describe('push server: liveness and limits', () => {
       [{ subscribeTimeoutMs: 2 ** 31 }, 'subscribeTimeoutMs must be an integer from 1 to 2147483647'],
       [{ maxConnections: 0 }, 'maxConnections must be a positive integer'],
       [{ retryAfterSeconds: 0 }, 'retryAfterSeconds must be a positive integer'],
+      [{ hstsMaxAgeSeconds: -1 }, 'hstsMaxAgeSeconds must be a non-negative integer'],
       [{ onSubscribe: undefined as unknown as PushServerOptions['onSubscribe'] }, 'onSubscribe must be a function']
     ]
     for (const [options, message] of cases) {

@@ -7,6 +7,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { SharedAddressFilter, SharedAddressReport } from '../../domain/shared-addresses.js'
 import { GatewayError } from '../../errors.js'
 import { toCsv } from '../../lib/csv.js'
+import { appendVary } from '../../lib/vary.js'
 import { errorResponses } from '../../schemas/error.js'
 
 // Query strings are strings (the server never coerces types): counts are digits, checked below.
@@ -75,8 +76,7 @@ const trends: FastifyPluginAsync = async function (fastify) {
     const report = await fastify.sharedAddresses.report(filter, fastify.clock.now())
     // Who, when (the line's time) and which filter; never an address or a count per address.
     request.log.info({ audit: 'shared-address-report', officer: request.principal?.subject, filter: report.filter, format: csv === 'text/csv' ? 'csv' : 'json', clusters: report.clusters.length, examined: report.examined }, 'shared-address report read')
-    const vary = reply.getHeader('vary')
-    reply.header('vary', vary === undefined ? 'Accept' : `${String(vary)}, Accept`)
+    appendVary(reply, 'Accept')
     // Officers' answers hold addresses: no cache keeps them.
     reply.header('cache-control', 'no-store')
     if (csv !== 'text/csv') return report

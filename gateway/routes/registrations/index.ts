@@ -4,7 +4,7 @@ import { clientNetwork } from '../../domain/rate-limit-rules.js'
 import type { NewRegistration } from '../../domain/registrations.js'
 import { GatewayError } from '../../errors.js'
 import { attemptOf } from '../../plugins/idempotency.js'
-import { newRegistrationSchema, RegistrationParams } from '../../schemas/registration.js'
+import { newRegistrationSchema, registrationBodyLimit, RegistrationParams } from '../../schemas/registration.js'
 import { errorResponses } from '../../schemas/error.js'
 
 const registrations: FastifyPluginAsync = async function (fastify) {
@@ -12,6 +12,9 @@ const registrations: FastifyPluginAsync = async function (fastify) {
 
   fastify.post('/v1/registrations', {
     config: { roles: ['applicant'], idempotent: true },
+    // The largest group escaped at its longest (schemas/registration.ts); GATEWAY_ROUTE_BODY_LIMITS
+    // may raise it (config/load.ts refuses one below).
+    bodyLimit: registrationBodyLimit(fastify.config.registrations.maxMembers),
     schema: {
       tags: ['registrations'],
       summary: 'Register a group (1 to N people); needs Idempotency-Key',
