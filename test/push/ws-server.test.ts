@@ -2,6 +2,7 @@
 // process): the subscribe protocol and its errors, must-arrive deliveries across back-pressure and
 // reconnects, best-effort publishes that a stalled client does not hold up, heartbeats, limits,
 // shutdown, and 5,000 clients at once.
+import { readFileSync } from 'node:fs'
 import type { Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -155,15 +156,30 @@ const until = async (what: () => boolean, ms = 5_000): Promise<void> => {
   }
 }
 
+// What the kernel can hold of a connection on loopback before uWS itself has to buffer: the
+// reader's receive buffer (autotuned up to tcp_rmem's maximum, 32 MB on some machines, even while
+// the reader is paused) and the writer's send buffer (tcp_wmem's). Read from /proc where it
+// exists; 6 MB and 4 MB otherwise.
+function kernelBufferBytes (): number {
+  const max = (file: string, fallback: number): number => {
+    try {
+      const value = Number(readFileSync(file, 'utf8').trim().split(/\s+/).at(-1))
+      return Number.isFinite(value) && value > 0 ? value : fallback
+    } catch {
+      return fallback
+    }
+  }
+  return max('/proc/sys/net/ipv4/tcp_rmem', 6 * 1024 ** 2) + max('/proc/sys/net/ipv4/tcp_wmem', 4 * 1024 ** 2)
+}
+
 /**
  * Stops `client` reading, then publishes filler to its own topic until uWS holds more than
- * maxBackpressure for it: well past what the kernel buffers absorb on loopback (a few MB; the
- * client's receive buffer does not grow while it reads nothing).
+ * maxBackpressure for it: a quarter past what the kernel buffers can absorb on this machine.
  */
 async function stall (server: PushServer, client: Client, ticket: string): Promise<number> {
   client.socket.pause()
   const filler = { type: 'filler', pad: 'x'.repeat(8 * 1024) }
-  const count = 3_000
+  const count = Math.max(3_000, Math.ceil(kernelBufferBytes() * 1.25 / (8 * 1024)))
   for (let i = 0; i < count; i++) {
     server.publish(`ticket.${ticket}`, filler)
     if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve))
