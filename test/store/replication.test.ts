@@ -3,6 +3,7 @@
 // (StoreNotReplicatedError, answered 503 GW_ERR_STORE_NOT_REPLICATED), never acknowledged.
 // The same on a Redis Cluster, and under a master killed mid-load: test/cluster/faults/.
 import { randomUUID } from 'node:crypto'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -219,11 +220,60 @@ describe('durable writes (WAIT for replicas) on a master with one replica', () =
     }
   })
 
+  it('never sends again after a reconnect a write already answered as failed (the durable connection), as ioredis would by default', async () => {
+    // A loopback proxy in front of the master that can black-hole what the client sends (a
+    // partition), then drop the client's side so it reconnects.
+    let partitioned = false
+    const sides: Socket[] = []
+    const proxy = createServer((client) => {
+      const server = connect(master.port, '127.0.0.1')
+      sides.push(client)
+      client.on('data', (d) => { if (!partitioned) server.write(d) })
+      server.on('data', (d) => client.write(d))
+      for (const side of [client, server]) side.on('error', () => {})
+      client.on('close', () => server.destroy())
+      server.on('close', () => client.destroy())
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    const onMaster = new Redis(master.port, '127.0.0.1', { lazyConnect: true })
+    await onMaster.connect()
+    const ghostAfterReconnect = async (noResend: boolean): Promise<string | null> => {
+      const prefix = uniquePrefix()
+      const client = createRedisClient({ url: `redis://127.0.0.1:${(proxy.address() as AddressInfo).port}`, keyPrefix: prefix, commandTimeoutMs: 300, connectTimeoutMs: 1_000, noResend })
+      try {
+        await client.connect()
+        const replication = new Replication(client, { replicas: 0, timeoutMs: 100 })
+        await replication.command('set', 'warm', '1')
+        partitioned = true
+        await expect(replication.command('set', 'ghost', '1')).rejects.toBeInstanceOf(StoreUnavailableError)
+        for (const side of sides.splice(0)) side.destroy()
+        partitioned = false
+        // Reconnected, and a later command answered: anything resent has landed by now.
+        const deadline = Date.now() + 10_000
+        while (await client.get('warm').catch(() => null) !== '1') {
+          if (Date.now() > deadline) throw new Error('no reconnect within 10 s')
+          await sleep(50)
+        }
+        return await onMaster.get(`${prefix}:ghost`)
+      } finally {
+        client.disconnect()
+      }
+    }
+    try {
+      // The control: with ioredis' default the refused write lands after the reconnect.
+      expect(await ghostAfterReconnect(false)).toBe('1')
+      expect(await ghostAfterReconnect(true)).toBe(null)
+    } finally {
+      onMaster.disconnect()
+      proxy.close()
+    }
+  })
+
   it('validates its options when built, with exact messages', async () => {
     const client = createRedisClient({ url: `redis://127.0.0.1:${master.port}`, keyPrefix: uniquePrefix(), commandTimeoutMs: 1_000, connectTimeoutMs: 1_000 })
     expect(() => new Replication(client, { replicas: -1, timeoutMs: 1 })).toThrow('replicas must be a non-negative integer')
     expect(() => new Replication(client, { replicas: 1, timeoutMs: 0 })).toThrow('timeoutMs must be a positive integer')
-    expect(() => new Replication(client, { replicas: 1, timeoutMs: 1, queueBudgetMs: 1.5 })).toThrow('queueBudgetMs must be a non-negative integer')
+    expect(() => new Replication(client, { replicas: 1, timeoutMs: 1, queueBudgetMs: 1.5 })).toThrow('queueBudgetMs must be a positive integer')
     client.disconnect()
   })
 })

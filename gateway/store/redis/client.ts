@@ -12,6 +12,12 @@ export interface RedisClientOptions {
   autoPipelining?: boolean
   /** CLIENT SETNAME of each connection, so CLIENT LIST tells them apart. */
   connectionName?: string
+  /**
+   * Never send again, after a reconnect, a command whose reply never came (ioredis'
+   * autoResendUnfulfilledCommands, on by default): it was already answered to its caller as a
+   * failure, and must not land after the caller's undo. The durable writes' connection sets it.
+   */
+  noResend?: boolean
 }
 
 /**
@@ -75,7 +81,8 @@ function createServerClient (options: RedisClientOptions): Redis {
     // measured slower here (see README, Performance).
     enableAutoPipelining: options.autoPipelining ?? false,
     retryStrategy,
-    ...(options.connectionName === undefined ? {} : { connectionName: options.connectionName })
+    ...(options.connectionName === undefined ? {} : { connectionName: options.connectionName }),
+    ...(options.noResend === true ? { autoResendUnfulfilledCommands: false } : {})
   })
 }
 
@@ -103,7 +110,8 @@ function createClusterClient (options: RedisClientOptions, nodes: ReadonlyArray<
       commandTimeout: options.commandTimeoutMs,
       connectTimeout: options.connectTimeoutMs,
       maxRetriesPerRequest: 1,
-      ...(options.connectionName === undefined ? {} : { connectionName: options.connectionName })
+      ...(options.connectionName === undefined ? {} : { connectionName: options.connectionName }),
+      ...(options.noResend === true ? { autoResendUnfulfilledCommands: false } : {})
     }
   })
 }

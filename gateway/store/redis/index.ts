@@ -1,5 +1,7 @@
+import type { Cluster, Redis } from 'ioredis'
 import type { Clock } from '../clock.js'
 import { systemClock } from '../clock.js'
+import { StoreUnavailableError } from '../errors.js'
 import type { Stores } from '../ports.js'
 import { createRedisClient, type RedisClientOptions } from './client.js'
 import { RedisAddressIndexStore } from './address-index-store.js'
@@ -41,7 +43,7 @@ export async function createRedisStores (options: RedisStoresOptions): Promise<S
   // WAIT blocks the connection it is sent on until the replicas answer: on the shared connection,
   // a master that lost its replica (after a failover, until one rejoins) would hold every rate
   // limit and read behind a WAIT's timeout. Durable writes get a connection of their own.
-  const durable = replicas > 0 ? createRedisClient({ ...options, connectionName: 'gateway-durable' }) : undefined
+  const durable = replicas > 0 ? createRedisClient({ ...options, connectionName: 'gateway-durable', noResend: true }) : undefined
   const replication = new Replication(durable ?? redis, { replicas, timeoutMs: options.waitTimeoutMs ?? 200 })
   const clients = durable === undefined ? [redis] : [redis, durable]
   await Promise.all(clients.map(async (client) => {
@@ -72,7 +74,13 @@ export async function createRedisStores (options: RedisStoresOptions): Promise<S
       // while the main connection says ready. A PING, not a WAIT: readiness asks whether this
       // process can reach Redis, not whether a replica is in sync (a master left without one
       // refuses its slots' writes until one rejoins, and the other slots still take them).
-      if (durable !== undefined) await guard(durable.ping())
+      // On a Cluster every master's durable connection, by its state: a PING without a key would
+      // reach one random master, and would queue behind that connection's WAIT.
+      if (durable !== undefined) {
+        const connections = durable.isCluster ? (durable as Cluster).nodes('master') : [durable as Redis]
+        const down = connections.filter((c) => c.status !== 'ready')
+        if (connections.length === 0 || down.length > 0) throw new StoreUnavailableError(new Error(`durable-write connection not ready (${down.map((c) => c.status).join(', ') || 'no masters'})`))
+      }
     },
     close: async () => {
       await Promise.all(clients.map(async (client) => {

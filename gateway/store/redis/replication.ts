@@ -21,7 +21,10 @@
 // that arrive meanwhile are queued and go together as the next [w1..wn, WAIT], since one WAIT
 // covers every earlier write on its connection. Each write still gets its own reply or error. A
 // write that waited in the queue longer than its budget is refused before it is sent: refused
-// means never sent, so it cannot land after its caller gave up.
+// that way means never sent, so it cannot land after its caller gave up. A write sent whose
+// answer times out may have run (as any Redis command), but is never sent again: the durable
+// connection has ioredis' autoResendUnfulfilledCommands off (createRedisStores). A batch carries
+// at most MAX_BATCH writes.
 //
 // WAIT narrows the window, it does not make Redis strongly consistent: a replica that
 // acknowledged can still lose the failover election to one that had not (the doc above). With
@@ -46,6 +49,8 @@ export interface ReplicationOptions {
 }
 
 type Args = Array<string | number>
+
+const MAX_BATCH = 128
 type Commands = Array<[string, ...Args]>
 
 interface Queued {
@@ -79,7 +84,7 @@ export class Replication {
     if (!(Number.isInteger(options.replicas) && options.replicas >= 0)) throw new RangeError('replicas must be a non-negative integer')
     if (!(Number.isInteger(options.timeoutMs) && options.timeoutMs >= 1)) throw new RangeError('timeoutMs must be a positive integer')
     const queueBudgetMs = options.queueBudgetMs ?? options.timeoutMs
-    if (!(Number.isInteger(queueBudgetMs) && queueBudgetMs >= 0)) throw new RangeError('queueBudgetMs must be a non-negative integer')
+    if (!(Number.isInteger(queueBudgetMs) && queueBudgetMs >= 1)) throw new RangeError('queueBudgetMs must be a positive integer')
     this.#redis = redis
     this.replicas = options.replicas
     this.#timeoutMs = options.timeoutMs
@@ -152,7 +157,10 @@ export class Replication {
     if (queue.busy || queue.waiting.length === 0) return
     const now = performance.now()
     const batch: Queued[] = []
-    for (const write of queue.waiting.splice(0)) {
+    // At most MAX_BATCH writes a pipeline (the rest wait for the next): a batch grown with the
+    // backlog, its scripts sent as text, could outrun the command timeout while it still runs.
+    while (queue.waiting.length > 0 && batch.length < MAX_BATCH) {
+      const write = queue.waiting.shift() as Queued
       if (now - write.queuedAt > this.#queueBudgetMs) write.reject(new StoreUnavailableError(new Error('durable write queued past its budget; not sent')))
       else batch.push(write)
     }
@@ -192,7 +200,7 @@ export class Replication {
           replies.push(reply)
         }
         if (waitErr !== null) throw new StoreUnavailableError(waitErr)
-        if (Number(acknowledged) < this.replicas) throw new StoreNotReplicatedError(Number(acknowledged), this.replicas)
+        if (typeof acknowledged !== 'number' || acknowledged < this.replicas) throw new StoreNotReplicatedError(Number(acknowledged), this.replicas)
         write.resolve(replies)
       } catch (err) {
         write.reject(err)
