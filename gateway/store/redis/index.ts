@@ -78,6 +78,8 @@ export async function createRedisStores (options: RedisStoresOptions): Promise<S
       // reach one random master, and would queue behind that connection's WAIT.
       if (durable !== undefined) {
         const connections = durable.isCluster ? (durable as Cluster).nodes('master') : [durable as Redis]
+        // A Cluster opens its node connections lazily, on their first command: open them here.
+        await Promise.all(connections.filter((c) => c.status === 'wait').map(async (c) => { await c.connect().catch(() => {}) }))
         const down = connections.filter((c) => c.status !== 'ready')
         if (connections.length === 0 || down.length > 0) throw new StoreUnavailableError(new Error(`durable-write connection not ready (${down.map((c) => c.status).join(', ') || 'no masters'})`))
       }
