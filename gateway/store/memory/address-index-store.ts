@@ -1,4 +1,5 @@
 import type { AddressClaim, AddressCluster, AddressIndexStore } from '../ports.js'
+import { lowerBound } from './sorted-order.js'
 
 interface Entry {
   people: Set<string>
@@ -21,18 +22,6 @@ interface Ranked {
 function compare (a: Ranked, b: Ranked): number {
   if (a.claimants !== b.claimants) return a.claimants - b.claimants
   return a.address < b.address ? -1 : a.address > b.address ? 1 : 0
-}
-
-// First index whose entry is not below `probe`.
-function lowerBound (order: Ranked[], probe: Ranked): number {
-  let lo = 0
-  let hi = order.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (compare(order[mid] as Ranked, probe) < 0) lo = mid + 1
-    else hi = mid
-  }
-  return lo
 }
 
 // Addresses forgotten per claim or request at most, as in the Redis adapter.
@@ -88,14 +77,14 @@ export class MemoryAddressIndexStore implements AddressIndexStore {
   }
 
   async top (minClaimants: number, offset: number, count: number): Promise<Array<{ address: string, claimants: number }>> {
-    const floor = lowerBound(this.#ranking, { claimants: minClaimants, address: '' })
+    const floor = lowerBound(this.#ranking, { claimants: minClaimants, address: '' }, compare)
     const out: Ranked[] = []
     for (let i = this.#ranking.length - 1 - offset; i >= floor && out.length < count; i--) out.push({ ...this.#ranking[i] as Ranked })
     return out
   }
 
   async extent (minClaimants: number): Promise<{ atOrAbove: number, most: number }> {
-    const floor = lowerBound(this.#ranking, { claimants: minClaimants, address: '' })
+    const floor = lowerBound(this.#ranking, { claimants: minClaimants, address: '' }, compare)
     return { atOrAbove: this.#ranking.length - floor, most: this.#ranking.at(-1)?.claimants ?? 0 }
   }
 
@@ -145,13 +134,13 @@ export class MemoryAddressIndexStore implements AddressIndexStore {
     const entry = this.#entries.get(address)
     if (entry === undefined) return
     this.#entries.delete(address)
-    const i = lowerBound(this.#ranking, { address, claimants: entry.people.size })
+    const i = lowerBound(this.#ranking, { address, claimants: entry.people.size }, compare)
     if (this.#ranking[i]?.address === address) this.#ranking.splice(i, 1)
   }
 
   #rank (address: string, before: number, claimants: number): void {
-    if (before > 0) this.#ranking.splice(lowerBound(this.#ranking, { address, claimants: before }), 1)
+    if (before > 0) this.#ranking.splice(lowerBound(this.#ranking, { address, claimants: before }, compare), 1)
     const entry = { address, claimants }
-    this.#ranking.splice(lowerBound(this.#ranking, entry), 0, entry)
+    this.#ranking.splice(lowerBound(this.#ranking, entry, compare), 0, entry)
   }
 }

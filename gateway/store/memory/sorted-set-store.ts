@@ -2,6 +2,7 @@ import type { StoreKey } from '../keys.js'
 import type { ScoredMember, SortedSetStore, TtlOptions } from '../ports.js'
 import { ttlOf } from '../ttl.js'
 import type { Keyspace } from './keyspace.js'
+import { lowerBound } from './sorted-order.js'
 
 // A sorted array beside a member→score map: O(log n) lookups, O(n) inserts. Fine for the embedded
 // store's scale (one process, a developer's machine); Redis' skip list serves production.
@@ -13,18 +14,6 @@ interface SortedSet {
 function compare (a: ScoredMember, b: ScoredMember): number {
   if (a.score !== b.score) return a.score < b.score ? -1 : 1
   return a.member < b.member ? -1 : a.member > b.member ? 1 : 0
-}
-
-// First index whose entry is not below `probe`.
-function lowerBound (order: ScoredMember[], probe: ScoredMember): number {
-  let lo = 0
-  let hi = order.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (compare(order[mid] as ScoredMember, probe) < 0) lo = mid + 1
-    else hi = mid
-  }
-  return lo
 }
 
 function checkScore (score: number): void {
@@ -53,11 +42,11 @@ export class MemorySortedSetStore implements SortedSetStore {
     const previous = set.scores.get(member)
     const isNew = previous === undefined
     if (!isNew && options.onlyIfAbsent !== true && previous !== score) {
-      set.order.splice(lowerBound(set.order, { member, score: previous }), 1)
+      set.order.splice(lowerBound(set.order, { member, score: previous }, compare), 1)
     }
     if (isNew || (options.onlyIfAbsent !== true && previous !== score)) {
       const entry = { member, score }
-      set.order.splice(lowerBound(set.order, entry), 0, entry)
+      set.order.splice(lowerBound(set.order, entry, compare), 0, entry)
       set.scores.set(member, score)
     }
     if (ttlMs !== undefined) this.#keys.expire(key, ttlMs)
@@ -72,7 +61,7 @@ export class MemorySortedSetStore implements SortedSetStore {
     const set = this.#read(key)
     const score = set?.scores.get(member)
     if (set === undefined || score === undefined) return null
-    return lowerBound(set.order, { member, score })
+    return lowerBound(set.order, { member, score }, compare)
   }
 
   async count (key: StoreKey): Promise<number> {
@@ -104,7 +93,7 @@ export class MemorySortedSetStore implements SortedSetStore {
     const set = this.#read(key)
     const score = set?.scores.get(member)
     if (set === undefined || score === undefined) return false
-    set.order.splice(lowerBound(set.order, { member, score }), 1)
+    set.order.splice(lowerBound(set.order, { member, score }, compare), 1)
     set.scores.delete(member)
     this.#dropIfEmpty(key, set)
     return true
@@ -133,7 +122,7 @@ export class MemorySortedSetStore implements SortedSetStore {
   }
 
   #scoreRange (set: SortedSet, min: number, max: number): ScoredMember[] {
-    const from = lowerBound(set.order, { member: '', score: min })
+    const from = lowerBound(set.order, { member: '', score: min }, compare)
     let to = from
     while (to < set.order.length && (set.order[to] as ScoredMember).score <= max) to++
     return set.order.slice(from, to)
